@@ -1,0 +1,8 @@
+"""App config for security events."""
+
+from django.apps import AppConfig
+
+
+class EventsConfig(AppConfig):
+    name = "events"
+    verbose_name = "Security events"

@@ -1,0 +1,137 @@
+"""Security events: one finding about one resource, immutable once stored."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Severity(models.IntegerChoices):
+    """Ordered so that ``>=`` means "at least as severe"."""
+
+    UNKNOWN = 0, "Unknown"
+    NEGLIGIBLE = 1, "Negligible"
+    LOW = 2, "Low"
+    MEDIUM = 3, "Medium"
+    HIGH = 4, "High"
+    CRITICAL = 5, "Critical"
+
+    @property
+    def slug(self) -> str:
+        return self.label.lower()
+
+    @classmethod
+    def from_slug(cls, slug: str) -> Severity:
+        """The severity for a lower-case slug; raises ``KeyError`` for an unknown one."""
+        return _SEVERITY_BY_SLUG[slug]
+
+    @classmethod
+    def slugs(cls) -> list[str]:
+        return [s.slug for s in cls]
+
+
+_SEVERITY_BY_SLUG = {s.label.lower(): s for s in Severity}
+SEVERITY_SLUG_BY_VALUE = {s.value: s.label.lower() for s in Severity}
+
+
+class EventType(models.TextChoices):
+    VULNERABILITY = "vulnerability", "Vulnerability"
+    MALWARE = "malware", "Malware"
+    SENSITIVE_DATA = "sensitive_data", "Sensitive data"
+    MISCONFIGURATION = "misconfiguration", "Misconfiguration"
+    NON_COMPLIANT = "non_compliant", "Non-compliant"
+    RISK_ACCEPTANCE_EXPIRED = "risk_acceptance_expired", "Risk acceptance expired"
+    RUNTIME = "runtime", "Runtime threat"
+
+
+class EventBatch(models.Model):
+    """Events ingested together (one request, one scan report): the unit that policies are evaluated on."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.CharField(max_length=32)
+    received_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    received = models.PositiveIntegerField(default=0, help_text="Findings in the request")
+    created = models.PositiveIntegerField(default=0, help_text="Events stored (the rest were already known)")
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "event batches"
+
+    def __str__(self) -> str:
+        return f"{self.source} batch {self.id}"
+
+
+class SecurityEvent(models.Model):
+    """One finding about one resource. Never changed after ingestion except for ``evaluated_at``."""
+
+    type = models.CharField(max_length=32, choices=EventType.choices)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    title = models.CharField(max_length=500)
+    description = models.TextField(blank=True)
+    source = models.CharField(max_length=32)
+    uid = models.CharField(max_length=255, null=True, blank=True, unique=True)
+
+    registry = models.CharField(max_length=255, blank=True)
+    repository = models.CharField(max_length=255, blank=True)
+    tag = models.CharField(max_length=128, blank=True)
+    digest = models.CharField(max_length=100, blank=True)
+    cluster = models.CharField(max_length=255, blank=True)
+    namespace = models.CharField(max_length=255, blank=True)
+    pod = models.CharField(max_length=255, blank=True)
+    container = models.CharField(max_length=255, blank=True)
+    node = models.CharField(max_length=255, blank=True)
+
+    finding_id = models.CharField(max_length=255, blank=True)
+    package = models.CharField(max_length=255, blank=True)
+    installed_version = models.CharField(max_length=255, blank=True)
+    fixed_version = models.CharField(max_length=255, blank=True)
+    cvss = models.FloatField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    fingerprint = models.CharField(max_length=64)
+    batch = models.ForeignKey(EventBatch, on_delete=models.PROTECT, related_name="events")
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["type", "severity"]),
+            models.Index(fields=["source"]),
+            models.Index(fields=["cluster", "namespace"]),
+            models.Index(fields=["registry", "repository"]),
+            models.Index(fields=["repository"]),
+            models.Index(fields=["finding_id"]),
+            models.Index(fields=["occurred_at"]),
+            models.Index(fields=["fingerprint"]),
+            models.Index(
+                fields=["received_at"], name="event_not_evaluated", condition=models.Q(evaluated_at__isnull=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_severity_display()} {self.type}: {self.title}"
+
+    @property
+    def severity_slug(self) -> str:
+        return SEVERITY_SLUG_BY_VALUE[self.severity]
+
+    @property
+    def image_reference(self) -> str:
+        """``registry/repository:tag@digest``, as much of it as is known."""
+        ref = "/".join(part for part in (self.registry, self.repository) if part)
+        if self.tag:
+            ref += f":{self.tag}"
+        if self.digest:
+            ref += f"@{self.digest}"
+        return ref
+
+    @property
+    def workload_reference(self) -> str:
+        """``cluster/namespace/pod``, as much of it as is known."""
+        return "/".join(part for part in (self.cluster, self.namespace, self.pod) if part)

@@ -1,0 +1,35 @@
+"""Admin for API tokens and the security event log (read-only)."""
+
+from django.contrib import admin
+
+from kcs.models import ApiToken, AuditEntry
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "key_prefix", "created_at", "expires_at", "last_used_at"]
+    list_filter = ["created_at", "expires_at"]
+    search_fields = ["name", "user__username", "key_prefix"]
+    readonly_fields = ["user", "key_prefix", "created_at", "last_used_at"]
+    fields = ["name", "user", "key_prefix", "expires_at", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request):
+        # A key must be shown to its owner once; that happens on the token page or create_api_token, not here.
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["timestamp", "actor_name", "action", "object_type", "object_repr", "source", "ip_address"]
+    list_filter = ["action", "object_type", "source", "timestamp"]
+    search_fields = ["actor_name", "object_repr", "object_id"]
+    date_hierarchy = "timestamp"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

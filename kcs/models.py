@@ -1,0 +1,98 @@
+"""API tokens and the security event log (audit entries)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+TOKEN_PREFIX = "kcs_"
+
+
+def hash_token_key(key: str) -> str:
+    """The stored form of a token key. Keys are 256-bit random, so a fast hash is enough (no brute force)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        now = timezone.now()
+        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
+
+
+class ApiToken(models.Model):
+    """A named API key of one user. Only its hash is stored; the key is shown once, when it is created."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_prefix = models.CharField(max_length=12, editable=False, help_text="First characters, to recognise a key")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
+
+    @classmethod
+    def issue(cls, user, name: str, expires_at=None) -> tuple[ApiToken, str]:
+        """Create a token and return it with its plain key (the only time the key is available)."""
+        key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user, name=name, key_hash=hash_token_key(key), key_prefix=key[:10], expires_at=expires_at
+        )
+        return token, key
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+class AuditAction(models.TextChoices):
+    CREATE = "create", "Created"
+    UPDATE = "update", "Changed"
+    ENABLE = "enable", "Enabled"
+    DISABLE = "disable", "Disabled"
+    DELETE = "delete", "Deleted"
+    TEST = "test", "Tested"
+    RETRY = "retry", "Retried"
+
+
+class AuditSource(models.TextChoices):
+    UI = "ui", "Screen"
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    SYSTEM = "system", "System"
+
+
+class AuditEntry(models.Model):
+    """One change to a policy, scope, integration or token: who, what, when and from where."""
+
+    timestamp = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=150, blank=True, help_text="Kept when the user is deleted")
+    action = models.CharField(max_length=16, choices=AuditAction.choices)
+    object_type = models.CharField(max_length=64, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=300, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=8, choices=AuditSource.choices)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        verbose_name = "security event log entry"
+        verbose_name_plural = "security event log"
+        indexes = [models.Index(fields=["actor", "timestamp"]), models.Index(fields=["object_type", "timestamp"])]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.object_type} {self.object_repr}"

@@ -1,0 +1,26 @@
+"""Top-level URLs: screens, admin, the REST API, its schema and health checks."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from kcs import health, views
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="policies:response-list", permanent=False), name="home"),
+    path("login/", auth_views.LoginView.as_view(template_name="kcs/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("tokens/", views.TokenListView.as_view(), name="tokens"),
+    path("tokens/<int:pk>/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("kcs.api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("events.urls")),
+    path("", include("policies.urls")),
+    path("", include("notifications.urls")),
+]

@@ -1,0 +1,40 @@
+"""Screens of the project package: the user's API tokens."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import get_object_or_404, redirect
+from django.views import View
+from django.views.generic import TemplateView
+
+from kcs.forms import ApiTokenForm
+from kcs.models import ApiToken
+
+
+class TokenListView(LoginRequiredMixin, TemplateView):
+    """The signed-in user's tokens; creating one shows its key once, on the response to the POST."""
+
+    template_name = "kcs/tokens.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.setdefault("form", ApiTokenForm())
+        context["tokens"] = ApiToken.objects.filter(user=self.request.user)
+        return context
+
+    def post(self, request):
+        form = ApiTokenForm(request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        token, key = ApiToken.issue(request.user, form.cleaned_data["name"], form.cleaned_data["expires_at"])
+        # Rendered directly (not redirected) so the key never travels through a session or a URL.
+        return self.render_to_response(self.get_context_data(new_key=key, new_token=token))
+
+
+class TokenRevokeView(LoginRequiredMixin, View):
+    def post(self, request, pk: int):
+        token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+        token.delete()
+        messages.success(request, f"Token “{token.name}” revoked.")
+        return redirect("tokens")

@@ -1,0 +1,5 @@
+"""REST API of the notifications app (registered on the one router in kcs/api.py)."""
+
+
+def register(router) -> None:
+    """Register this app's viewsets on the project router."""

@@ -1,0 +1,8 @@
+"""App config for notification outputs and the delivery outbox."""
+
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    name = "notifications"
+    verbose_name = "Notifications"

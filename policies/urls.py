@@ -1,0 +1,6 @@
+"""Screens of the policies app."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "policies"
+urlpatterns: list = []
