@@ -210,11 +210,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "events.*": {"queue": "events"},
-    "notifications.tasks.evaluate_batch": {"queue": "events"},
     "notifications.*": {"queue": "notifications"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}  # filled by notifications (the sweeper); see notifications/apps.py
+KCS_SWEEP_INTERVAL = env_int("KCS_SWEEP_INTERVAL", 30, minimum=1)  # seconds between sweeper runs
+CELERY_BEAT_SCHEDULE = {
+    # Re-enqueue events never evaluated and notifications left pending or stuck in sending.
+    "sweep": {"task": "notifications.sweep", "schedule": float(KCS_SWEEP_INTERVAL)},
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Email --------------------------------------------------------------------------------------------------------
