@@ -96,3 +96,17 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} {self.object_type} {self.object_repr}"
+
+
+class ConfigRevision(models.Model):
+    """A counter per cached configuration (e.g. the compiled policy index), bumped on every change.
+
+    Web processes change policies while worker processes match events; each process keeps its compiled copy and
+    compares this one number (a primary-key read) to know when to rebuild it.
+    """
+
+    name = models.CharField(max_length=50, primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.value}"

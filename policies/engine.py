@@ -1,0 +1,193 @@
+"""The matching engine: which enabled response policies act on an event.
+
+Pure matching (no database writes, no network): policies and scopes are compiled once into a :class:`PolicyIndex`
+and events are matched against it. A policy matches an event when it is enabled (only enabled policies are
+compiled), its trigger's event type equals the event's type, the event's severity reaches the policy's threshold
+(triggers without a threshold accept any severity), and the event lies in ANY of the policy's scopes. Every
+matching policy acts; none overrides another.
+
+Scope semantics: an event is in a scope when every non-empty pattern list matches the event's corresponding
+field (clusters → cluster, namespaces → namespace, registries → registry, repositories → repository). Patterns are
+shell globs (``*``, ``?``, ``[abc]``), matched case-insensitively against the whole value. The Global scope
+contains every event.
+
+Why an index: 10,000 policies must cost little more than 10. Policies are grouped by event type and then by
+scope; per scope they are sorted by threshold, so for an event only the distinct scopes of its type are tested
+(each once per resource in a batch) and the policies at or below its severity are taken by bisection.
+
+``get_index()`` returns the process-wide compiled index, rebuilt when the policy configuration revision changes
+(see :mod:`policies.index_cache`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from events.models import Severity
+from policies.models import TRIGGER_DEFAULT_SEVERITY, TRIGGER_EVENT_TYPE, Trigger
+
+# Scope pattern list → the event attribute it constrains.
+SCOPE_FIELDS = (("clusters", "cluster"), ("namespaces", "namespace"), ("registries", "registry"),
+                ("repositories", "repository"))
+
+
+class Matchable(Protocol):
+    """What the engine reads from an event (a SecurityEvent, or any object with these attributes)."""
+
+    type: str
+    severity: int
+    cluster: str
+    namespace: str
+    registry: str
+    repository: str
+
+
+def compile_globs(patterns: Iterable[str]) -> re.Pattern | None:
+    """One case-insensitive regex matching any of the glob ``patterns``; None for an empty list."""
+    parts = [fnmatch.translate(p.strip()) for p in patterns if p and p.strip()]
+    if not parts:
+        return None
+    return re.compile("|".join(f"(?:{part})" for part in parts), re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledScope:
+    id: int
+    name: str
+    is_global: bool
+    matchers: tuple[tuple[str, re.Pattern], ...] = ()
+
+    @classmethod
+    def build(cls, id: int, name: str, is_global: bool, patterns: dict[str, Sequence[str]]) -> CompiledScope:
+        matchers = []
+        if not is_global:
+            for list_name, attribute in SCOPE_FIELDS:
+                regex = compile_globs(patterns.get(list_name) or ())
+                if regex is not None:
+                    matchers.append((attribute, regex))
+        return cls(id=id, name=name, is_global=is_global, matchers=tuple(matchers))
+
+    def contains(self, event: Matchable) -> bool:
+        for attribute, regex in self.matchers:
+            if regex.match(getattr(event, attribute) or "") is None:
+                return False
+        return True
+
+
+def threshold_of(trigger: str, min_severity: int | None) -> int:
+    """The lowest severity a trigger acts on: the policy's own, else the trigger's default, else any."""
+    if trigger not in TRIGGER_DEFAULT_SEVERITY:
+        return Severity.UNKNOWN
+    return TRIGGER_DEFAULT_SEVERITY[trigger] if min_severity is None else min_severity
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    id: int
+    name: str
+    trigger: str
+    min_severity: int | None
+    repeat_interval: int
+    integration_ids: tuple[int, ...]
+    scope_ids: tuple[int, ...]
+    event_type: str = field(init=False)
+    threshold: int = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "event_type", str(TRIGGER_EVENT_TYPE[Trigger(self.trigger)]))
+        object.__setattr__(self, "threshold", threshold_of(self.trigger, self.min_severity))
+
+    def accepts(self, event: Matchable) -> bool:
+        """Trigger and severity match (scopes are the index's business)."""
+        return event.type == self.event_type and event.severity >= self.threshold
+
+
+class _ScopeBucket:
+    """The policies of one event type in one scope, sorted by threshold for bisection."""
+
+    __slots__ = ("scope", "thresholds", "policies")
+
+    def __init__(self, scope: CompiledScope, policies: list[CompiledPolicy]):
+        policies.sort(key=lambda p: (p.threshold, p.id))
+        self.scope = scope
+        self.thresholds = [p.threshold for p in policies]
+        self.policies = policies
+
+    def up_to(self, severity: int) -> list[CompiledPolicy]:
+        return self.policies[: bisect_right(self.thresholds, severity)]
+
+
+class PolicyIndex:
+    """Enabled policies compiled for matching. Immutable; build a new one when the configuration changes."""
+
+    def __init__(self, policies: Iterable[CompiledPolicy], scopes: Iterable[CompiledScope], revision: Any = None):
+        self.revision = revision
+        self.policies = {p.id: p for p in policies}
+        scope_by_id = {s.id: s for s in scopes}
+        grouped: dict[str, dict[int, list[CompiledPolicy]]] = {}
+        for policy in self.policies.values():
+            for scope_id in policy.scope_ids:
+                if scope_id in scope_by_id:
+                    grouped.setdefault(policy.event_type, {}).setdefault(scope_id, []).append(policy)
+        self._buckets: dict[str, list[_ScopeBucket]] = {
+            event_type: [_ScopeBucket(scope_by_id[sid], members) for sid, members in by_scope.items()]
+            for event_type, by_scope in grouped.items()
+        }
+
+    def __len__(self) -> int:
+        return len(self.policies)
+
+    def _in_scope_buckets(self, event: Matchable, cache: dict | None) -> list[_ScopeBucket]:
+        buckets = self._buckets.get(event.type)
+        if not buckets:
+            return []
+        if cache is None:
+            return [b for b in buckets if b.scope.contains(event)]
+        # Events of one batch usually share a resource: test each scope once per resource.
+        key = (event.type, event.cluster, event.namespace, event.registry, event.repository)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = [b for b in buckets if b.scope.contains(event)]
+        return found
+
+    def _match(self, event: Matchable, cache: dict | None) -> list[CompiledPolicy]:
+        buckets = self._in_scope_buckets(event, cache)
+        if len(buckets) == 1:
+            return buckets[0].up_to(event.severity)
+        seen: dict[int, CompiledPolicy] = {}
+        for bucket in buckets:
+            for policy in bucket.up_to(event.severity):
+                seen[policy.id] = policy  # a policy in several matching scopes acts once
+        return sorted(seen.values(), key=lambda p: p.id)
+
+    def match(self, event: Matchable) -> list[CompiledPolicy]:
+        """The policies that act on ``event``, each once."""
+        return list(self._match(event, None))
+
+    def match_batch(self, events: Iterable[Matchable]) -> list[tuple[CompiledPolicy, list[Matchable]]]:
+        """For a batch: each acting policy with the events it acts on (in the batch's order)."""
+        cache: dict = {}
+        by_policy: dict[int, list[Matchable]] = {}
+        for event in events:
+            for policy in self._match(event, cache):
+                by_policy.setdefault(policy.id, []).append(event)
+        return [(self.policies[pid], matched) for pid, matched in sorted(by_policy.items())]
+
+
+def get_index() -> PolicyIndex:
+    """The compiled index of enabled policies for this process, rebuilt when the configuration changed."""
+    from policies.index_cache import current_index
+
+    return current_index()
+
+
+def invalidate() -> None:
+    """Tell every process to rebuild its index (call after bulk ``QuerySet.update()`` on policies/scopes)."""
+    from policies.index_cache import bump_revision
+
+    bump_revision()

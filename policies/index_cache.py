@@ -1,0 +1,104 @@
+"""Per-process cache of the compiled policy index, invalidated through a revision counter in the database.
+
+Any save or delete of a policy, scope, notification method or integration bumps the counter in the same
+transaction (signals below); bulk updates must call :func:`policies.engine.invalidate`. Each process compares the
+counter (one primary-key read) before using its cached index and rebuilds it when the number moved.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from django.db import transaction
+from django.db.models import F
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from kcs.models import ConfigRevision
+from notifications.models import NotificationIntegration
+from policies.engine import CompiledPolicy, CompiledScope, PolicyIndex
+from policies.models import NotificationMethod, ResponsePolicy, Scope
+
+REVISION_NAME = "policy_index"
+_lock = threading.Lock()
+_cached: PolicyIndex | None = None
+
+
+def read_revision() -> int:
+    row = ConfigRevision.objects.filter(name=REVISION_NAME).values_list("value", flat=True).first()
+    return row or 0
+
+
+def bump_revision(**_ignored) -> None:
+    """Increase the revision (inside the caller's transaction, so it is visible exactly when the change is)."""
+    with transaction.atomic():
+        updated = ConfigRevision.objects.filter(name=REVISION_NAME).update(value=F("value") + 1)
+        if not updated:
+            ConfigRevision.objects.get_or_create(name=REVISION_NAME, defaults={"value": 1})
+
+
+def build_index(revision: int = 0) -> PolicyIndex:
+    """Compile every enabled policy with its scopes and enabled integrations (three queries)."""
+    policies = list(
+        ResponsePolicy.objects.filter(enabled=True).values_list(
+            "id", "name", "trigger", "min_severity", "repeat_interval"
+        )
+    )
+    scope_ids: dict[int, list[int]] = {}
+    for policy_id, scope_id in ResponsePolicy.scopes.through.objects.filter(
+        responsepolicy__enabled=True
+    ).values_list("responsepolicy_id", "scope_id"):
+        scope_ids.setdefault(policy_id, []).append(scope_id)
+    integrations: dict[int, list[int]] = {}
+    for policy_id, integration_id in (
+        NotificationMethod.objects.filter(policy__enabled=True, integration__enabled=True)
+        .order_by("policy_id", "position", "id")
+        .values_list("policy_id", "integration_id")
+    ):
+        integrations.setdefault(policy_id, []).append(integration_id)
+    scopes = [
+        CompiledScope.build(
+            row["id"], row["name"], row["is_global"], {name: row[name] for name in Scope.PATTERN_FIELDS}
+        )
+        for row in Scope.objects.values("id", "name", "is_global", *Scope.PATTERN_FIELDS)
+    ]
+    compiled = [
+        CompiledPolicy(
+            id=pid,
+            name=name,
+            trigger=trigger,
+            min_severity=min_severity,
+            repeat_interval=repeat_interval,
+            integration_ids=tuple(integrations.get(pid, ())),
+            scope_ids=tuple(scope_ids.get(pid, ())),
+        )
+        for pid, name, trigger, min_severity, repeat_interval in policies
+    ]
+    return PolicyIndex(compiled, scopes, revision=revision)
+
+
+def current_index() -> PolicyIndex:
+    global _cached
+    revision = read_revision()
+    cached = _cached
+    if cached is not None and cached.revision == revision:
+        return cached
+    with _lock:
+        if _cached is None or _cached.revision != revision:
+            _cached = build_index(revision)
+        return _cached
+
+
+def _on_change(sender, **kwargs) -> None:
+    bump_revision()
+
+
+def _on_scopes_changed(sender, action: str, **kwargs) -> None:
+    if action in ("post_add", "post_remove", "post_clear"):
+        bump_revision()
+
+
+def connect_signals() -> None:
+    for model in (ResponsePolicy, Scope, NotificationMethod, NotificationIntegration):
+        post_save.connect(_on_change, sender=model, dispatch_uid=f"policy-index-save-{model.__name__}")
+        post_delete.connect(_on_change, sender=model, dispatch_uid=f"policy-index-delete-{model.__name__}")
+    m2m_changed.connect(_on_scopes_changed, sender=ResponsePolicy.scopes.through, dispatch_uid="policy-index-m2m")
