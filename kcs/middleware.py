@@ -14,16 +14,16 @@ class BodySizeLimitMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.limit = settings.KCS_MAX_BODY_BYTES
 
     def __call__(self, request):
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
-        if length > self.limit:
+        limit = settings.KCS_MAX_BODY_BYTES
+        if length > limit:
             return JsonResponse(
-                {"detail": f"Request body too large: {length} bytes; the limit is {self.limit} bytes."},
+                {"detail": f"Request body too large: {length} bytes; the limit is {limit} bytes."},
                 status=413,
             )
         return self.get_response(request)
