@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from events.models import EventBatch, SecurityEvent
+from events.storage import insert_events
 from events.validation import EventValidationError, clean_events
 from kcs.queueing import enqueue_on_commit
 
@@ -103,10 +104,9 @@ def _store(cleaned: list[dict[str, Any]], source: str, user, now) -> IngestResul
                 source=source, received_at=now, created_by=user if user and user.is_authenticated else None,
                 received=len(cleaned), created=len(new_rows),
             )
-            events = [SecurityEvent(batch=batch, received_at=now, **data) for _, data in new_rows]
-            SecurityEvent.objects.bulk_create(events, batch_size=1000)
-            for (index, _), event in zip(new_rows, events):
-                ids[index] = event.pk
+            rows = [{**data, "batch_id": batch.id, "received_at": now, "evaluated_at": None} for _, data in new_rows]
+            for (index, _), event_id in zip(new_rows, insert_events(rows)):
+                ids[index] = event_id
             from events.tasks import evaluate_batch
 
             enqueue_on_commit(evaluate_batch, str(batch.id))

@@ -1,0 +1,83 @@
+"""Helpers shared by the bench scripts: a PostgreSQL database of their own, gunicorn, a token, timing stats."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def bench_env(database: str = "kcs_bench", broker_db: int = 9) -> dict[str, str]:
+    """Environment for the app under test: PostgreSQL and Redis (as in production), eager-free, quiet logs."""
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{database}")
+    env.setdefault("CELERY_BROKER_URL", f"redis://127.0.0.1:6379/{broker_db}")
+    env.setdefault("KCS_VAR_DIR", f"/tmp/{database}-var")
+    env.setdefault("LOG_LEVEL", "warning")
+    return env
+
+
+def recreate_database(env: dict[str, str]) -> None:
+    """Drop and create the bench database, then migrate it."""
+    name = env["DATABASE_URL"].rsplit("/", 1)[1]
+    for sql in (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"):
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True,
+                       stdout=subprocess.DEVNULL)
+    manage(env, "migrate", "--noinput", "-v", "0")
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True,
+                            text=True)
+    return result.stdout.strip()
+
+
+def make_token(env: dict[str, str], username: str = "bench") -> str:
+    manage(env, "shell", "-c",
+           "from django.contrib.auth import get_user_model as g; U=g(); "
+           f"U.objects.filter(username='{username}').exists() or U.objects.create_superuser('{username}', '', 'x')")
+    return manage(env, "create_api_token", username, "--name", "bench")
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], port: int = 8765, workers: int = 2, threads: int = 4):
+    """Serve the app with gunicorn (production WSGI server) until the block ends."""
+    process = subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", "kcs.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--threads", str(threads), "--log-level", "warning"],
+        cwd=ROOT, env={**env, "ALLOWED_HOSTS": "127.0.0.1,localhost"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def describe(values_ms: list[float]) -> str:
+    return (f"p50 {percentile(values_ms, 50):.1f} ms, p90 {percentile(values_ms, 90):.1f} ms, "
+            f"p99 {percentile(values_ms, 99):.1f} ms, mean {statistics.fmean(values_ms):.1f} ms")
