@@ -1,0 +1,51 @@
+"""Read queries of the policy screens and API: listing with search and sort in a constant number of queries."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, QuerySet
+
+from policies.models import NotificationMethod, ResponsePolicy, Scope
+
+# Sort keys offered by the Response policies table → ORDER BY (name last, so pages are stable).
+POLICY_SORTS = {
+    "name": ("name",),
+    "trigger": ("trigger", "name"),
+    "status": ("-enabled", "name"),
+    "created_by": ("created_by__username", "name"),
+    "updated": ("-updated_at", "name"),
+}
+
+
+def policies_with_relations() -> QuerySet[ResponsePolicy]:
+    """Policies with their creator, scopes and integrations loaded in three queries, whatever their number."""
+    return ResponsePolicy.objects.select_related("created_by").prefetch_related(
+        Prefetch("scopes", queryset=Scope.objects.only("id", "name", "is_global")),
+        Prefetch(
+            "notification_methods",
+            queryset=NotificationMethod.objects.select_related("integration").order_by("position", "id"),
+        ),
+    )
+
+
+def search_policies(queryset: QuerySet[ResponsePolicy], text: str) -> QuerySet[ResponsePolicy]:
+    """Policies whose name contains ``text`` (ignoring case); all for an empty text."""
+    text = (text or "").strip()
+    return queryset.filter(name__icontains=text) if text else queryset
+
+
+def sort_policies(queryset: QuerySet[ResponsePolicy], sort: str) -> tuple[QuerySet[ResponsePolicy], str]:
+    """Order by one of :data:`POLICY_SORTS` (``-key`` reverses it); returns the queryset and the key applied."""
+    key = (sort or "name").strip()
+    descending = key.startswith("-")
+    fields = POLICY_SORTS.get(key.lstrip("-"))
+    if fields is None:
+        return queryset.order_by(*POLICY_SORTS["name"]), "name"
+    if descending:
+        first = fields[0][1:] if fields[0].startswith("-") else f"-{fields[0]}"
+        fields = (first, *fields[1:])
+    return queryset.order_by(*fields), key
+
+
+def scopes_with_usage() -> QuerySet[Scope]:
+    """Scopes with the number of policies using each (one query)."""
+    return Scope.objects.annotate(policy_count=Count("policies"))

@@ -1,0 +1,225 @@
+"""Writing response policies and scopes: every change checked, stored and logged in one transaction.
+
+The screens, the API and the admin all call these functions, so a change and its security event log entry are
+stored together or not at all, and the same rules (:mod:`policies.validation`) guard every entry point. Each
+function takes the ``request`` only to tell :func:`kcs.audit.record` who made the change and from where.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from events.models import SEVERITY_SLUG_BY_VALUE
+from kcs import audit
+from kcs.models import AuditAction
+from policies.models import NotificationMethod, ResponsePolicy, Scope
+from policies.validation import (
+    MethodChoice,
+    ProtectedObject,
+    ValidationFailed,
+    check_policy,
+    check_scope,
+    normalize_policy,
+)
+
+REQUIRED_POLICY_VALUES = ("name", "scopes", "trigger", "notification_methods")
+POLICY_FIELDS = ("name", "description", "enabled", "trigger", "min_severity", "repeat_interval")
+# How many policy names a refusal lists before "and N more".
+NAMES_SHOWN = 5
+
+
+def policy_snapshot(policy: ResponsePolicy) -> dict[str, Any]:
+    """A policy as the security event log shows it: names rather than ids, severities as slugs."""
+    return {
+        "name": policy.name,
+        "description": policy.description,
+        "enabled": policy.enabled,
+        "trigger": policy.trigger,
+        "min_severity": SEVERITY_SLUG_BY_VALUE.get(policy.min_severity),
+        "scopes": sorted(scope.name for scope in policy.scopes.all()),
+        "notification_methods": [
+            method.integration.name for method in policy.notification_methods.select_related("integration")
+        ],
+        "repeat_interval": policy.repeat_interval,
+    }
+
+
+def scope_snapshot(scope: Scope) -> dict[str, Any]:
+    return {"name": scope.name, "description": scope.description} | {
+        field: list(getattr(scope, field)) for field in Scope.PATTERN_FIELDS
+    }
+
+
+def policy_values(policy: ResponsePolicy) -> dict[str, Any]:
+    """The stored values of ``policy`` in the shape :func:`create_policy` takes (a base for partial updates)."""
+    values = {field: getattr(policy, field) for field in POLICY_FIELDS}
+    values["scopes"] = list(policy.scopes.all())
+    values["notification_methods"] = [
+        MethodChoice(method.integration) for method in policy.notification_methods.select_related("integration")
+    ]
+    return values
+
+
+def _validated_policy(values: dict[str, Any], instance: ResponsePolicy | None) -> dict[str, Any]:
+    errors, rows = check_policy(values, instance)
+    for key in REQUIRED_POLICY_VALUES:
+        if key not in values:
+            errors.setdefault(key, []).append("This field is required.")
+    if errors or rows:
+        raise ValidationFailed(errors, rows)
+    return normalize_policy(values)
+
+
+def _duplicate_name(label: str, name: str) -> ValidationFailed:
+    # Two people saving the same new name at once: the check passed for both, the unique index stops one.
+    return ValidationFailed({"name": [f"A {label} named “{name}” already exists."]})
+
+
+def _write_policy(policy: ResponsePolicy, values: dict[str, Any]) -> None:
+    for field in POLICY_FIELDS:
+        if field in values:
+            setattr(policy, field, values[field])
+    policy.save()
+    if "scopes" in values:
+        policy.scopes.set(values["scopes"])
+    if "notification_methods" in values:
+        methods: Sequence[MethodChoice] = values["notification_methods"]
+        policy.notification_methods.all().delete()
+        NotificationMethod.objects.bulk_create(
+            NotificationMethod(policy=policy, integration=method.integration, position=position)
+            for position, method in enumerate(methods)
+        )
+
+
+def create_policy(request, values: dict[str, Any]) -> ResponsePolicy:
+    """Create a policy from parsed values (see :func:`policies.validation.check_policy` for the keys).
+
+    Raises :class:`ValidationFailed` with field-level messages; then nothing is stored.
+    """
+    values = _validated_policy(values, None)
+    user = getattr(request, "user", None)
+    policy = ResponsePolicy(created_by=user if user is not None and user.is_authenticated else None)
+    try:
+        with transaction.atomic():
+            _write_policy(policy, values)
+            audit.record(request, AuditAction.CREATE, policy, audit.diff({}, policy_snapshot(policy)))
+    except IntegrityError:
+        raise _duplicate_name("policy", values["name"]) from None
+    return policy
+
+
+def update_policy(request, policy: ResponsePolicy, values: dict[str, Any]) -> ResponsePolicy:
+    """Change the given fields of ``policy`` (others keep their stored value) and log the changed ones.
+
+    A change of ``enabled`` alone is logged as enable/disable; a save without any change logs nothing.
+    Raises :class:`ValidationFailed`; then nothing is stored.
+    """
+    stored = ResponsePolicy.objects.get(pk=policy.pk)
+    values = _validated_policy(policy_values(stored) | values, policy)
+    try:
+        with transaction.atomic():
+            # From the stored row (locked), not from ``policy``: a bound ModelForm has already changed the instance.
+            before = policy_snapshot(ResponsePolicy.objects.select_for_update().get(pk=policy.pk))
+            _write_policy(policy, values)
+            changes = audit.diff(before, policy_snapshot(policy))
+            if changes:
+                audit.record(request, _action_for(changes), policy, changes)
+    except IntegrityError:
+        raise _duplicate_name("policy", values["name"]) from None
+    return policy
+
+
+def _action_for(changes: dict[str, Any]) -> AuditAction:
+    if set(changes) == {"enabled"}:
+        return AuditAction.ENABLE if changes["enabled"][1] else AuditAction.DISABLE
+    return AuditAction.UPDATE
+
+
+def set_policy_enabled(request, policy: ResponsePolicy, enabled: bool) -> bool:
+    """Enable or disable ``policy``; returns whether its state changed (a repeated click changes nothing)."""
+    with transaction.atomic():
+        # Read under a row lock so two people clicking at once log one change, not two contradicting ones.
+        current = ResponsePolicy.objects.select_for_update().only("enabled").get(pk=policy.pk).enabled
+        policy.enabled = enabled
+        if current == enabled:
+            return False
+        policy.save(update_fields=["enabled", "updated_at"])
+        audit.record(request, _action_for({"enabled": [current, enabled]}), policy, {"enabled": [current, enabled]})
+    return True
+
+
+def delete_policy(request, policy: ResponsePolicy) -> None:
+    """Delete ``policy``; the log keeps what it was. Its past notifications stay, naming it."""
+    with transaction.atomic():
+        audit.record(request, AuditAction.DELETE, policy, audit.diff(policy_snapshot(policy), {}))
+        policy.delete()
+
+
+def _refuse_global(scope: Scope) -> None:
+    if scope.is_global:
+        raise ProtectedObject("The Global scope is built in and cannot be changed or deleted.")
+
+
+def _validated_scope(values: dict[str, Any], instance: Scope | None) -> dict[str, Any]:
+    errors, cleaned = check_scope(values, instance)
+    if errors:
+        raise ValidationFailed(errors)
+    return cleaned
+
+
+def create_scope(request, values: dict[str, Any]) -> Scope:
+    """Create a scope from ``{name, description, clusters, namespaces, registries, repositories}``."""
+    values = _validated_scope(values, None)
+    scope = Scope(**values)
+    try:
+        with transaction.atomic():
+            scope.save()
+            audit.record(request, AuditAction.CREATE, scope, audit.diff({}, scope_snapshot(scope)))
+    except IntegrityError:
+        raise _duplicate_name("scope", values["name"]) from None
+    return scope
+
+
+def update_scope(request, scope: Scope, values: dict[str, Any]) -> Scope:
+    """Change the given fields of ``scope``. Raises :class:`ProtectedObject` for Global, else may raise
+    :class:`ValidationFailed`."""
+    _refuse_global(scope)
+    values = _validated_scope(values, scope)
+    try:
+        with transaction.atomic():
+            before = scope_snapshot(Scope.objects.select_for_update().get(pk=scope.pk))
+            for field, value in values.items():
+                setattr(scope, field, value)
+            scope.save()
+            changes = audit.diff(before, scope_snapshot(scope))
+            if changes:
+                audit.record(request, AuditAction.UPDATE, scope, changes)
+    except IntegrityError:
+        raise _duplicate_name("scope", values["name"]) from None
+    return scope
+
+
+def policies_using(scope: Scope) -> list[str]:
+    """Names of the policies that use ``scope``."""
+    return list(scope.policies.order_by("name").values_list("name", flat=True))
+
+
+def scope_in_use_message(names: Sequence[str]) -> str:
+    shown = ", ".join(f"“{name}”" for name in names[:NAMES_SHOWN])
+    more = f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else ""
+    return f"This scope is used by {shown}{more}. Remove it from those policies first."
+
+
+def delete_scope(request, scope: Scope) -> None:
+    """Delete ``scope``. Refused (:class:`ProtectedObject`) for Global and while a policy uses it: silently
+    dropping it from a policy would change what that policy acts on."""
+    _refuse_global(scope)
+    with transaction.atomic():
+        names = policies_using(scope)
+        if names:
+            raise ProtectedObject(scope_in_use_message(names))
+        audit.record(request, AuditAction.DELETE, scope, audit.diff(scope_snapshot(scope), {}))
+        scope.delete()

@@ -1,0 +1,260 @@
+"""Screens for response policies and scopes. Thin: forms parse, :mod:`policies.services` writes and logs.
+
+Every screen works without JavaScript; with htmx the search and the status toggle update the table in place
+(the views answer an htmx request with the table or the row alone).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+
+from notifications.models import NotificationIntegration
+from policies import services
+from policies.forms import PolicyForm, ScopeForm
+from policies.models import ResponsePolicy, Scope
+from policies.permissions import MANAGE_POLICIES, VIEW_POLICIES
+from policies.queries import POLICY_SORTS, policies_with_relations, scopes_with_usage, search_policies, sort_policies
+from policies.validation import ProtectedObject, ValidationFailed
+
+PAGE_SIZE = 25
+RESULTS_TARGET = "policy-results"  # the element htmx swaps when searching, sorting or paging
+
+
+def _integrations() -> list[NotificationIntegration]:
+    return list(NotificationIntegration.objects.order_by("kind", "name"))
+
+
+def _safe_next(request, fallback: str) -> str:
+    """Where to go back to after a toggle: the list as the person had it (search, sort, page), if local."""
+    target = request.POST.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback
+
+
+def _show_failure(form, exc: ValidationFailed) -> None:
+    """Put a service's refusal (e.g. a name taken a moment ago by someone else) on the form."""
+    for field, field_messages in exc.errors.items():
+        for message in field_messages:
+            if field == "notification_methods":
+                form.methods.add_non_form_error(message)
+            else:
+                form.add_error(field if field in form.fields else None, message)
+    for index, row_messages in getattr(exc, "rows", {}).items():
+        for message in row_messages:
+            form.methods.add_non_form_error(f"Notification method {index + 1}: {message}")
+
+
+class PolicyListView(PermissionRequiredMixin, View):
+    """The Response policies table: search by name, sort, paginate; Add/toggle/delete for managers."""
+
+    permission_required = VIEW_POLICIES
+
+    def get(self, request):
+        search = request.GET.get("q", "").strip()
+        queryset, sort = sort_policies(search_policies(policies_with_relations(), search), request.GET.get("sort"))
+        page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+        context = {
+            "page_obj": page,
+            "policies": page.object_list,
+            "search": search,
+            "sort": sort,
+            "sort_columns": {key: ("-" + key if sort == key else key) for key in POLICY_SORTS},
+            "can_manage": request.user.has_perm(MANAGE_POLICIES),
+            "results_target": RESULTS_TARGET,
+        }
+        if request.htmx and request.htmx.target == RESULTS_TARGET:
+            return render(request, "policies/_policy_results.html", context)
+        return render(request, "policies/response_list.html", context)
+
+
+class PolicyFormMixin:
+    template_name = "policies/policy_form.html"
+
+    def render_form(self, request, form, policy=None, status=200):
+        context = {"form": form, "policy": policy, "has_integrations": bool(form.methods.form_kwargs["integrations"])}
+        return render(request, self.template_name, context, status=status)
+
+
+class PolicyCreateView(PermissionRequiredMixin, PolicyFormMixin, View):
+    permission_required = MANAGE_POLICIES
+
+    def get(self, request):
+        initial = {"enabled": True, "scopes": list(Scope.objects.filter(is_global=True))}
+        return self.render_form(request, PolicyForm(initial=initial, integrations=_integrations()))
+
+    def post(self, request):
+        form = PolicyForm(request.POST, integrations=_integrations())
+        if form.is_valid():
+            try:
+                policy = services.create_policy(request, form.values())
+            except ValidationFailed as exc:
+                _show_failure(form, exc)
+            else:
+                messages.success(request, f"Policy “{policy.name}” created.")
+                return redirect("policies:response-list")
+        return self.render_form(request, form, status=400)
+
+
+class PolicyEditView(PermissionRequiredMixin, PolicyFormMixin, View):
+    """The edit form for managers; a read-only page for people who may only view policies."""
+
+    permission_required = VIEW_POLICIES
+
+    def get(self, request, pk: int):
+        policy = get_object_or_404(policies_with_relations(), pk=pk)
+        if not request.user.has_perm(MANAGE_POLICIES):
+            return render(request, "policies/policy_detail.html", {"policy": policy})
+        return self.render_form(request, PolicyForm(instance=policy, integrations=_integrations()), policy)
+
+    def post(self, request, pk: int):
+        if not request.user.has_perm(MANAGE_POLICIES):
+            raise PermissionDenied
+        policy = get_object_or_404(ResponsePolicy, pk=pk)
+        form = PolicyForm(request.POST, instance=policy, integrations=_integrations())
+        if form.is_valid():
+            try:
+                services.update_policy(request, policy, form.values())
+            except ValidationFailed as exc:
+                _show_failure(form, exc)
+            else:
+                messages.success(request, f"Policy “{policy.name}” saved.")
+                return redirect("policies:response-list")
+        return self.render_form(request, form, policy, status=400)
+
+
+class PolicyToggleView(PermissionRequiredMixin, View):
+    """Enable or disable a policy. The form sends the wanted state, so a double click does not undo itself."""
+
+    permission_required = MANAGE_POLICIES
+
+    def post(self, request, pk: int):
+        policy = get_object_or_404(policies_with_relations(), pk=pk)
+        wanted = request.POST.get("enabled")
+        enabled = wanted == "1" if wanted in ("0", "1") else not policy.enabled
+        services.set_policy_enabled(request, policy, enabled)
+        if request.htmx:
+            return render(request, "policies/_policy_row.html", {"policy": policy, "can_manage": True})
+        state = "enabled" if policy.enabled else "disabled"
+        messages.success(request, f"Policy “{policy.name}” {state}.")
+        return redirect(_safe_next(request, reverse("policies:response-list")))
+
+
+class PolicyDeleteView(PermissionRequiredMixin, View):
+    """A confirmation page (GET), then the deletion (POST)."""
+
+    permission_required = MANAGE_POLICIES
+
+    def get(self, request, pk: int):
+        policy = get_object_or_404(ResponsePolicy, pk=pk)
+        return render(request, "policies/confirm_delete.html", {
+            "object": policy,
+            "kind": "policy",
+            "consequence": "It stops acting on new events at once. Notifications it already sent stay in the "
+                           "delivery log.",
+            "cancel_url": reverse("policies:response-list"),
+        })
+
+    def post(self, request, pk: int):
+        policy = get_object_or_404(ResponsePolicy, pk=pk)
+        name = policy.name
+        services.delete_policy(request, policy)
+        messages.success(request, f"Policy “{name}” deleted.")
+        return redirect("policies:response-list")
+
+
+class ScopeListView(PermissionRequiredMixin, View):
+    permission_required = "policies.view_scope"
+
+    def get(self, request):
+        return render(request, "policies/scope_list.html", {
+            "scopes": scopes_with_usage(),
+            "can_add": request.user.has_perm("policies.add_scope"),
+            "can_change": request.user.has_perm("policies.change_scope"),
+            "can_delete": request.user.has_perm("policies.delete_scope"),
+        })
+
+
+class ScopeCreateView(PermissionRequiredMixin, View):
+    permission_required = "policies.add_scope"
+
+    def get(self, request):
+        return render(request, "policies/scope_form.html", {"form": ScopeForm()})
+
+    def post(self, request):
+        form = ScopeForm(request.POST)
+        if form.is_valid():
+            try:
+                scope = services.create_scope(request, form.values())
+            except ValidationFailed as exc:
+                _show_failure(form, exc)
+            else:
+                messages.success(request, f"Scope “{scope.name}” created.")
+                return redirect("policies:scope-list")
+        return render(request, "policies/scope_form.html", {"form": form}, status=400)
+
+
+class ScopeEditView(PermissionRequiredMixin, View):
+    """The edit form; Global and people without the change right get a read-only page."""
+
+    permission_required = "policies.view_scope"
+
+    def get(self, request, pk: int):
+        scope = get_object_or_404(scopes_with_usage(), pk=pk)
+        if scope.is_global or not request.user.has_perm("policies.change_scope"):
+            return render(request, "policies/scope_detail.html", {"scope": scope})
+        return render(request, "policies/scope_form.html", {"form": ScopeForm(instance=scope), "scope": scope})
+
+    def post(self, request, pk: int):
+        if not request.user.has_perm("policies.change_scope"):
+            raise PermissionDenied
+        scope = get_object_or_404(Scope, pk=pk)
+        if scope.is_global:
+            messages.error(request, "The Global scope is built in and cannot be changed.")
+            return redirect("policies:scope-list")
+        form = ScopeForm(request.POST, instance=scope)
+        if form.is_valid():
+            try:
+                services.update_scope(request, scope, form.values())
+            except ValidationFailed as exc:
+                _show_failure(form, exc)
+            else:
+                messages.success(request, f"Scope “{scope.name}” saved.")
+                return redirect("policies:scope-list")
+        return render(request, "policies/scope_form.html", {"form": form, "scope": scope}, status=400)
+
+
+class ScopeDeleteView(PermissionRequiredMixin, View):
+    permission_required = "policies.delete_scope"
+
+    def get(self, request, pk: int):
+        scope = get_object_or_404(Scope, pk=pk)
+        blocked = None
+        if scope.is_global:
+            blocked = "The Global scope is built in and cannot be deleted."
+        elif names := services.policies_using(scope):
+            blocked = services.scope_in_use_message(names)
+        return render(request, "policies/confirm_delete.html", {
+            "object": scope,
+            "kind": "scope",
+            "blocked": blocked,
+            "consequence": "Its patterns are removed for good.",
+            "cancel_url": reverse("policies:scope-list"),
+        })
+
+    def post(self, request, pk: int):
+        scope = get_object_or_404(Scope, pk=pk)
+        try:
+            services.delete_scope(request, scope)
+        except ProtectedObject as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Scope “{scope.name}” deleted.")
+        return redirect("policies:scope-list")
