@@ -1,6 +1,11 @@
-"""Screens of the events app."""
+"""Screens of security events."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from events import views
 
 app_name = "events"
-urlpatterns: list = []
+urlpatterns = [
+    path("events/", views.EventListView.as_view(), name="list"),
+    path("events/<int:pk>/", views.EventDetailView.as_view(), name="detail"),
+]

@@ -42,11 +42,15 @@ KCS_ADMIN_PASSWORD = env_str("KCS_ADMIN_PASSWORD", "")
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000, minimum=1)
 WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1)
+WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1)  # per web process: overlaps database waits
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 2, minimum=1)
 KCS_ALLOW_PRIVATE_DESTINATIONS = env_bool("KCS_ALLOW_PRIVATE_DESTINATIONS", False)
 # Largest accepted request body: a 5,000-finding Trivy report with descriptions is about 15 MB.
 KCS_MAX_BODY_BYTES = env_int("KCS_MAX_BODY_BYTES", 32 * 1024 * 1024, minimum=1024)
 KCS_MAX_EVENTS_PER_REQUEST = env_int("KCS_MAX_EVENTS_PER_REQUEST", 5000, minimum=1)
+# Optional: the exact Authorization header value Harbor's webhook policy sends (e.g. "Token kcs_…"); when set,
+# /api/v1/ingest/harbor/ accepts only that credential (compared in constant time).
+KCS_HARBOR_AUTH_HEADER = env_str("KCS_HARBOR_AUTH_HEADER", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -25,6 +25,7 @@ class Command(BaseCommand):
             sys.executable, "-m", "gunicorn", "kcs.wsgi",
             "--bind", f"{settings.HOST}:{settings.PORT}",
             "--workers", str(settings.WEB_CONCURRENCY),
+            "--threads", str(settings.WEB_THREADS),
             "--access-logfile", "-", "--timeout", "60",
         ]
         worker = [

@@ -1,0 +1,34 @@
+"""Admin for security events (read-only: events are immutable) and their batches."""
+
+from django.contrib import admin
+
+from events.models import EventBatch, SecurityEvent
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(ReadOnlyAdmin):
+    list_display = ["id", "received_at", "severity", "type", "title", "source", "finding_id", "repository",
+                    "cluster", "namespace", "evaluated_at"]
+    list_filter = ["type", "severity", "source", "received_at"]
+    search_fields = ["title", "finding_id", "repository", "registry", "cluster", "namespace", "uid", "package"]
+    date_hierarchy = "received_at"
+    list_select_related = False
+    show_full_result_count = False  # COUNT(*) over millions of events on every page is not worth it
+
+
+@admin.register(EventBatch)
+class EventBatchAdmin(ReadOnlyAdmin):
+    list_display = ["id", "received_at", "source", "received", "created", "created_by"]
+    list_filter = ["source", "received_at"]
+    search_fields = ["id", "created_by__username"]

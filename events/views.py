@@ -1,0 +1,61 @@
+"""Screens of security events: the filtered list and one event with what was done about it."""
+
+from __future__ import annotations
+
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.shortcuts import get_object_or_404
+from django.views.generic import TemplateView
+
+from events.filters import EventFilter
+from events.models import SecurityEvent
+
+PAGE_SIZE = 50
+
+
+class EventAccessMixin(LoginRequiredMixin, PermissionRequiredMixin):
+    permission_required = "events.view_securityevent"
+
+
+class EventListView(EventAccessMixin, TemplateView):
+    """Newest first; "Older" pages by id (keyset), so the page costs the same with ten million events."""
+
+    template_name = "events/event_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        params = self.request.GET.copy()
+        before = params.pop("before", [None])[-1]
+        event_filter = EventFilter(params, queryset=SecurityEvent.objects.all())
+        events = event_filter.qs if event_filter.is_valid() else SecurityEvent.objects.none()
+        if before and before.isdigit():
+            events = events.filter(id__lt=int(before))
+        page = list(events.order_by("-id")[: PAGE_SIZE + 1])
+        older = page[PAGE_SIZE - 1].id if len(page) > PAGE_SIZE else None
+        context.update(
+            filter=event_filter,
+            events=page[:PAGE_SIZE],
+            older_query=f"{params.urlencode()}&before={older}" if older else None,
+            filtered=any(v for k, v in params.items()),
+        )
+        return context
+
+
+class EventDetailView(EventAccessMixin, TemplateView):
+    template_name = "events/event_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        event = get_object_or_404(SecurityEvent.objects.select_related("batch"), pk=kwargs["pk"])
+        notifications = list(
+            event.notifications.select_related("policy", "integration").order_by("created_at", "id")
+        )
+        policies = {}
+        for notification in notifications:
+            policies.setdefault(notification.policy_id or notification.policy_name, notification)
+        context.update(
+            event=event,
+            notifications=notifications,
+            matched_policies=list(policies.values()),
+            details=sorted(event.details.items()) if isinstance(event.details, dict) else [],
+        )
+        return context
