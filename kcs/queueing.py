@@ -13,10 +13,13 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 
-def send_now(task, *args) -> bool:
-    """Publish ``task(*args)``; log and return False when the broker refuses (the sweeper will retry)."""
+def send_now(task, *args, countdown: float | None = None) -> bool:
+    """Publish ``task(*args)`` (after ``countdown`` seconds); log and return False when the broker refuses (the
+    sweeper will retry)."""
     try:
-        task.apply_async(args=args, retry=True, retry_policy={"max_retries": 2, "interval_start": 0.1})
+        task.apply_async(
+            args=args, countdown=countdown, retry=True, retry_policy={"max_retries": 2, "interval_start": 0.1}
+        )
     except Exception as exc:  # kombu raises transport-specific errors; none of them may lose the stored row
         logger.warning("could not enqueue %s%r: %s; the sweeper will pick it up", task.name, args, exc)
         return False
