@@ -91,3 +91,17 @@ def test_ensure_admin_creates_admin_once_with_printed_password(capsys, settings,
     assert django_user_model.objects.get(username="admin").check_password(password)
     call_command("ensure_admin")
     assert django_user_model.objects.filter(username="admin").count() == 1
+
+
+def test_a_scanner_group_member_can_send_and_read_events_but_not_more(django_user_model):
+    from django.contrib.auth.models import Group
+
+    from tests.conftest import token_client
+    from tests.events.conftest import vulnerability
+
+    ci = django_user_model.objects.create_user("gitlab-ci")
+    ci.groups.add(Group.objects.get(name="Scanner"))
+    api = token_client(ci)
+    assert api.post("/api/v1/events/", vulnerability(), format="json").status_code == 201
+    assert api.get("/api/v1/events/").status_code == 200
+    assert api.get("/api/v1/response-policies/").status_code == 403
