@@ -1,5 +1,187 @@
-"""REST API of the policies app (registered on the one router in kcs/api.py)."""
+"""REST API of the policies app: ``/api/v1/response-policies/`` and ``/api/v1/scopes/``.
+
+Serializers only parse JSON into Python values; :mod:`policies.services` applies the same rules as the screens,
+writes in one transaction with the security event log entry, and its refusals become 400s with field messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import filters, serializers, viewsets
+
+from events.models import Severity
+from notifications.models import NotificationIntegration
+from policies import services
+from policies.models import ResponsePolicy, Scope, Trigger
+from policies.permissions import ResponsePolicyPermissions
+from policies.queries import policies_with_relations
+from policies.validation import MethodChoice, ProtectedObject, ValidationFailed
+
+
+def refusal(exc: ValidationFailed | ProtectedObject) -> serializers.ValidationError:
+    """A service's refusal as a DRF 400 in the project's error shape."""
+    if isinstance(exc, ProtectedObject):
+        message = str(exc)
+        return serializers.ValidationError({"detail": message, "errors": {"non_field_errors": [message]}})
+    errors = {field: list(messages) for field, messages in exc.errors.items()}
+    for index, messages in sorted(exc.rows.items()):
+        errors.setdefault("notification_methods", []).extend(f"Item {index + 1}: {m}" for m in messages)
+    return serializers.ValidationError(errors)
+
+
+@extend_schema_field({"type": "string", "enum": Severity.slugs(), "nullable": True})
+class SeverityField(serializers.Field):
+    """A severity as its lower-case slug (``"high"``); null means the trigger's default."""
+
+    def to_representation(self, value: int | None) -> str | None:
+        return None if value is None else Severity(value).slug
+
+    def to_internal_value(self, data: Any) -> int:
+        try:
+            return int(Severity.from_slug(str(data).lower()))
+        except KeyError:
+            raise serializers.ValidationError(
+                f"“{data}” is not a severity. Use one of: {', '.join(Severity.slugs())}."
+            ) from None
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "description": "Integration ids in sending order. On input an item may also be "
+        '{"integration": id, "kind": "email"} to have the output type checked.',
+        "items": {"type": "integer"},
+    }
+)
+class NotificationMethodsField(serializers.Field):
+    """The policy's outputs as integration ids, in order; ``{"integration", "kind"}`` objects are accepted too."""
+
+    def to_representation(self, methods) -> list[int]:
+        return [method.integration_id for method in methods.all()]
+
+    def to_internal_value(self, data: Any) -> list[MethodChoice]:
+        if not isinstance(data, list):
+            raise serializers.ValidationError("Expected a list of integration ids.")
+        wanted: list[tuple[Any, str | None]] = []
+        for position, item in enumerate(data, start=1):
+            if isinstance(item, dict):
+                wanted.append((item.get("integration"), item.get("kind") or item.get("type")))
+            else:
+                wanted.append((item, None))
+        ids = [ident for ident, _ in wanted]
+        if not all(isinstance(ident, int) and not isinstance(ident, bool) for ident in ids):
+            raise serializers.ValidationError("Each item must be an integration id (an integer).")
+        found = NotificationIntegration.objects.in_bulk(ids)
+        missing = [ident for ident in ids if ident not in found]
+        if missing:
+            raise serializers.ValidationError(
+                f"No integration with id {', '.join(str(i) for i in dict.fromkeys(missing))}."
+            )
+        return [MethodChoice(found[ident], kind) for ident, kind in wanted]
+
+
+class ResponsePolicySerializer(serializers.ModelSerializer):
+    scopes = serializers.PrimaryKeyRelatedField(many=True, queryset=Scope.objects.all())
+    trigger = serializers.ChoiceField(choices=Trigger.choices)
+    min_severity = SeverityField(required=False, allow_null=True)
+    notification_methods = NotificationMethodsField()
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ResponsePolicy
+        fields = [
+            "id", "name", "description", "enabled", "scopes", "trigger", "min_severity", "notification_methods",
+            "repeat_interval", "created_by", "created_at", "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        # Name uniqueness (ignoring case) is a shared rule of policies.validation, applied by the service.
+        extra_kwargs = {"name": {"validators": []}}
+
+    def create(self, validated_data: dict) -> ResponsePolicy:
+        try:
+            return services.create_policy(self.context["request"], validated_data)
+        except ValidationFailed as exc:
+            raise refusal(exc) from None
+
+    def update(self, instance: ResponsePolicy, validated_data: dict) -> ResponsePolicy:
+        try:
+            return services.update_policy(self.context["request"], instance, validated_data)
+        except ValidationFailed as exc:
+            raise refusal(exc) from None
+
+
+class ResponsePolicyViewSet(viewsets.ModelViewSet):
+    """Response policies. ``PATCH {"enabled": false}`` disables one; ``?search=`` finds by part of the name.
+
+    Reading needs *view response policy*; every write needs *manage response policy settings*.
+    """
+
+    serializer_class = ResponsePolicySerializer
+    permission_classes = [ResponsePolicyPermissions]
+    filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    filterset_fields = ["enabled", "trigger"]
+    search_fields = ["name"]
+    ordering_fields = ["name", "created_at", "updated_at"]
+    ordering = ["name"]
+
+    def get_queryset(self):
+        return policies_with_relations()
+
+    def perform_destroy(self, instance: ResponsePolicy) -> None:
+        services.delete_policy(self.request, instance)
+
+
+def _patterns() -> serializers.ListField:
+    # Checked (trimmed, de-duplicated, no spaces, length) by policies.validation like the screen's input.
+    return serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
+
+
+class ScopeSerializer(serializers.ModelSerializer):
+    clusters = _patterns()
+    namespaces = _patterns()
+    registries = _patterns()
+    repositories = _patterns()
+
+    class Meta:
+        model = Scope
+        fields = ["id", "name", "description", "is_global", "clusters", "namespaces", "registries", "repositories"]
+        read_only_fields = ["is_global"]
+        extra_kwargs = {"name": {"validators": []}}
+
+    def create(self, validated_data: dict) -> Scope:
+        try:
+            return services.create_scope(self.context["request"], validated_data)
+        except ValidationFailed as exc:
+            raise refusal(exc) from None
+
+    def update(self, instance: Scope, validated_data: dict) -> Scope:
+        try:
+            return services.update_scope(self.context["request"], instance, validated_data)
+        except (ValidationFailed, ProtectedObject) as exc:
+            raise refusal(exc) from None
+
+
+class ScopeViewSet(viewsets.ModelViewSet):
+    """Scopes (sets of resources by glob patterns). The built-in Global scope cannot be changed or deleted."""
+
+    serializer_class = ScopeSerializer
+    filter_backends = [filters.SearchFilter]
+    search_fields = ["name"]
+
+    def get_queryset(self):
+        return Scope.objects.order_by("-is_global", "name")
+
+    def perform_destroy(self, instance: Scope) -> None:
+        try:
+            services.delete_scope(self.request, instance)
+        except ProtectedObject as exc:
+            raise refusal(exc) from None
 
 
 def register(router) -> None:
     """Register this app's viewsets on the project router."""
+    router.register("response-policies", ResponsePolicyViewSet, basename="response-policy")
+    router.register("scopes", ScopeViewSet, basename="scope")

@@ -53,6 +53,11 @@ def scope_snapshot(scope: Scope) -> dict[str, Any]:
     }
 
 
+def _as_deleted(snapshot: dict[str, Any]) -> dict[str, list[Any]]:
+    """What a deleted object was, in the log's ``{field: [old, new]}`` shape, so it can be recreated."""
+    return {field: [value, None] for field, value in snapshot.items()}
+
+
 def policy_values(policy: ResponsePolicy) -> dict[str, Any]:
     """The stored values of ``policy`` in the shape :func:`create_policy` takes (a base for partial updates)."""
     values = {field: getattr(policy, field) for field in POLICY_FIELDS}
@@ -126,13 +131,13 @@ def update_policy(request, policy: ResponsePolicy, values: dict[str, Any]) -> Re
             _write_policy(policy, values)
             changes = audit.diff(before, policy_snapshot(policy))
             if changes:
-                audit.record(request, _action_for(changes), policy, changes)
+                audit.record(request, action_for(changes), policy, changes)
     except IntegrityError:
         raise _duplicate_name("policy", values["name"]) from None
     return policy
 
 
-def _action_for(changes: dict[str, Any]) -> AuditAction:
+def action_for(changes: dict[str, Any]) -> AuditAction:
     if set(changes) == {"enabled"}:
         return AuditAction.ENABLE if changes["enabled"][1] else AuditAction.DISABLE
     return AuditAction.UPDATE
@@ -147,14 +152,14 @@ def set_policy_enabled(request, policy: ResponsePolicy, enabled: bool) -> bool:
         if current == enabled:
             return False
         policy.save(update_fields=["enabled", "updated_at"])
-        audit.record(request, _action_for({"enabled": [current, enabled]}), policy, {"enabled": [current, enabled]})
+        audit.record(request, action_for({"enabled": [current, enabled]}), policy, {"enabled": [current, enabled]})
     return True
 
 
 def delete_policy(request, policy: ResponsePolicy) -> None:
     """Delete ``policy``; the log keeps what it was. Its past notifications stay, naming it."""
     with transaction.atomic():
-        audit.record(request, AuditAction.DELETE, policy, audit.diff(policy_snapshot(policy), {}))
+        audit.record(request, AuditAction.DELETE, policy, _as_deleted(policy_snapshot(policy)))
         policy.delete()
 
 
@@ -221,5 +226,5 @@ def delete_scope(request, scope: Scope) -> None:
         names = policies_using(scope)
         if names:
             raise ProtectedObject(scope_in_use_message(names))
-        audit.record(request, AuditAction.DELETE, scope, audit.diff(scope_snapshot(scope), {}))
+        audit.record(request, AuditAction.DELETE, scope, _as_deleted(scope_snapshot(scope)))
         scope.delete()

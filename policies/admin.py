@@ -1,0 +1,215 @@
+"""Django admin for response policies and scopes, with the same rules and security event log as the screens.
+
+The admin saves through its own forms, so every save, delete and action here logs its change explicitly (in the
+admin's transaction) and the forms apply the shared rules of :mod:`policies.validation`.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.forms import BaseInlineFormSet, ModelForm, ValidationError
+
+from kcs import audit
+from kcs.models import AuditAction
+from policies import services
+from policies.models import NotificationMethod, ResponsePolicy, Scope
+from policies.permissions import MANAGE_POLICIES, VIEW_POLICIES
+from policies.validation import MethodChoice, check_methods, check_policy, check_scope, normalize_policy
+
+
+class PolicyAdminForm(ModelForm):
+    class Meta:
+        model = ResponsePolicy
+        fields = "__all__"
+
+    def validate_unique(self):
+        # Checked ignoring case in clean() by the shared rules.
+        pass
+
+    def clean(self):
+        cleaned = super().clean()
+        values = {key: cleaned[key] for key in ("name", "scopes", "trigger", "min_severity", "repeat_interval")
+                  if key in cleaned}
+        errors, _ = check_policy(values, self.instance if self.instance.pk else None)
+        for field, field_messages in errors.items():
+            for message in field_messages:
+                self.add_error(field, message)
+        return cleaned
+
+
+class MethodInlineFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        kept = [
+            form.cleaned_data for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("integration")
+        ]
+        kept.sort(key=lambda data: data.get("position") or 0)
+        general, rows = check_methods([MethodChoice(data["integration"]) for data in kept])
+        problems = general + [message for row in rows.values() for message in row]
+        if problems:
+            raise ValidationError(problems)
+
+
+class NotificationMethodInline(admin.TabularInline):
+    model = NotificationMethod
+    formset = MethodInlineFormSet
+    fields = ["position", "integration"]
+    ordering = ["position", "id"]
+    extra = 1
+
+    def _can_manage(self, request) -> bool:
+        return request.user.has_perm(MANAGE_POLICIES)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(VIEW_POLICIES) or self._can_manage(request)
+
+    def has_add_permission(self, request, obj=None):
+        return self._can_manage(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._can_manage(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._can_manage(request)
+
+
+@admin.register(ResponsePolicy)
+class ResponsePolicyAdmin(admin.ModelAdmin):
+    form = PolicyAdminForm
+    inlines = [NotificationMethodInline]
+    list_display = ["name", "trigger", "min_severity", "enabled", "created_by", "updated_at"]
+    list_filter = ["enabled", "trigger"]
+    search_fields = ["name"]
+    filter_horizontal = ["scopes"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+    actions = ["enable_policies", "disable_policies"]
+
+    # One "manage" right covers adding, changing and deleting policies, here as on the screens and in the API.
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(VIEW_POLICIES) or request.user.has_perm(MANAGE_POLICIES)
+
+    def has_add_permission(self, request):
+        return request.user.has_perm(MANAGE_POLICIES)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm(MANAGE_POLICIES)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm(MANAGE_POLICIES)
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            # The stored state, before the admin writes the policy, its scopes and its methods.
+            request._policy_before = services.policy_snapshot(ResponsePolicy.objects.get(pk=obj.pk))
+        else:
+            obj.created_by = request.user
+        # Stored as the other entry points store it: the trigger's default threshold, or none for triggers without.
+        obj.min_severity = normalize_policy({"name": obj.name, "trigger": obj.trigger,
+                                             "min_severity": obj.min_severity})["min_severity"]
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        # Scopes and methods are saved only here, so the log entry is written after them (same transaction).
+        super().save_related(request, form, formsets, change)
+        policy = form.instance
+        after = services.policy_snapshot(policy)
+        if not change:
+            audit.record(request, AuditAction.CREATE, policy, audit.diff({}, after))
+            return
+        changes = audit.diff(request._policy_before, after)
+        if changes:
+            audit.record(request, services.action_for(changes), policy, changes)
+
+    def delete_model(self, request, obj):
+        services.delete_policy(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for policy in queryset:
+                services.delete_policy(request, policy)
+
+    def _set_enabled(self, request, queryset, enabled: bool) -> None:
+        with transaction.atomic():
+            changed = sum(services.set_policy_enabled(request, policy, enabled) for policy in queryset)
+        state = "enabled" if enabled else "disabled"
+        self.message_user(request, f"{changed} polic{'y' if changed == 1 else 'ies'} {state}.", messages.SUCCESS)
+
+    @admin.action(description="Enable selected policies", permissions=["change"])
+    def enable_policies(self, request, queryset):
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description="Disable selected policies", permissions=["change"])
+    def disable_policies(self, request, queryset):
+        self._set_enabled(request, queryset, False)
+
+
+class ScopeAdminForm(ModelForm):
+    class Meta:
+        model = Scope
+        fields = "__all__"
+
+    def validate_unique(self):
+        pass
+
+    def clean(self):
+        cleaned = super().clean()
+        values = {key: cleaned[key] for key in ("name", *Scope.PATTERN_FIELDS) if key in cleaned}
+        errors, normalized = check_scope(values, self.instance if self.instance.pk else None)
+        for field, field_messages in errors.items():
+            for message in field_messages:
+                self.add_error(None if field == "non_field_errors" else field, message)
+        if not errors:
+            cleaned.update(normalized)
+        return cleaned
+
+
+@admin.register(Scope)
+class ScopeAdmin(admin.ModelAdmin):
+    form = ScopeAdminForm
+    list_display = ["name", "is_global", "clusters", "namespaces", "registries", "repositories"]
+    list_filter = ["is_global"]
+    search_fields = ["name"]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_global:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_global:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        # A scope in use or the Global scope is shown as protected, so the admin refuses to delete it.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for scope in objs:
+            if scope.is_global:
+                protected.append("Global: the built-in scope cannot be deleted")
+            elif names := services.policies_using(scope):
+                protected.append(f"{scope.name}: {services.scope_in_use_message(names)}")
+        return deleted, counts, perms_needed, protected
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            before = services.scope_snapshot(Scope.objects.get(pk=obj.pk))
+            super().save_model(request, obj, form, change)
+            changes = audit.diff(before, services.scope_snapshot(obj))
+            if changes:
+                audit.record(request, AuditAction.UPDATE, obj, changes)
+        else:
+            super().save_model(request, obj, form, change)
+            audit.record(request, AuditAction.CREATE, obj, audit.diff({}, services.scope_snapshot(obj)))
+
+    def delete_model(self, request, obj):
+        services.delete_scope(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for scope in queryset:
+                services.delete_scope(request, scope)
