@@ -28,6 +28,8 @@ class NotificationIntegration(models.Model):
     last_test_message = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The next free send slot of a rate-limited output, shared by every worker process (see delivery.reserve_slot).
+    rate_slot_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["kind", "name"]
@@ -52,7 +54,11 @@ class Notification(models.Model):
         "policies.ResponsePolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
     )
     policy_name = models.CharField(max_length=100, blank=True, help_text="Kept when the policy is deleted")
-    integration = models.ForeignKey(NotificationIntegration, on_delete=models.PROTECT, related_name="notifications")
+    # SET_NULL (not PROTECT): deleting an output must not erase or block the record of what it delivered.
+    integration = models.ForeignKey(
+        NotificationIntegration, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+    )
+    integration_name = models.CharField(max_length=100, blank=True, help_text="Kept when the integration is deleted")
     batch = models.ForeignKey("events.EventBatch", null=True, blank=True, on_delete=models.SET_NULL)
     events = models.ManyToManyField("events.SecurityEvent", related_name="notifications")
     status = models.CharField(
@@ -67,10 +73,38 @@ class Notification(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Set while the row holds a reserved send slot of a rate-limited output (it is sent at that time, not later).
+    throttled_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
 
     def __str__(self) -> str:
-        return f"{self.policy_name} → {self.integration} [{self.status}]"
+        return f"{self.policy_name} → {self.integration_name or self.integration_id} [{self.status}]"
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == NotificationStatus.FAILED
+
+
+class RepeatMark(models.Model):
+    """When a fingerprint was last notified by a policy through an integration, and until when it stays quiet.
+
+    Written only by :func:`notifications.dispatch.claim_fingerprints` with one conditional upsert, which is what
+    makes repeat suppression race-safe between concurrently evaluated batches.
+    """
+
+    policy = models.ForeignKey("policies.ResponsePolicy", on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(NotificationIntegration, on_delete=models.CASCADE, related_name="+")
+    fingerprint = models.CharField(max_length=64)
+    notified_at = models.DateTimeField()
+    quiet_until = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "integration", "fingerprint"], name="one_repeat_mark"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id}/{self.integration_id}/{self.fingerprint[:12]} quiet until {self.quiet_until}"

@@ -1,6 +1,20 @@
-"""Screens of the notifications app."""
+"""Screens of the notifications app: integrations per output type and the delivery log."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from notifications import views
 
 app_name = "notifications"
-urlpatterns: list = []
+urlpatterns = [
+    path("integrations/", views.IntegrationIndexView.as_view(), name="integration-index"),
+    path("integrations/<slug:kind>/", views.IntegrationListView.as_view(), name="integration-list"),
+    path("integrations/<slug:kind>/add/", views.IntegrationFormView.as_view(), name="integration-add"),
+    path("integrations/<slug:kind>/<int:pk>/", views.IntegrationDetailView.as_view(), name="integration-detail"),
+    path("integrations/<slug:kind>/<int:pk>/edit/", views.IntegrationFormView.as_view(), name="integration-edit"),
+    path("integrations/<slug:kind>/<int:pk>/delete/", views.IntegrationDeleteView.as_view(),
+         name="integration-delete"),
+    path("integrations/<slug:kind>/<int:pk>/test/", views.IntegrationTestView.as_view(), name="integration-test"),
+    path("notifications/", views.NotificationListView.as_view(), name="notification-list"),
+    path("notifications/<int:pk>/", views.NotificationDetailView.as_view(), name="notification-detail"),
+    path("notifications/<int:pk>/retry/", views.NotificationRetryView.as_view(), name="notification-retry"),
+]

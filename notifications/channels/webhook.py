@@ -1,0 +1,226 @@
+"""Generic webhook: JSON POST with an editable body template, optional auth and a requests-per-second limit.
+
+Every delivery carries ``X-KCS-Delivery`` (the idempotency key: the same for every attempt of one notification),
+``X-KCS-Timestamp`` (Unix seconds) and, with HMAC auth, ``X-KCS-Signature: sha256=<hex>`` over
+``"<timestamp>.<raw body>"``, so a receiver can check authenticity, reject replays and drop duplicates.
+
+The body template is JSON in which ``$name`` (or ``${name}``) stands for a variable, replaced by its JSON value
+(strings quoted), so the result is always valid JSON and nothing in an event can break out of it; ``$$`` is a
+literal dollar sign.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from typing import Any
+
+from django import forms
+from django.template.loader import render_to_string
+
+from notifications.channels import http
+from notifications.channels.base import Channel, Delivery, Message
+from notifications.forms import IntegrationForm, secret_field
+from notifications.messages import MessageContext
+
+_VARIABLE = re.compile(r"\$(\$|\{([a-z_]+)\}|([a-z_]+))")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
+# Variables of the body template, with what each holds (shown on the form and in the README).
+VARIABLES = {
+    "delivery_id": "the idempotency key (also in X-KCS-Delivery)",
+    "timestamp": "when the notification was created (ISO 8601)",
+    "policy_id": "the response policy's id",
+    "policy_name": "the response policy's name",
+    "trigger": "the policy's trigger slug, e.g. critical_vulnerabilities",
+    "trigger_label": "the trigger's name, e.g. Critical vulnerabilities",
+    "integration_name": "this integration's name",
+    "summary": "a one-paragraph text summary",
+    "event_count": "number of events in the notification",
+    "listed_count": "number of events in $events",
+    "more_count": "events not listed in $events",
+    "counts": "events per severity, e.g. {\"critical\": 3}",
+    "worst_severity": "the highest severity slug",
+    "images": "distinct images (registry/repository:tag@digest)",
+    "workloads": "distinct workloads (cluster/namespace/pod)",
+    "registry": "registry of the worst event",
+    "repository": "repository of the worst event",
+    "tag": "tag of the worst event",
+    "digest": "digest of the worst event",
+    "cluster": "cluster of the worst event",
+    "namespace": "namespace of the worst event",
+    "events": "the events, worst first, as objects",
+    "is_test": "true for a test message",
+}
+
+
+def default_body_template() -> str:
+    return render_to_string("messages/webhook/body.json").strip()
+
+
+def template_variables(context: MessageContext, limit: int, summary: str) -> dict[str, Any]:
+    data = context.as_dict(limit)
+    first = context.events[0] if context.events else None
+    return {
+        "delivery_id": context.delivery_id,
+        "timestamp": context.created_at.isoformat(),
+        "policy_id": context.policy_id,
+        "policy_name": context.policy_name,
+        "trigger": str(context.trigger),
+        "trigger_label": context.trigger_label,
+        "integration_name": context.integration_name,
+        "summary": summary,
+        "event_count": data["total"],
+        "listed_count": data["listed"],
+        "more_count": data["more"],
+        "counts": {row["severity"]: row["count"] for row in data["counts"]},
+        "worst_severity": data["worst_severity"],
+        "images": list(dict.fromkeys(e.image_reference for e in context.events if e.image_reference)),
+        "workloads": list(dict.fromkeys(e.workload_reference for e in context.events if e.workload_reference)),
+        "registry": first.registry if first else "",
+        "repository": first.repository if first else "",
+        "tag": first.tag if first else "",
+        "digest": first.digest if first else "",
+        "cluster": first.cluster if first else "",
+        "namespace": first.namespace if first else "",
+        "events": [line.as_json() for line in data["events"]],
+        "is_test": context.is_test,
+    }
+
+
+def substitute(template: str, values: dict[str, Any]) -> str:
+    """``template`` with each ``$name`` replaced by the JSON of ``values[name]``; KeyError for an unknown name."""
+
+    def replace(match: re.Match) -> str:
+        if match.group(1) == "$":
+            return "$"
+        return json.dumps(values[match.group(2) or match.group(3)])
+
+    return _VARIABLE.sub(replace, template)
+
+
+def check_body_template(template: str) -> None:
+    """Raise ``forms.ValidationError`` unless ``template`` only uses known variables and yields valid JSON."""
+    unknown = sorted(
+        {m.group(2) or m.group(3) for m in _VARIABLE.finditer(template) if m.group(1) != "$"} - set(VARIABLES)
+    )
+    if unknown:
+        raise forms.ValidationError(
+            "Unknown variables: %(unknown)s. Available: %(known)s.",
+            params={"unknown": ", ".join(f"${n}" for n in unknown), "known": ", ".join(f"${n}" for n in VARIABLES)},
+        )
+    sample = {name: "sample" for name in VARIABLES}
+    try:
+        json.loads(substitute(template, sample))
+    except json.JSONDecodeError as exc:
+        raise forms.ValidationError(
+            "The body is not valid JSON once variables are replaced: %(error)s", params={"error": exc.msg}
+        ) from None
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`` — what ``X-KCS-Signature`` carries."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+class WebhookForm(IntegrationForm):
+    url = forms.URLField(label="URL", max_length=2000, assume_scheme="https",
+                         help_text="Receives a JSON POST for each notification.")
+    auth = forms.ChoiceField(
+        label="Authentication", initial="none",
+        choices=[("none", "Open (no authentication)"), ("basic", "Basic (user name and password)"),
+                 ("hmac", "HMAC-SHA256 signature"), ("token", "API token header")],
+    )
+    username = forms.CharField(label="User name", required=False, max_length=200, help_text="Basic auth only.")
+    password = secret_field("Password", "Basic auth only.")
+    hmac_secret = secret_field("HMAC secret", "Signs X-KCS-Signature: sha256=HMAC(secret, \"<timestamp>.<body>\").")
+    header_name = forms.CharField(label="Token header", required=False, max_length=100, initial="Authorization",
+                                  help_text="API token auth only, e.g. Authorization or X-API-Key.")
+    token = secret_field("Token", "API token auth only: the header's whole value, e.g. Bearer abc123.")
+    body_template = forms.CharField(
+        label="Body template", required=False, widget=forms.Textarea(attrs={"rows": 12, "class": "code"}),
+        help_text="JSON with $variables; leave empty for the default body shown as placeholder.",
+    )
+    rate_limit = forms.FloatField(label="Requests per second", required=False, min_value=0.01, max_value=1000,
+                                  help_text="Optional. Messages beyond it wait their turn.")
+
+    config_fields = ("url", "auth", "username", "header_name", "body_template", "rate_limit")
+    secret_fields = ("password", "hmac_secret", "token")
+    _secret_by_auth = {"basic": "password", "hmac": "hmac_secret", "token": "token"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["body_template"].widget.attrs["placeholder"] = default_body_template()
+        self.variables = VARIABLES
+
+    def required_secrets(self, cleaned: dict[str, Any]) -> set[str]:
+        secret = self._secret_by_auth.get(cleaned.get("auth") or "none")
+        return {secret} if secret else set()
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        if not url.lower().startswith(("http://", "https://")):
+            raise forms.ValidationError("Use an http:// or https:// URL.")
+        return url
+
+    def clean_body_template(self) -> str:
+        template = self.cleaned_data["body_template"].strip()
+        if template:
+            check_body_template(template)
+        return template
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        auth = cleaned.get("auth")
+        if auth == "basic" and not cleaned.get("username"):
+            self.add_error("username", "Basic authentication needs a user name.")
+        if auth == "token":
+            header = cleaned.get("header_name") or "Authorization"
+            if not _HEADER_NAME.match(header):
+                self.add_error("header_name", "Not a valid HTTP header name.")
+            cleaned["header_name"] = header
+        return cleaned
+
+
+class WebhookChannel(Channel):
+    kind = "webhook"
+    label = "Webhook"
+    description = "JSON POST to any URL, signed with HMAC or authenticated by password or token."
+    form_class = WebhookForm
+    list_limit = 500
+
+    @property
+    def rate_limit(self) -> float | None:
+        return self.config.get("rate_limit") or None
+
+    def destination(self) -> str:
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.config.get("url", "")).hostname or ""
+
+    def render(self, context: MessageContext) -> Message:
+        summary = self.render_template("summary.txt", context.as_dict(20))
+        values = template_variables(context, self.list_limit, summary)
+        body = substitute(self.config.get("body_template") or default_body_template(), values)
+        return Message(subject=summary.splitlines()[0] if summary else "", body=body)
+
+    def send(self, message: Message, delivery: Delivery) -> None:
+        raw = message.body.encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-KCS-Delivery": delivery.key,
+            "X-KCS-Timestamp": str(delivery.timestamp),
+        }
+        auth = None
+        mode = self.config.get("auth", "none")
+        if mode == "hmac":
+            headers["X-KCS-Signature"] = signature(self.secrets.get("hmac_secret", ""), delivery.timestamp, raw)
+        elif mode == "basic":
+            auth = (self.config.get("username", ""), self.secrets.get("password", ""))
+        elif mode == "token":
+            headers[self.config.get("header_name") or "Authorization"] = self.secrets.get("token", "")
+        response = http.request("POST", self.config["url"], data=raw, headers=headers, auth=auth)
+        http.check_response(response, f"Webhook {self.destination()}")

@@ -1,0 +1,196 @@
+"""Delivering notifications: claim, render, send, record — and the sweeper that makes sure nothing is lost.
+
+:func:`deliver` claims a row with one conditional UPDATE (pending and due, or stuck in sending), so two workers
+never send the same row at once; the channel renders and sends; :func:`record_outcome` — the one place that
+writes delivery bookkeeping — stores sent, a retry with exponential backoff and jitter (honouring Retry-After),
+or a permanent failure. :func:`sweep` re-queues what a lost broker message or a killed worker left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from events.models import SecurityEvent
+from kcs.queueing import send_now
+from notifications.channels import Delivery, Message, TransportError, channel_for
+from notifications.messages import MessageContext
+from notifications.models import Notification, NotificationIntegration, NotificationStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8  # then the notification fails and waits for a person's Retry
+BASE_DELAY = 20.0  # seconds before the 2nd attempt; doubled for each further one
+MAX_DELAY = 1800.0
+JITTER = 0.2  # ±20 %, so outputs that failed together do not retry together
+DELIVERY_SOFT_TIME_LIMIT = 60  # seconds; the channel timeouts (connect 5 s, read 10 s) stay well inside
+DELIVERY_TIME_LIMIT = 90
+# A row in "sending" for longer than the task may live belongs to a worker that died: it may be taken over.
+STUCK_AFTER = timedelta(seconds=DELIVERY_TIME_LIMIT + 60)
+# A due row nobody claimed for this long lost its task message; an unevaluated event likewise.
+PENDING_GRACE = timedelta(seconds=60)
+EVALUATION_GRACE = timedelta(seconds=60)
+SWEEP_LIMIT = 1000  # rows re-queued per sweep, so one sweep never floods the broker
+# Celery's countdown and the database clock may disagree slightly: a row due within this much counts as due.
+CLOCK_TOLERANCE = timedelta(seconds=1)
+# Rate-limit waits up to this long happen inside the task; longer ones reschedule the row for its slot.
+INLINE_WAIT = 1.0
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next attempt after ``attempts`` failed ones: the receiver's Retry-After when it gave
+    one, else exponential (20 s, 40 s, 80 s … capped at 30 min) with jitter."""
+    if retry_after is not None:
+        return retry_after
+    delay = min(MAX_DELAY, BASE_DELAY * 2 ** max(attempts - 1, 0))
+    return delay * random.uniform(1 - JITTER, 1 + JITTER)
+
+
+def _claimable(now: datetime) -> Q:
+    return Q(status=NotificationStatus.PENDING, next_attempt_at__lte=now + CLOCK_TOLERANCE) | Q(
+        status=NotificationStatus.SENDING, claimed_at__lt=now - STUCK_AFTER
+    )
+
+
+def deliver(notification_id: int) -> str | None:
+    """Send one notification if it can be claimed; returns its new status (None: not claimable, nothing done)."""
+    now = timezone.now()
+    claimed = (
+        Notification.objects.filter(pk=notification_id)
+        .filter(_claimable(now))
+        .update(status=NotificationStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now)
+    )
+    if not claimed:
+        return None
+    notification = Notification.objects.select_related("integration", "policy").get(pk=notification_id)
+    integration = notification.integration
+    message: Message | None = None
+    try:
+        if integration is None:
+            raise TransportError("The integration was deleted before this notification was sent.", permanent=True)
+        if not integration.enabled:
+            raise TransportError(f"The integration “{integration.name}” is disabled.", permanent=True)
+        channel = channel_for(integration)
+        if channel.rate_limit and not _holds_slot(notification, now):
+            slot = reserve_slot(integration.pk, channel.rate_limit, now)
+            wait = (slot - timezone.now()).total_seconds()
+            if wait > INLINE_WAIT:
+                return _defer(notification, slot)
+            if wait > 0:
+                time.sleep(wait)
+        message = channel.render(MessageContext.for_notification(notification))
+        channel.send(message, Delivery(key=notification.idempotency_key, timestamp=int(time.time())))
+    except TransportError as exc:
+        return record_outcome(notification, message, exc)
+    except Exception as exc:  # a bug or a time limit must not leave the row in "sending": record and retry
+        logger.exception("notification %s: unexpected error while delivering", notification_id)
+        return record_outcome(notification, message, TransportError(f"Internal error: {exc.__class__.__name__}"))
+    return record_outcome(notification, message, None)
+
+
+def record_outcome(notification: Notification, message: Message | None, error: TransportError | None) -> str | None:
+    """Store the outcome of the attempt that claimed ``notification``; the one place for delivery bookkeeping.
+
+    Written only if the row is still ours (same claim), so a worker that was presumed dead and taken over cannot
+    overwrite the newer attempt's outcome. A transient failure is re-queued with backoff until MAX_ATTEMPTS.
+    """
+    now = timezone.now()
+    fields: dict = {"throttled_until": None}
+    if message is not None:
+        fields.update(subject=message.subject[:500], body=message.body)
+    delay = None
+    if error is None:
+        fields.update(status=NotificationStatus.SENT, sent_at=now, last_error="")
+    elif error.permanent:
+        fields.update(status=NotificationStatus.FAILED, last_error=error.message)
+    elif notification.attempts >= MAX_ATTEMPTS:
+        fields.update(status=NotificationStatus.FAILED,
+                      last_error=f"Gave up after {notification.attempts} attempts. Last error: {error.message}")
+    else:
+        delay = backoff(notification.attempts, error.retry_after)
+        fields.update(status=NotificationStatus.PENDING, last_error=error.message,
+                      next_attempt_at=now + timedelta(seconds=delay))
+    updated = Notification.objects.filter(
+        pk=notification.pk, status=NotificationStatus.SENDING, claimed_at=notification.claimed_at
+    ).update(**fields)
+    if not updated:
+        logger.warning("notification %s was taken over by another attempt; outcome %r not recorded",
+                       notification.pk, fields.get("status"))
+        return None
+    if error is not None:
+        logger.info("notification %s attempt %d: %s (%s)", notification.pk, notification.attempts, error.message,
+                    fields["status"])
+    if delay is not None:
+        from notifications.tasks import deliver as deliver_task
+
+        send_now(deliver_task, notification.pk, countdown=delay)
+    return fields["status"]
+
+
+def _holds_slot(notification: Notification, now: datetime) -> bool:
+    return notification.throttled_until is not None and notification.throttled_until <= now + CLOCK_TOLERANCE
+
+
+def reserve_slot(integration_id: int, rate: float, now: datetime) -> datetime:
+    """Reserve the next send slot of a rate-limited output and return its time (``now`` when it is free).
+
+    Slots are spaced ``1/rate`` seconds apart and shared by every worker through the integration row.
+    """
+    with transaction.atomic():
+        current = (
+            NotificationIntegration.objects.select_for_update().filter(pk=integration_id)
+            .values_list("rate_slot_at", flat=True).first()
+        )
+        slot = max(current or now, now)
+        # update(), not save(): a send slot is not a configuration change and must not rebuild the policy index.
+        NotificationIntegration.objects.filter(pk=integration_id).update(
+            rate_slot_at=slot + timedelta(seconds=1.0 / rate)
+        )
+    return slot
+
+
+def _defer(notification: Notification, slot: datetime) -> str | None:
+    """Give back the claim (not counted as an attempt) and come back at the reserved slot."""
+    from notifications.tasks import deliver as deliver_task
+
+    updated = Notification.objects.filter(
+        pk=notification.pk, status=NotificationStatus.SENDING, claimed_at=notification.claimed_at
+    ).update(status=NotificationStatus.PENDING, attempts=F("attempts") - 1, next_attempt_at=slot, throttled_until=slot)
+    if updated:
+        send_now(deliver_task, notification.pk, countdown=(slot - timezone.now()).total_seconds())
+        return NotificationStatus.PENDING
+    return None
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """Re-queue batches never evaluated and notifications left pending or stuck in sending; returns the counts.
+
+    Re-queuing is always safe: evaluation skips evaluated events and delivery claims each row once.
+    """
+    from events.tasks import evaluate_batch
+    from notifications.tasks import deliver as deliver_task
+
+    now = now or timezone.now()
+    batch_ids = list(
+        SecurityEvent.objects.filter(evaluated_at__isnull=True, received_at__lt=now - EVALUATION_GRACE)
+        .order_by().values_list("batch_id", flat=True).distinct()[:SWEEP_LIMIT]
+    )
+    for batch_id in batch_ids:
+        send_now(evaluate_batch, str(batch_id))
+    notification_ids = list(
+        Notification.objects.filter(
+            Q(status=NotificationStatus.PENDING, next_attempt_at__lt=now - PENDING_GRACE)
+            | Q(status=NotificationStatus.SENDING, claimed_at__lt=now - STUCK_AFTER)
+        ).order_by("next_attempt_at").values_list("id", flat=True)[:SWEEP_LIMIT]
+    )
+    for notification_id in notification_ids:
+        send_now(deliver_task, notification_id)
+    if batch_ids or notification_ids:
+        logger.info("sweep: re-queued %d batches and %d notifications", len(batch_ids), len(notification_ids))
+    return {"batches": len(batch_ids), "notifications": len(notification_ids)}

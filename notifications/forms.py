@@ -1,0 +1,169 @@
+"""Forms of notification integrations: the base class every kind's form extends, and the delivery-log filter.
+
+A kind's form is the single place its settings are validated: the screens use it directly and the API feeds it
+the JSON ``config``/``secrets`` (see :meth:`IntegrationForm.data_from_config`), so both refuse the same input with
+the same messages. Secret fields are write-only: left blank, the stored value is kept.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, ClassVar
+
+from django import forms
+from django.core.validators import validate_email
+
+from notifications.models import NotificationIntegration, NotificationStatus
+
+KEEP_SECRET_HELP = "Stored. Leave blank to keep it."
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+
+
+def clean_host(value: str) -> str:
+    """A host name or an IP address (brackets around IPv6 removed); ``ValidationError`` otherwise."""
+    host = (value or "").strip().strip("[]")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(host):
+        raise forms.ValidationError("Enter a host name or an IP address, without a scheme or port.")
+    return host
+
+
+class MultiEmailField(forms.Field):
+    """One or more addresses: a list (API) or text separated by commas or new lines (screens)."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+    max_items = 50
+
+    def to_python(self, value) -> list[str]:
+        if not value:
+            return []
+        if isinstance(value, str):
+            value = re.split(r"[\s,;]+", value)
+        if not isinstance(value, (list, tuple)):
+            raise forms.ValidationError("Enter a list of email addresses.")
+        return [str(item).strip() for item in value if str(item).strip()]
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)
+        if len(value) > self.max_items:
+            raise forms.ValidationError(f"At most {self.max_items} recipients.")
+        bad = []
+        for address in value:
+            try:
+                validate_email(address)
+            except forms.ValidationError:
+                bad.append(address)
+        if bad:
+            raise forms.ValidationError("Not valid email addresses: %(bad)s", params={"bad": ", ".join(bad)})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, (list, tuple)) else value
+
+
+def secret_field(label: str, help_text: str = "") -> forms.CharField:
+    return forms.CharField(
+        label=label, required=False, help_text=help_text, strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+class IntegrationForm(forms.Form):
+    """Name, enabled and a kind's settings. Subclasses declare ``config_fields`` and ``secret_fields``."""
+
+    name = forms.CharField(max_length=100)
+    enabled = forms.BooleanField(required=False, initial=True, help_text="Disabled outputs send nothing.")
+
+    config_fields: ClassVar[tuple[str, ...]] = ()
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, data=None, *, instance: NotificationIntegration | None = None, stored_secrets=(), **kwargs):
+        self.instance = instance
+        self.stored_secrets = set(stored_secrets)
+        if instance is not None and data is None and "initial" not in kwargs:
+            kwargs["initial"] = {"name": instance.name, "enabled": instance.enabled,
+                                 **self.data_from_config(instance.config)}
+        super().__init__(data, **kwargs)
+        for name in self.secret_fields:
+            if name in self.stored_secrets:
+                field = self.fields[name]
+                field.help_text = f"{field.help_text} {KEEP_SECRET_HELP}".strip()
+
+    # --- conversions between the stored/API shape and form data -----------------------------------------------
+    @classmethod
+    def config_keys(cls) -> tuple[str, ...]:
+        """The keys of the stored (and API) ``config``."""
+        return cls.config_fields
+
+    @classmethod
+    def data_from_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Form data for a stored (or API) ``config``."""
+        return {name: config[name] for name in cls.config_fields if name in config}
+
+    def to_config(self) -> dict[str, Any]:
+        """The ``config`` to store, from the cleaned data."""
+        return {name: self.cleaned_data.get(name) for name in self.config_fields}
+
+    @classmethod
+    def error_path(cls, field: str) -> tuple[str, ...]:
+        """Where an error on ``field`` is reported in the API's ``errors`` object."""
+        if field in ("name", "enabled", "__all__"):
+            return ("non_field_errors",) if field == "__all__" else (field,)
+        if field in cls.secret_fields:
+            return ("secrets", field)
+        return ("config", field)
+
+    # --- secrets ------------------------------------------------------------------------------------------------
+    def required_secrets(self, cleaned: dict[str, Any]) -> set[str]:
+        """The secrets these settings need (all of ``secret_fields`` unless a kind says otherwise)."""
+        return set(self.secret_fields)
+
+    def to_secrets(self, stored: dict[str, str]) -> dict[str, str]:
+        """The secrets to store: new values over stored ones, only those the settings still need."""
+        needed = self.required_secrets(self.cleaned_data)
+        merged = {name: value for name, value in stored.items() if name in needed}
+        for name in needed:
+            if self.cleaned_data.get(name):
+                merged[name] = self.cleaned_data[name]
+        return merged
+
+    # --- validation ---------------------------------------------------------------------------------------------
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        others = NotificationIntegration.objects.filter(name__iexact=name)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise forms.ValidationError("An integration with this name already exists.")
+        return name
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for name in sorted(self.required_secrets(cleaned)):
+            if not cleaned.get(name) and name not in self.stored_secrets and name not in self.errors:
+                self.add_error(name, "This field is required.")
+        return cleaned
+
+
+class NotificationFilterForm(forms.Form):
+    """Filters of the delivery log; invalid values are ignored rather than refused (it is a GET form)."""
+
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *NotificationStatus.choices])
+    policy = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    integration = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, policies=(), integrations=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["policy"].choices = [("", "Any policy"), *[(p.pk, p.name) for p in policies]]
+        self.fields["integration"].choices = [("", "Any integration"), *[(i.pk, i.name) for i in integrations]]
+
+    def filters(self) -> dict[str, Any]:
+        if not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        chosen = {"status": data.get("status"), "policy_id": data.get("policy"),
+                  "integration_id": data.get("integration")}
+        return {key: value for key, value in chosen.items() if value not in (None, "")}

@@ -1,0 +1,208 @@
+"""What a message says: the events of a notification, worst first, ready for the per-channel templates.
+
+Templates under ``templates/messages/<kind>/`` turn a :class:`MessageContext` into text; no channel builds message
+text itself. A context lists at most ``limit`` events and counts the rest ("and N more").
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from events.models import EventType, SecurityEvent, Severity
+from policies.models import Trigger
+
+# How many distinct images/workloads a summary names before "and N more".
+RESOURCE_LIMIT = 3
+
+
+def event_url(event_id: int | None) -> str:
+    """The event's page in the UI (the event list for a test message's sample event)."""
+    base = settings.KCS_BASE_URL
+    return f"{base}/events/{event_id}/" if event_id else f"{base}/events/"
+
+
+def notification_url(notification_id: int | None) -> str:
+    """The notification's page (every event it carries), or the delivery log for a test message."""
+    base = settings.KCS_BASE_URL
+    return f"{base}/notifications/{notification_id}/" if notification_id else f"{base}/notifications/"
+
+
+@dataclass(frozen=True)
+class EventLine:
+    """One event as templates and JSON payloads see it."""
+
+    id: int | None
+    url: str
+    type: str
+    type_label: str
+    severity: str
+    severity_label: str
+    severity_value: int
+    title: str
+    finding_id: str
+    package: str
+    installed_version: str
+    fixed_version: str
+    cvss: float | None
+    image: str
+    workload: str
+    container: str
+    source: str
+    occurred_at: datetime | None
+    fingerprint: str
+
+    @property
+    def where(self) -> str:
+        """The resource in one phrase: the image, else the workload."""
+        return self.image or self.workload
+
+    @classmethod
+    def of(cls, event: SecurityEvent) -> EventLine:
+        severity = Severity(event.severity)
+        return cls(
+            id=event.pk,
+            url=event_url(event.pk),
+            type=event.type,
+            type_label=EventType(event.type).label,
+            severity=severity.slug,
+            severity_label=severity.label,
+            severity_value=int(severity),
+            title=event.title,
+            finding_id=event.finding_id,
+            package=event.package,
+            installed_version=event.installed_version,
+            fixed_version=event.fixed_version,
+            cvss=event.cvss,
+            image=event.image_reference,
+            workload=event.workload_reference,
+            container=event.container,
+            source=event.source,
+            occurred_at=event.occurred_at,
+            fingerprint=event.fingerprint,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "url": self.url, "type": self.type, "severity": self.severity, "title": self.title,
+            "finding_id": self.finding_id, "package": self.package, "installed_version": self.installed_version,
+            "fixed_version": self.fixed_version, "cvss": self.cvss, "image": self.image,
+            "workload": self.workload, "container": self.container, "source": self.source,
+            "occurred_at": self.occurred_at.isoformat() if self.occurred_at else None,
+            "fingerprint": self.fingerprint,
+        }
+
+
+def _worst_first(event: SecurityEvent) -> tuple:
+    return (-event.severity, -(event.cvss or 0.0), event.pk or 0)
+
+
+def _named(items: list[str]) -> tuple[list[str], int]:
+    distinct = list(dict.fromkeys(item for item in items if item))
+    return distinct[:RESOURCE_LIMIT], max(len(distinct) - RESOURCE_LIMIT, 0)
+
+
+class MessageContext:
+    """The facts of one notification: policy, trigger, output, delivery id and its events sorted worst first."""
+
+    def __init__(
+        self,
+        *,
+        policy_id: int | None,
+        policy_name: str,
+        trigger: str,
+        integration_name: str,
+        delivery_id: str,
+        events: list[SecurityEvent],
+        created_at: datetime | None = None,
+        is_test: bool = False,
+        notification_id: int | None = None,
+    ):
+        self.notification_id = notification_id
+        self.policy_id = policy_id
+        self.policy_name = policy_name
+        self.trigger = trigger
+        self.integration_name = integration_name
+        self.delivery_id = delivery_id
+        self.events = sorted(events, key=_worst_first)
+        self.created_at = created_at or timezone.now()
+        self.is_test = is_test
+
+    @classmethod
+    def for_notification(cls, notification) -> MessageContext:
+        policy = notification.policy
+        return cls(
+            policy_id=notification.policy_id,
+            policy_name=notification.policy_name or (policy.name if policy else ""),
+            trigger=policy.trigger if policy else "",
+            integration_name=notification.integration_name,
+            delivery_id=notification.idempotency_key,
+            events=list(notification.events.all()),
+            created_at=notification.created_at,
+            notification_id=notification.pk,
+        )
+
+    @classmethod
+    def sample(cls, integration, delivery_id: str) -> MessageContext:
+        """The test message of an output: one made-up critical vulnerability (never stored)."""
+        now = timezone.now()
+        event = SecurityEvent(
+            type=EventType.VULNERABILITY, severity=Severity.CRITICAL, source="test",
+            title="Test finding: openssl buffer overflow (sample data)", finding_id="CVE-0000-0000",
+            package="openssl", installed_version="3.0.1", fixed_version="3.0.7", cvss=9.8,
+            registry="registry.example.com", repository="shop/web", tag="1.4.2",
+            cluster="prod", namespace="shop", pod="web-6d9f", fingerprint="0" * 64, occurred_at=now,
+        )
+        return cls(
+            policy_id=None, policy_name="Test message", trigger=Trigger.CRITICAL_VULNERABILITIES,
+            integration_name=integration.name, delivery_id=delivery_id, events=[event], created_at=now,
+            is_test=True,
+        )
+
+    @property
+    def trigger_label(self) -> str:
+        try:
+            return Trigger(self.trigger).label
+        except ValueError:
+            return self.trigger or "Response policy"
+
+    def as_dict(self, limit: int) -> dict[str, Any]:
+        """Template context listing at most ``limit`` events (worst first)."""
+        lines = [EventLine.of(event) for event in self.events[:limit]]
+        counter = Counter(event.severity for event in self.events)
+        counts = [
+            {"severity": s.slug, "label": s.label, "count": counter[s.value]}
+            for s in sorted(Severity, reverse=True)
+            if counter[s.value]
+        ]
+        images, more_images = _named([e.image_reference for e in self.events])
+        workloads, more_workloads = _named([e.workload_reference for e in self.events])
+        worst = Severity(self.events[0].severity) if self.events else Severity.UNKNOWN
+        return {
+            "policy_id": self.policy_id,
+            "policy_name": self.policy_name,
+            "trigger": self.trigger,
+            "trigger_label": self.trigger_label,
+            "integration_name": self.integration_name,
+            "delivery_id": self.delivery_id,
+            "created_at": self.created_at,
+            "is_test": self.is_test,
+            "events": lines,
+            "total": len(self.events),
+            "listed": len(lines),
+            "more": len(self.events) - len(lines),
+            "counts": counts,
+            "worst_severity": worst.slug,
+            "worst_severity_label": worst.label,
+            "images": images,
+            "more_images": more_images,
+            "workloads": workloads,
+            "more_workloads": more_workloads,
+            "base_url": settings.KCS_BASE_URL,
+            "detail_url": notification_url(self.notification_id),
+        }

@@ -1,0 +1,59 @@
+"""Template filters for message formats: CEF escaping, syslog priority, Slack escaping, one-line text."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django import template
+
+register = template.Library()
+
+# CEF severity (0-10) and syslog severity (RFC 5424) for our severity values (unknown=0 … critical=5).
+_CEF_SEVERITY = {0: 0, 1: 1, 2: 3, 3: 5, 4: 8, 5: 10}
+_SYSLOG_SEVERITY = {0: 6, 1: 6, 2: 5, 3: 4, 4: 3, 5: 2}  # info, info, notice, warning, error, critical
+SYSLOG_FACILITY_LOCAL0 = 16
+
+
+@register.filter
+def cef_header(value) -> str:
+    """A CEF header field: backslash and pipe escaped, no line breaks."""
+    text = " ".join(str(value if value is not None else "").split())
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+@register.filter
+def cef_value(value) -> str:
+    """A CEF extension value: backslash and equals escaped, line breaks as \\n."""
+    text = str(value if value is not None else "")
+    text = text.replace("\\", "\\\\").replace("=", "\\=")
+    return text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+
+
+@register.filter
+def cef_severity(severity_value: int) -> int:
+    return _CEF_SEVERITY.get(int(severity_value), 0)
+
+
+@register.filter
+def syslog_pri(severity_value: int) -> int:
+    """The syslog PRI of an event: facility local0, severity from the event's."""
+    return SYSLOG_FACILITY_LOCAL0 * 8 + _SYSLOG_SEVERITY.get(int(severity_value), 6)
+
+
+@register.filter
+def slack(value) -> str:
+    """Text safe inside Slack mrkdwn: the three characters Slack asks to escape."""
+    return str(value if value is not None else "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@register.filter
+def oneline(value) -> str:
+    """Whitespace (including new lines) collapsed to single spaces."""
+    return re.sub(r"\s+", " ", str(value if value is not None else "")).strip()
+
+
+@register.filter
+def tojson(value) -> str:
+    """The value as a JSON literal (for JSON documents rendered from templates)."""
+    return json.dumps(value)
