@@ -1,8 +1,9 @@
 """Falco alerts (``json_output: true``; http_output or Falcosidekick's webhook) → runtime events.
 
 The body is one alert, a JSON list of alerts, or JSON lines (one alert per line, as in ``alerts.jsonl``).
-Severity comes from the priority (table below: Falco's 8 levels onto our 6), the finding id is the rule, the
-resource comes from ``output_fields`` (``k8s.ns.name``, ``k8s.pod.name``, ``container.*``; ``ka.target.*`` for
+Severity comes from the priority, Falco's 8 levels onto our 6: Emergency, Alert, Critical → critical; Error →
+high; Warning → medium; Notice → low; Informational (Info), Debug → negligible; missing or other → unknown. The
+finding id is the rule, the resource comes from ``output_fields`` (``k8s.ns.name``, ``k8s.pod.name``, ``container.*``; ``ka.target.*`` for
 Kubernetes audit rules) and the node is the alert's ``hostname``. ``Falco internal: …`` rules report on Falco's own
 health (dropped syscalls, metrics): they are acknowledged, not stored.
 """
