@@ -25,3 +25,7 @@ urlpatterns = [
     path("", include("policies.urls")),
     path("", include("notifications.urls")),
 ]
+
+handler403 = "kcs.errors.permission_denied"
+handler404 = "kcs.errors.not_found"
+handler500 = "kcs.errors.server_error"

@@ -45,3 +45,17 @@ def test_bad_setting_stops_start_up_naming_the_variable(tmp_path):
 
 def test_api_root_needs_authentication(client):
     assert client.get("/api/v1/events/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_unknown_api_path_is_a_json_404(admin_client):
+    response = admin_client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.django_db
+def test_unknown_page_is_a_console_404(admin_client):
+    response = admin_client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert b"Not found" in response.content
