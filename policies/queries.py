@@ -48,4 +48,4 @@ def sort_policies(queryset: QuerySet[ResponsePolicy], sort: str) -> tuple[QueryS
 
 def scopes_with_usage() -> QuerySet[Scope]:
     """Scopes with the number of policies using each (one query)."""
-    return Scope.objects.annotate(policy_count=Count("policies"))
+    return Scope.objects.annotate(policy_count=Count("policies")).order_by("-is_global", "name")

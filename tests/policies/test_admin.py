@@ -1,0 +1,122 @@
+"""The Django admin for policies and scopes: same rules, enable/disable actions, every change logged."""
+
+from __future__ import annotations
+
+import pytest
+
+from kcs.models import AuditEntry
+from policies.models import ResponsePolicy, Scope
+
+ADMIN = "/admin/policies/responsepolicy/"
+
+
+def inline(rows, initial=0) -> dict:
+    data = {
+        "notification_methods-TOTAL_FORMS": str(len(rows)),
+        "notification_methods-INITIAL_FORMS": str(initial),
+        "notification_methods-MIN_NUM_FORMS": "0",
+        "notification_methods-MAX_NUM_FORMS": "1000",
+    }
+    for index, (integration_id, position) in enumerate(rows):
+        data[f"notification_methods-{index}-integration"] = str(integration_id)
+        data[f"notification_methods-{index}-position"] = str(position)
+    return data
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.mark.django_db
+def test_admin_adds_a_policy_with_inline_methods_and_logs_it(admin_client, admin_user, global_scope, outputs):
+    data = {"name": "From admin", "description": "", "enabled": "on", "scopes": [global_scope.pk],
+            "trigger": "runtime_threats", "min_severity": "", "repeat_interval": "3600",
+            **inline([(outputs["chat"].pk, 0), (outputs["mail"].pk, 1)])}
+    response = admin_client.post(f"{ADMIN}add/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    policy = ResponsePolicy.objects.get(name="From admin")
+    assert policy.created_by == admin_user and policy.min_severity == 4
+    entry = AuditEntry.objects.get()
+    assert entry.source == "admin" and entry.action == "create"
+    assert entry.changes["notification_methods"] == [None, ["On-call chat", "SOC mailbox"]]
+
+
+@pytest.mark.django_db
+def test_admin_refuses_a_policy_without_methods_or_with_a_threshold_on_malware(admin_client, global_scope):
+    data = {"name": "Bad", "scopes": [global_scope.pk], "trigger": "malware", "min_severity": "5",
+            "repeat_interval": "0", **inline([])}
+    response = admin_client.post(f"{ADMIN}add/", data)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "no severity threshold" in html and "Add at least one notification method." in html
+    assert not ResponsePolicy.objects.exists()
+
+
+@pytest.mark.django_db
+def test_admin_change_logs_only_the_changed_fields(admin_client, make_policy, global_scope, outputs):
+    policy = make_policy("Critical CVEs")
+    method = policy.notification_methods.get()
+    data = {"name": "Critical CVEs", "description": "now described", "enabled": "on", "scopes": [global_scope.pk],
+            "trigger": "critical_vulnerabilities", "min_severity": "5", "repeat_interval": "14400",
+            **inline([(outputs["mail"].pk, 0)], initial=1), "notification_methods-0-id": str(method.pk),
+            "notification_methods-0-policy": str(policy.pk)}
+    assert admin_client.post(f"{ADMIN}{policy.pk}/change/", data).status_code == 302
+    assert AuditEntry.objects.get().changes == {"description": ["", "now described"]}
+
+
+@pytest.mark.django_db
+def test_admin_actions_disable_and_enable_policies(admin_client, make_policy):
+    first, second = make_policy("One"), make_policy("Two", enabled=False)
+    admin_client.post(ADMIN, {"action": "disable_policies", "_selected_action": [first.pk, second.pk]})
+    first.refresh_from_db()
+    assert not first.enabled
+    assert list(AuditEntry.objects.values_list("action", "object_repr")) == [("disable", "One")]
+    admin_client.post(ADMIN, {"action": "enable_policies", "_selected_action": [first.pk, second.pk]})
+    assert ResponsePolicy.objects.filter(enabled=True).count() == 2
+
+
+@pytest.mark.django_db
+def test_admin_delete_is_logged(admin_client, make_policy):
+    policy = make_policy("Doomed")
+    admin_client.post(f"{ADMIN}{policy.pk}/delete/", {"post": "yes"})
+    assert not ResponsePolicy.objects.exists()
+    assert AuditEntry.objects.get().action == "delete"
+
+
+@pytest.mark.django_db
+def test_admin_search_and_filters(admin_client, make_policy):
+    make_policy("Prod criticals")
+    make_policy("Staging malware", trigger="malware", min_severity=None, enabled=False)
+    assert "Staging malware" not in admin_client.get(ADMIN, {"q": "prod"}).content.decode()
+    html = admin_client.get(ADMIN, {"enabled__exact": "0"}).content.decode()
+    assert "Staging malware" in html and "Prod criticals" not in html
+
+
+@pytest.mark.django_db
+def test_admin_protects_the_global_scope_and_scopes_in_use(admin_client, make_policy, global_scope, prod_scope):
+    make_policy("Prod criticals", scopes=[prod_scope])
+    assert admin_client.post(f"/admin/policies/scope/{global_scope.pk}/delete/", {"post": "yes"}).status_code == 403
+    response = admin_client.post(f"/admin/policies/scope/{prod_scope.pk}/delete/", {"post": "yes"})
+    assert "used by “Prod criticals”" in response.content.decode()
+    assert Scope.objects.count() == 2 and not AuditEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_admin_scope_change_is_logged(admin_client, prod_scope):
+    data = {"name": "Production", "description": "", "clusters": '["prod-eu-*"]', "namespaces": '["payments"]',
+            "registries": "[]", "repositories": "[]"}
+    assert admin_client.post(f"/admin/policies/scope/{prod_scope.pk}/change/", data).status_code == 302
+    entry = AuditEntry.objects.get()
+    assert entry.source == "admin" and entry.changes == {"clusters": [["prod-*"], ["prod-eu-*"]]}
+
+
+@pytest.mark.django_db
+def test_audit_log_is_read_only_in_the_admin(admin_client, make_policy, admin_user):
+    from kcs import audit
+    from kcs.models import AuditAction
+
+    entry = audit.record(None, AuditAction.CREATE, make_policy("Logged"))
+    assert admin_client.get("/admin/kcs/auditentry/").status_code == 200
+    assert admin_client.post(f"/admin/kcs/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
