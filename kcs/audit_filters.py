@@ -27,12 +27,13 @@ class DateOrDateTimeField(forms.CharField):
         if not value:
             return None
         try:
-            moment = parse_datetime(value)
-            if moment is not None:
-                return (moment if timezone.is_aware(moment) else timezone.make_aware(moment), False)
+            # A date first: Python's fromisoformat (under parse_datetime) would read it as midnight, not a day.
             day = parse_date(value)
+            moment = None if day else parse_datetime(value)
         except ValueError:
-            day = None
+            day = moment = None
+        if moment is not None:
+            return (moment if timezone.is_aware(moment) else timezone.make_aware(moment), False)
         if day is None:
             raise forms.ValidationError("Enter a date (YYYY-MM-DD) or an ISO date-time.")
         return (timezone.make_aware(dt.datetime.combine(day, dt.time.min)), True)
