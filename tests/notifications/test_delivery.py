@@ -1,0 +1,153 @@
+"""Delivery: claim once, send, and record sent / retry with backoff / failed; the sweeper; manual retry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from notifications import delivery
+from notifications.models import Notification, NotificationIntegration, NotificationStatus
+from tests.notifications.conftest import make_batch, make_integration, response
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    sent = []
+
+    def send_now(task, *args, countdown=None):
+        sent.append((task.name, *args, countdown))
+        return True
+
+    monkeypatch.setattr("notifications.delivery.send_now", send_now)
+    return sent
+
+
+def make_notification(integration=None, events=1, **fields) -> Notification:
+    integration = integration or make_integration("webhook")
+    notification = Notification.objects.create(
+        integration=integration, integration_name=integration.name, policy_name="P",
+        idempotency_key=fields.pop("idempotency_key", f"key-{Notification.objects.count()}"), **fields)
+    notification.events.set(make_batch(events).events.all())
+    return notification
+
+
+def test_delivered_notification_is_sent_with_its_idempotency_key(fake_http, queued):
+    notification = make_notification()
+    assert delivery.deliver(notification.pk) == NotificationStatus.SENT
+    notification.refresh_from_db()
+    assert notification.status == "sent" and notification.attempts == 1 and notification.sent_at
+    assert fake_http.last["headers"]["X-KCS-Delivery"] == notification.idempotency_key
+    assert notification.body == fake_http.last["data"].decode()  # the log keeps what was sent
+
+
+def test_a_sent_notification_is_never_sent_again(fake_http, queued):
+    notification = make_notification()
+    delivery.deliver(notification.pk)
+    assert delivery.deliver(notification.pk) is None
+    assert len(fake_http.calls) == 1
+
+
+def test_transient_failure_goes_back_to_pending_with_backoff(fake_http, queued):
+    fake_http.answers.append(response(503, "busy"))
+    notification = make_notification()
+    before = timezone.now()
+    assert delivery.deliver(notification.pk) == NotificationStatus.PENDING
+    notification.refresh_from_db()
+    assert notification.attempts == 1 and "HTTP 503" in notification.last_error
+    wait = (notification.next_attempt_at - before).total_seconds()
+    assert delivery.BASE_DELAY * 0.8 - 1 <= wait <= delivery.BASE_DELAY * 1.2 + 1
+    (name, ident, countdown), = queued
+    assert (name, ident) == ("notifications.deliver", notification.pk) and countdown == pytest.approx(wait, abs=1)
+
+
+def test_retry_after_is_honoured(fake_http, queued):
+    fake_http.answers.append(response(429, "slow down", {"Retry-After": "3"}))
+    notification = make_notification()
+    delivery.deliver(notification.pk)
+    assert queued[0][2] == 3.0
+
+
+def test_permanent_failure_fails_at_once_with_a_readable_error(fake_http, queued):
+    fake_http.answers.append(response(400, "invalid_payload"))
+    notification = make_notification()
+    assert delivery.deliver(notification.pk) == NotificationStatus.FAILED
+    notification.refresh_from_db()
+    assert notification.last_error == "Webhook hooks.example.com answered HTTP 400: invalid_payload"
+    assert queued == []
+
+
+def test_attempts_are_bounded(fake_http, queued):
+    notification = make_notification(attempts=delivery.MAX_ATTEMPTS - 1)
+    fake_http.answers.append(response(500, "down"))
+    assert delivery.deliver(notification.pk) == NotificationStatus.FAILED
+    notification.refresh_from_db()
+    assert notification.last_error.startswith(f"Gave up after {delivery.MAX_ATTEMPTS} attempts")
+
+
+def test_backoff_grows_exponentially_and_is_capped():
+    delays = [delivery.backoff(n) for n in range(1, 12)]
+    assert delays[0] <= delivery.BASE_DELAY * 1.2 and delays[3] >= delivery.BASE_DELAY * 8 * 0.8
+    assert max(delays) <= delivery.MAX_DELAY * 1.2
+
+
+def test_not_yet_due_and_recently_claimed_rows_are_not_claimed(fake_http, queued):
+    later = make_notification(next_attempt_at=timezone.now() + timedelta(minutes=5))
+    busy = make_notification(status=NotificationStatus.SENDING, claimed_at=timezone.now())
+    assert delivery.deliver(later.pk) is None and delivery.deliver(busy.pk) is None
+    assert fake_http.calls == []
+
+
+def test_a_row_stuck_in_sending_is_taken_over(fake_http, queued):
+    stuck = make_notification(status=NotificationStatus.SENDING, attempts=1,
+                              claimed_at=timezone.now() - delivery.STUCK_AFTER - timedelta(seconds=1))
+    assert delivery.deliver(stuck.pk) == NotificationStatus.SENT
+    stuck.refresh_from_db()
+    assert stuck.attempts == 2
+
+
+def test_an_outcome_of_a_taken_over_attempt_is_not_recorded(fake_http, queued):
+    notification = make_notification()
+    Notification.objects.filter(pk=notification.pk).update(status="sending", claimed_at=timezone.now())
+    notification.refresh_from_db()
+    Notification.objects.filter(pk=notification.pk).update(status="sent", claimed_at=timezone.now())
+    assert delivery.record_outcome(notification, None, None) is None
+
+
+def test_disabled_or_deleted_integration_fails_the_notification(fake_http, queued):
+    notification = make_notification(make_integration("webhook", enabled=False))
+    assert delivery.deliver(notification.pk) == NotificationStatus.FAILED
+    notification.refresh_from_db()
+    assert "disabled" in notification.last_error and fake_http.calls == []
+
+
+def test_rate_limited_output_defers_beyond_its_rate(fake_http, queued):
+    hook = make_integration("webhook", config={"url": "https://hooks.example.com/", "auth": "none",
+                                               "rate_limit": 0.1})
+    first, second = make_notification(hook), make_notification(hook)
+    assert delivery.deliver(first.pk) == NotificationStatus.SENT
+    assert delivery.deliver(second.pk) == NotificationStatus.PENDING  # its slot is 10 s away
+    second.refresh_from_db()
+    assert second.attempts == 0 and second.throttled_until == second.next_attempt_at
+    assert 8 < queued[-1][2] <= 10
+    # At its slot it goes out without waiting for another one.
+    Notification.objects.filter(pk=second.pk).update(next_attempt_at=timezone.now(), throttled_until=timezone.now())
+    assert delivery.deliver(second.pk) == NotificationStatus.SENT
+    assert len(fake_http.calls) == 2
+    assert NotificationIntegration.objects.get(pk=hook.pk).rate_slot_at > timezone.now()
+
+
+def test_sweep_requeues_lost_work_only(queued):
+    old = timezone.now() - timedelta(minutes=5)
+    lost_batch = make_batch(1, received_at=old)
+    make_batch(1)  # just received: its evaluation task is surely still on its way
+    lost = make_notification(next_attempt_at=old)
+    make_notification()  # due now: its task is on its way
+    stuck = make_notification(status="sending", claimed_at=timezone.now() - delivery.STUCK_AFTER * 2)
+    make_notification(status="sent")
+    assert delivery.sweep() == {"batches": 1, "notifications": 2}
+    assert ("events.evaluate_batch", str(lost_batch.id), None) in queued
+    assert {q[1] for q in queued if q[0] == "notifications.deliver"} == {lost.pk, stuck.pk}

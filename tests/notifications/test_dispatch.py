@@ -1,0 +1,134 @@
+"""Evaluation of a batch: one notification per (policy, integration), repeat suppression, idempotency."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from events.models import EventType, SecurityEvent, Severity
+from notifications import dispatch
+from notifications.models import Notification, NotificationStatus, RepeatMark
+from policies.models import Trigger
+from tests.notifications.conftest import make_batch, make_integration, make_policy
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """The notification ids whose delivery was queued (after commit)."""
+    sent = []
+    monkeypatch.setattr("kcs.queueing.send_now", lambda task, *args, **kw: sent.append((task.name, *args)) or True)
+    return sent
+
+
+def evaluate(batch, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        return dispatch.evaluate_batch(str(batch.id))
+
+
+def test_disabled_policy_sends_nothing(queued, django_capture_on_commit_callbacks):
+    make_policy("Off", [make_integration("webhook")], enabled=False)
+    batch = make_batch(3)
+    result = evaluate(batch, django_capture_on_commit_callbacks)
+    assert Notification.objects.count() == 0 and queued == []
+    assert result.events == 3
+    assert not SecurityEvent.objects.filter(batch=batch, evaluated_at__isnull=True).exists()
+
+
+def test_two_policies_on_one_event_make_two_notifications(queued, django_capture_on_commit_callbacks):
+    hook = make_integration("webhook")
+    first, second = make_policy("A", [hook]), make_policy("B", [hook])
+    evaluate(make_batch(1), django_capture_on_commit_callbacks)
+    rows = Notification.objects.order_by("policy_name")
+    assert [(n.policy_id, n.integration_id, n.status) for n in rows] == [
+        (first.pk, hook.pk, "pending"), (second.pk, hook.pk, "pending")]
+    assert queued == [("notifications.deliver", n.pk) for n in rows.order_by("id")]
+
+
+def test_a_300_finding_batch_is_one_notification_per_policy_and_integration(queued,
+                                                                           django_capture_on_commit_callbacks):
+    hook, chat = make_integration("webhook"), make_integration("telegram")
+    make_policy("Critical", [hook, chat])
+    batch = make_batch(300)
+    evaluate(batch, django_capture_on_commit_callbacks)
+    rows = list(Notification.objects.all())
+    assert len(rows) == 2 and {n.integration_id for n in rows} == {hook.pk, chat.pk}
+    for notification in rows:
+        assert notification.events.count() == 300
+        assert notification.batch_id == batch.id and notification.integration_name
+        assert notification.policy_name == "Critical"
+
+
+def test_only_matching_events_are_listed(queued, django_capture_on_commit_callbacks):
+    make_policy("Critical only", [make_integration("webhook")], trigger=Trigger.CRITICAL_VULNERABILITIES)
+    batch = make_batch(2)
+    low = batch.events.order_by("id").first()
+    SecurityEvent.objects.filter(pk=low.pk).update(severity=Severity.LOW)
+    make_batch(1, type=EventType.MALWARE)
+    evaluate(batch, django_capture_on_commit_callbacks)
+    (notification,) = Notification.objects.all()
+    assert list(notification.events.values_list("severity", flat=True)) == [Severity.CRITICAL]
+
+
+def test_disabled_integration_is_skipped(queued, django_capture_on_commit_callbacks):
+    make_policy("P", [make_integration("webhook", "off", enabled=False), make_integration("slack")])
+    evaluate(make_batch(1), django_capture_on_commit_callbacks)
+    assert list(Notification.objects.values_list("integration__kind", flat=True)) == ["slack"]
+
+
+def test_evaluating_twice_creates_nothing_twice(queued, django_capture_on_commit_callbacks):
+    make_policy("P", [make_integration("webhook")])
+    batch = make_batch(5)
+    evaluate(batch, django_capture_on_commit_callbacks)
+    again = evaluate(batch, django_capture_on_commit_callbacks)
+    assert again.events == 0 and Notification.objects.count() == 1 and len(queued) == 1
+
+
+def test_repeat_within_interval_is_recorded_as_suppressed(queued, django_capture_on_commit_callbacks):
+    hook = make_integration("webhook")
+    policy = make_policy("P", [hook], repeat_interval=3600)
+    evaluate(make_batch(2), django_capture_on_commit_callbacks)
+    second = make_batch(3)  # the same two findings again, and one new
+    evaluate(second, django_capture_on_commit_callbacks)
+    pending = Notification.objects.get(batch=second, status=NotificationStatus.PENDING)
+    suppressed = Notification.objects.get(batch=second, status=NotificationStatus.SUPPRESSED)
+    assert pending.events.get().finding_id == "CVE-2024-1002"
+    assert sorted(suppressed.events.values_list("finding_id", flat=True)) == ["CVE-2024-1000", "CVE-2024-1001"]
+    assert len(queued) == 2  # the first batch's and the new finding's, never the suppressed row
+
+    # Once the interval has passed, the same findings are notified again.
+    RepeatMark.objects.filter(policy=policy).update(quiet_until=timezone.now() - timedelta(seconds=1))
+    third = make_batch(2)
+    evaluate(third, django_capture_on_commit_callbacks)
+    assert Notification.objects.get(batch=third).status == NotificationStatus.PENDING
+
+
+def test_repeat_interval_zero_notifies_every_time(queued, django_capture_on_commit_callbacks):
+    make_policy("Always", [make_integration("webhook")], repeat_interval=0)
+    for _ in range(2):
+        evaluate(make_batch(1), django_capture_on_commit_callbacks)
+    assert list(Notification.objects.values_list("status", flat=True)) == ["pending", "pending"]
+
+
+def test_repeats_are_counted_per_policy_and_integration(queued, django_capture_on_commit_callbacks):
+    hook, chat = make_integration("webhook"), make_integration("telegram")
+    make_policy("P", [hook])
+    evaluate(make_batch(1), django_capture_on_commit_callbacks)
+    make_policy("Q", [hook, chat])  # a new policy has not notified anything yet
+    second = make_batch(1)
+    evaluate(second, django_capture_on_commit_callbacks)
+    statuses = {(n.policy_name, n.integration.kind): n.status for n in Notification.objects.filter(batch=second)}
+    assert statuses == {("P", "webhook"): "suppressed", ("Q", "webhook"): "pending", ("Q", "telegram"): "pending"}
+
+
+def test_claim_fingerprints_lets_one_of_two_claims_through():
+    hook = make_integration("webhook")
+    policy = make_policy("P", [hook])
+    now = timezone.now()
+    key = (policy.pk, hook.pk, "f" * 64)
+    assert dispatch.claim_fingerprints([key], {policy.pk: 60}, now) == {key}
+    assert dispatch.claim_fingerprints([key], {policy.pk: 60}, now + timedelta(seconds=30)) == set()
+    assert dispatch.claim_fingerprints([key], {policy.pk: 60}, now + timedelta(seconds=61)) == {key}
