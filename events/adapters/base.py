@@ -276,7 +276,19 @@ def digest_of(reference: str) -> str:
 # --- events ----------------------------------------------------------------------------------------------------
 
 def _clip(value: str, limit: int) -> str:
+    value = value.replace("\x00", "")  # PostgreSQL text and jsonb cannot hold NUL (grype has sent it in versions)
     return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _scrub(value: Any) -> Any:
+    """``value`` with NUL characters removed from every string in it (details are stored as jsonb)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
 
 
 def make_uid(source: str, parts: Iterable[Any]) -> str:
@@ -316,7 +328,7 @@ def make_event(
     event["title"] = _clip(" ".join(title.split()) or "(untitled)", TITLE_MAX)
     event["description"] = _clip(description.strip(), DESCRIPTION_MAX)
     event["cvss"] = cvss
-    event["details"] = compact(details or {})
+    event["details"] = _scrub(compact(details or {}))
     if occurred_at:
         event["occurred_at"] = occurred_at
     event["uid"] = make_uid(source, [event[name] for name in _UID_FIELDS] + list(key))

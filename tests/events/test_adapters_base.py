@@ -101,3 +101,11 @@ def test_each_adapter_names_the_right_endpoint_for_another_tools_output(receiver
     sender = "falco" if receiver != "falco" else "trivy"
     with pytest.raises(AdapterError, match=f"/api/v1/ingest/{sender}/"):
         ADAPTERS[receiver].parse(payloads[sender], {})
+
+
+def test_nul_characters_are_dropped_because_postgresql_cannot_store_them():
+    event = make_event(source="grype", type=EventType.VULNERABILITY, severity="high", title="java\x00 flaw", hints={},
+                       installed_version="17.0.10+7\x00-J-ms8m", details={"purl": ["pkg:generic/java@17\x00"]})
+    assert event["installed_version"] == "17.0.10+7-J-ms8m"
+    assert event["title"] == "java flaw"
+    assert event["details"] == {"purl": ["pkg:generic/java@17"]}
