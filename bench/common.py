@@ -62,7 +62,7 @@ def gunicorn(env: dict[str, str], port: int = 8765, workers: int = 2, threads: i
             try:
                 if requests.get(f"{base}/healthz", timeout=1).ok:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still importing
                 time.sleep(0.1)
         else:
             raise RuntimeError("gunicorn did not start")
