@@ -65,6 +65,8 @@ class Channel:
     form_class: ClassVar[type[IntegrationForm]]
     # How many events a human-readable message lists before "and N more".
     list_limit: ClassVar[int] = 20
+    # Screens pass channel classes to templates, which would otherwise call (instantiate) them.
+    do_not_call_in_templates: ClassVar[bool] = True
 
     def __init__(self, integration: NotificationIntegration):
         self.integration = integration
