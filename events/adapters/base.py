@@ -190,6 +190,43 @@ def severity_table(mapping: Mapping[str, Severity]) -> dict[str, str]:
     return {name.lower(): level.slug for name, level in mapping.items()}
 
 
+# Each tool's severity names → ours (compared case-insensitively). The README shows these tables.
+TRIVY_SEVERITIES = severity_table({
+    "CRITICAL": Severity.CRITICAL,
+    "HIGH": Severity.HIGH,
+    "MEDIUM": Severity.MEDIUM,
+    "LOW": Severity.LOW,
+    "UNKNOWN": Severity.UNKNOWN,  # Trivy has no "negligible": upstream negligible ratings arrive as LOW or UNKNOWN
+})
+GRYPE_SEVERITIES = severity_table({
+    "Critical": Severity.CRITICAL,
+    "High": Severity.HIGH,
+    "Medium": Severity.MEDIUM,
+    "Low": Severity.LOW,
+    "Negligible": Severity.NEGLIGIBLE,
+    "Unknown": Severity.UNKNOWN,
+})
+HARBOR_SEVERITIES = {
+    **GRYPE_SEVERITIES,
+    # "None" is the overall severity of a report without vulnerabilities; on a single finding it can only mean
+    # "no real risk", never "unknown".
+    "none": Severity.NEGLIGIBLE.slug,
+}
+# Falco has 8 priorities for our 6 levels: the top three collapse into critical; Error→high, Warning→medium and
+# Notice→low follow the rule defaults; Informational and Debug are noise-level.
+FALCO_SEVERITIES = severity_table({
+    "Emergency": Severity.CRITICAL,
+    "Alert": Severity.CRITICAL,
+    "Critical": Severity.CRITICAL,
+    "Error": Severity.HIGH,
+    "Warning": Severity.MEDIUM,
+    "Notice": Severity.LOW,
+    "Informational": Severity.NEGLIGIBLE,
+    "Info": Severity.NEGLIGIBLE,
+    "Debug": Severity.NEGLIGIBLE,
+})
+
+
 def severity(table: Mapping[str, str], container: Mapping[str, Any], key: str, path: str) -> str:
     """The slug for ``container[key]`` in ``table``; missing or unrecognised names are ``unknown``."""
     name = text(container, key, path)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from events.adapters.base import (
+    FALCO_SEVERITIES,
     Adapter,
     AdapterError,
     ImageRef,
@@ -26,27 +27,13 @@ from events.adapters.base import (
     parse_image_reference,
     section,
     severity,
-    severity_table,
     text,
     text_of,
 )
-from events.models import EventType, Severity
+from events.models import EventType
 from events.validation import parse_datetime
 
 SOURCE = "falco"
-# Emergency/Alert/Critical collapse into critical; Error→high, Warning→medium, Notice→low follow the rule
-# defaults; Informational and Debug are noise-level (negligible). Missing or unknown priorities are "unknown".
-SEVERITIES = severity_table({
-    "Emergency": Severity.CRITICAL,
-    "Alert": Severity.CRITICAL,
-    "Critical": Severity.CRITICAL,
-    "Error": Severity.HIGH,
-    "Warning": Severity.MEDIUM,
-    "Notice": Severity.LOW,
-    "Informational": Severity.NEGLIGIBLE,
-    "Info": Severity.NEGLIGIBLE,
-    "Debug": Severity.NEGLIGIBLE,
-})
 INTERNAL_RULE_PREFIX = "Falco internal:"
 # Fields a deployment may add with append_output or Falcosidekick customfields to name its cluster.
 CLUSTER_FIELDS = ("k8s.cluster.name", "cluster", "cluster_name", "k8s_cluster")
@@ -125,7 +112,7 @@ def _alert(alert: dict[str, Any], path: str, rule: str, hints: Mapping[str, str]
         # A Falco alert has no id before Falcosidekick's uuid: time (ns), host, rule and text tell alerts apart.
         key=(text(alert, "uuid", path), time, hostname, output),
         type=EventType.RUNTIME,
-        severity=severity(SEVERITIES, alert, "priority", path),
+        severity=severity(FALCO_SEVERITIES, alert, "priority", path),
         title=rule,
         description=output,
         finding_id=rule,

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from events.adapters.base import (
+    GRYPE_SEVERITIES,
     Adapter,
     ImageRef,
     Parsed,
@@ -26,20 +27,11 @@ from events.adapters.base import (
     parse_image_reference,
     section,
     severity,
-    severity_table,
     text,
 )
-from events.models import EventType, Severity
+from events.models import EventType
 
 SOURCE = "grype"
-SEVERITIES = severity_table({
-    "Critical": Severity.CRITICAL,
-    "High": Severity.HIGH,
-    "Medium": Severity.MEDIUM,
-    "Low": Severity.LOW,
-    "Negligible": Severity.NEGLIGIBLE,
-    "Unknown": Severity.UNKNOWN,
-})
 MAX_URLS = 10
 
 
@@ -108,7 +100,7 @@ def _match(match: dict, path: str, image: ImageRef, target: str, scanned_at: str
         source=SOURCE, hints=hints, occurred_at=scanned_at or None,
         key=(target, text(artifact, "type", a_path), locations[0] if locations else "", scanned_at),
         type=EventType.VULNERABILITY,
-        severity=severity(SEVERITIES, vuln, "severity", v_path),
+        severity=severity(GRYPE_SEVERITIES, vuln, "severity", v_path),
         title=f"{vuln_id} in {package} {version}".strip(),
         description=description,
         finding_id=vuln_id, package=package, installed_version=version, fixed_version=", ".join(fixed),

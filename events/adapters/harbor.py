@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from events.adapters.base import (
+    HARBOR_SEVERITIES,
     Adapter,
     AdapterError,
     ImageRef,
@@ -31,25 +32,13 @@ from events.adapters.base import (
     parse_image_reference,
     section,
     severity,
-    severity_table,
     text,
 )
 from events.models import EventType, Severity
 
 SOURCE = "harbor"
-SEVERITIES = severity_table({
-    "Critical": Severity.CRITICAL,
-    "High": Severity.HIGH,
-    "Medium": Severity.MEDIUM,
-    "Low": Severity.LOW,
-    "Negligible": Severity.NEGLIGIBLE,
-    "Unknown": Severity.UNKNOWN,
-    # "None" is the overall severity of a report without vulnerabilities; on a single finding it can only mean
-    # "no real risk", never "unknown".
-    "None": Severity.NEGLIGIBLE,
-})
 SCAN_COMPLETED = "SCANNING_COMPLETED"
-# CloudEvents type → the default format's type name (https://goharbor.io/docs/main/working-with-projects/...).
+# CloudEvents type → the same event's type name in the default format.
 CLOUDEVENT_TYPES = {
     "harbor.scan.completed": SCAN_COMPLETED,
     "harbor.scan.failed": "SCANNING_FAILED",
@@ -151,7 +140,7 @@ def _scan_overview(overview: dict, path: str, image: ImageRef, repository: dict,
     for name, count in counts.items():
         if isinstance(count, bool) or not isinstance(count, int):
             raise AdapterError(f"{path}.summary.summary.{name}: expected a whole number.", f"{path}.summary.summary")
-        slug = SEVERITIES.get(name.lower(), Severity.UNKNOWN.slug)
+        slug = HARBOR_SEVERITIES.get(name.lower(), Severity.UNKNOWN.slug)
         if count <= 0 or name.lower() == "none":
             continue
         label = Severity.from_slug(slug).label
@@ -198,7 +187,7 @@ def _report(report: dict[str, Any], path: str, hints: Mapping[str, str]) -> Pars
             source=SOURCE, hints=hints, occurred_at=generated or None,
             key=(generated, *digests),
             type=EventType.VULNERABILITY,
-            severity=severity(SEVERITIES, vuln, "severity", v_path),
+            severity=severity(HARBOR_SEVERITIES, vuln, "severity", v_path),
             title=f"{vuln_id} in {package} {version}".strip(),
             description=text(vuln, "description", v_path),
             finding_id=vuln_id, package=package, installed_version=version,

@@ -18,6 +18,7 @@ from typing import Any
 
 from events.adapters import trivy_operator
 from events.adapters.base import (
+    TRIVY_SEVERITIES,
     Adapter,
     AdapterError,
     ImageRef,
@@ -34,21 +35,11 @@ from events.adapters.base import (
     parse_image_reference,
     section,
     severity,
-    severity_table,
     text,
 )
-from events.models import EventType, Severity
+from events.models import EventType
 
 SOURCE = "trivy"
-
-# Trivy's levels; it has no "negligible" (upstream negligible ratings arrive as LOW or UNKNOWN).
-SEVERITIES = severity_table({
-    "CRITICAL": Severity.CRITICAL,
-    "HIGH": Severity.HIGH,
-    "MEDIUM": Severity.MEDIUM,
-    "LOW": Severity.LOW,
-    "UNKNOWN": Severity.UNKNOWN,
-})
 
 # License categories Trivy considers free to use: reporting them as non-compliant would only be noise.
 PERMITTED_LICENSE_CATEGORIES = {"notice", "permissive", "unencumbered"}
@@ -196,7 +187,7 @@ def _vulnerability(v: dict, path: str, result: dict, image: ImageRef | None, con
         result=result, image=image,
         key=(text(v, "PkgPath", path), text(v, "PkgID", path)),
         type=EventType.VULNERABILITY,
-        severity=severity(SEVERITIES, v, "Severity", path),
+        severity=severity(TRIVY_SEVERITIES, v, "Severity", path),
         title=f"{vuln_id}: {title}" if title else f"{vuln_id} in {package} {installed}",
         description=text(v, "Description", path),
         finding_id=vuln_id, package=package, installed_version=installed,
@@ -240,7 +231,7 @@ def _secret(s: dict, path: str, result: dict, image: ImageRef | None, context: _
     return context.event(
         result=result, image=image, key=(start, end, text(s, "Match", path)),
         type=EventType.SENSITIVE_DATA,
-        severity=severity(SEVERITIES, s, "Severity", path),
+        severity=severity(TRIVY_SEVERITIES, s, "Severity", path),
         title=f"{title} in {target}{line}",
         finding_id=rule,
         details={
@@ -260,7 +251,7 @@ def _misconfiguration(m: dict, path: str, result: dict, context: _Context) -> di
     return context.event(
         result=result, image=ImageRef(), key=(message, cause.get("Resource"), cause.get("StartLine")),
         type=EventType.MISCONFIGURATION,
-        severity=severity(SEVERITIES, m, "Severity", path),
+        severity=severity(TRIVY_SEVERITIES, m, "Severity", path),
         title=f"{check}: {text(m, 'Title', path) or message}{where}",
         description="\n\n".join(part for part in (message, text(m, "Description", path)) if part),
         finding_id=check,
@@ -280,7 +271,7 @@ def _license(lic: dict, path: str, result: dict, image: ImageRef | None, context
     return context.event(
         result=result, image=image, key=(file_path,),
         type=EventType.NON_COMPLIANT,
-        severity=severity(SEVERITIES, lic, "Severity", path),
+        severity=severity(TRIVY_SEVERITIES, lic, "Severity", path),
         title=f"License {name} ({category or 'unclassified'}) in {package or file_path or result.get('Target')}",
         finding_id=name, package=package,
         details={"category": category, "file": file_path, "link": text(lic, "Link", path)},

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from events.adapters.base import (
+    TRIVY_SEVERITIES,
     AdapterError,
     ImageRef,
     Parsed,
@@ -28,21 +29,13 @@ from events.adapters.base import (
     objects,
     section,
     severity,
-    severity_table,
     text,
 )
-from events.models import EventType, Severity
+from events.models import EventType
 from events.validation import parse_datetime
 
 SOURCE = "trivy"
 API_GROUP = "aquasecurity.github.io"
-SEVERITIES = severity_table({
-    "CRITICAL": Severity.CRITICAL,
-    "HIGH": Severity.HIGH,
-    "MEDIUM": Severity.MEDIUM,
-    "LOW": Severity.LOW,
-    "UNKNOWN": Severity.UNKNOWN,
-})
 VULNERABILITY_KINDS = {"VulnerabilityReport", "ClusterVulnerabilityReport"}
 SECRET_KINDS = {"ExposedSecretReport"}
 CHECK_KINDS = {
@@ -168,7 +161,7 @@ def _vulnerabilities(report: _Report) -> list[dict]:
         events.append(report.event(
             image=image, key=(text(v, "target", path), text(v, "pkgPath", path)),
             type=EventType.VULNERABILITY,
-            severity=severity(SEVERITIES, v, "severity", path),
+            severity=severity(TRIVY_SEVERITIES, v, "severity", path),
             title=f"{vuln_id}: {title}" if title else f"{vuln_id} in {package} {installed}",
             description=text(v, "description", path),
             finding_id=vuln_id, package=package, installed_version=installed,
@@ -189,7 +182,7 @@ def _secrets(report: _Report) -> list[dict]:
         events.append(report.event(
             image=image, key=(target, text(s, "match", path)),
             type=EventType.SENSITIVE_DATA,
-            severity=severity(SEVERITIES, s, "severity", path),
+            severity=severity(TRIVY_SEVERITIES, s, "severity", path),
             title=f"{text(s, 'title', path) or rule} in {target or image}",
             finding_id=rule,
             details={"category": text(s, "category", path), "file": target, "match": text(s, "match", path)},
@@ -207,7 +200,7 @@ def _checks(report: _Report) -> list[dict]:
         events.append(report.event(
             key=tuple(messages),
             type=EventType.MISCONFIGURATION,
-            severity=severity(SEVERITIES, check, "severity", path),
+            severity=severity(TRIVY_SEVERITIES, check, "severity", path),
             title=f"{check_id}: {text(check, 'title', path) or check_id}{report.where()}",
             description="\n\n".join([*messages, text(check, "description", path)]),
             finding_id=check_id,
@@ -238,7 +231,7 @@ def _compliance(report: _Report) -> list[dict]:
         events.append(report.event(
             key=(control_id,),
             type=EventType.NON_COMPLIANT,
-            severity=severity(SEVERITIES, control, "severity", path),
+            severity=severity(TRIVY_SEVERITIES, control, "severity", path),
             title=f"{title}: {control_id} {text(control, 'name', path)}",
             finding_id=control_id,
             details={"compliance": compact({"id": compliance.get("id"), "title": title,
