@@ -372,6 +372,13 @@ def make_event(
     return event
 
 
+def name_and_version(value: Any) -> str:
+    """``"Trivy v0.56.2"`` from ``{"name": "Trivy", "version": "v0.56.2", …}`` ('' for anything else)."""
+    if not isinstance(value, dict):
+        return ""
+    return " ".join(str(value[key]) for key in ("name", "version") if value.get(key))
+
+
 def compact(mapping: Mapping[str, Any]) -> dict[str, Any]:
     """``mapping`` without empty values (None, '', [], {}): details stay small and readable."""
     return {k: v for k, v in mapping.items() if v not in (None, "", [], {})}

@@ -21,6 +21,7 @@ from events.adapters.base import (
     items,
     looks_like_image_reference,
     make_event,
+    name_and_version,
     number,
     obj,
     objects,
@@ -49,8 +50,8 @@ class GrypeAdapter(Adapter):
         scanned_at = text(descriptor, "timestamp", "descriptor")  # grype ≥ 0.45; older output has none
         shared = compact({
             "source_type": text(source, "type", "source"), "target": target,
-            "distro": " ".join(str(distro[k]) for k in ("name", "version") if distro.get(k)),
-            "scanner": " ".join(str(descriptor[k]) for k in ("name", "version") if descriptor.get(k)),
+            "distro": name_and_version(distro),
+            "scanner": name_and_version(descriptor),
         })
         parsed = Parsed()
         for path, match in objects(payload, "matches", "", required=True):

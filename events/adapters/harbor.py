@@ -26,6 +26,7 @@ from events.adapters.base import (
     image_ref,
     items,
     make_event,
+    name_and_version,
     number,
     obj,
     objects,
@@ -126,8 +127,7 @@ def _scan_overview(overview: dict, path: str, image: ImageRef, repository: dict,
     if status.lower() != "success":
         parsed.ignored.append(f"Scan of {image} ended {status or 'without a status'}: no findings.")
         return parsed
-    scanner_info = overview.get("scanner") if isinstance(overview.get("scanner"), dict) else {}
-    scanner = " ".join(str(scanner_info[k]) for k in ("name", "version") if scanner_info.get(k))
+    scanner = name_and_version(overview.get("scanner"))
     totals = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
     report_id = text(overview, "report_id", path)
     end_time = text(overview, "end_time", path)
@@ -172,8 +172,7 @@ def _report(report: dict[str, Any], path: str, hints: Mapping[str, str]) -> Pars
     """A Harbor (pluggable scanner) vulnerability report: one event per vulnerability."""
     artifact = section(report, "artifact", path)
     generated = text(report, "generated_at", path)
-    scanner_info = report.get("scanner") if isinstance(report.get("scanner"), dict) else {}
-    scanner = " ".join(str(scanner_info[k]) for k in ("name", "version") if scanner_info.get(k))
+    scanner = name_and_version(report.get("scanner"))
     parsed = Parsed()
     for v_path, vuln in objects(report, "vulnerabilities", path):
         vuln_id = text(vuln, "id", v_path, required=True)

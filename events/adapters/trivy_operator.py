@@ -24,6 +24,7 @@ from events.adapters.base import (
     image_ref,
     items,
     make_event,
+    name_and_version,
     number,
     obj,
     objects,
@@ -118,8 +119,7 @@ class _Report:
         self.status = section(resource, "status", path)
         self.report = section(resource, "report", path)
         self.report_path = self.at("report")
-        scanner = self.report.get("scanner") if isinstance(self.report.get("scanner"), dict) else {}
-        self.scanner = " ".join(str(scanner[k]) for k in ("name", "version") if scanner.get(k))
+        self.scanner = name_and_version(self.report.get("scanner"))
         stamp = self.report.get("updateTimestamp") or self.status.get("updateTimestamp")
         stamp = stamp or self.metadata.get("creationTimestamp")
         # Kept as sent for the uid; used as occurred_at only when it is a real date (samples hold "2021-1-1T…").
