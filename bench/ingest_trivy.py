@@ -51,7 +51,8 @@ def vulnerability(rng: random.Random, i: int) -> dict:
         "CweIDs": ["CWE-787"],
         "VendorSeverity": {"nvd": 3, "redhat": 2},
         "CVSS": {
-            "nvd": {"V3Vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "V3Score": round(rng.uniform(2, 10), 1)},
+            "nvd": {"V3Vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                    "V3Score": round(rng.uniform(2, 10), 1)},
             "redhat": {"V3Vector": "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H", "V3Score": 7.5},
         },
         "References": [f"https://security.example.org/advisories/{i}/{n}" for n in range(rng.randint(4, 14))],

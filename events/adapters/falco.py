@@ -2,10 +2,10 @@
 
 The body is one alert, a JSON list of alerts, or JSON lines (one alert per line, as in ``alerts.jsonl``).
 Severity comes from the priority, Falco's 8 levels onto our 6: Emergency, Alert, Critical → critical; Error →
-high; Warning → medium; Notice → low; Informational (Info), Debug → negligible; missing or other → unknown. The
-finding id is the rule, the resource comes from ``output_fields`` (``k8s.ns.name``, ``k8s.pod.name``, ``container.*``; ``ka.target.*`` for
-Kubernetes audit rules) and the node is the alert's ``hostname``. ``Falco internal: …`` rules report on Falco's own
-health (dropped syscalls, metrics): they are acknowledged, not stored.
+high; Warning → medium; Notice → low; Informational (Info), Debug → negligible; missing or other → unknown.
+The finding id is the rule; the resource comes from ``output_fields`` (``k8s.ns.name``, ``k8s.pod.name``,
+``container.*``; ``ka.target.*`` for Kubernetes audit rules) and the node is the alert's ``hostname``.
+``Falco internal: …`` rules report on Falco's own health (dropped syscalls, metrics): acknowledged, not stored.
 """
 
 from __future__ import annotations
@@ -18,18 +18,16 @@ from events.adapters.base import (
     FALCO_SEVERITIES,
     Adapter,
     AdapterError,
-    ImageRef,
     Parsed,
     decode_json,
-    image_ref,
     items,
     make_event,
-    parse_image_reference,
     section,
     severity,
     text,
     text_of,
 )
+from events.adapters.images import ImageRef, image_ref, parse_image_reference
 from events.models import EventType
 from events.validation import parse_datetime
 

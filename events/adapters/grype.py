@@ -13,23 +13,20 @@ from typing import Any
 from events.adapters.base import (
     GRYPE_SEVERITIES,
     Adapter,
-    ImageRef,
     Parsed,
     compact,
     cvss_score,
-    digest_of,
     items,
-    looks_like_image_reference,
     make_event,
     name_and_version,
     number,
     obj,
     objects,
-    parse_image_reference,
     section,
     severity,
     text,
 )
+from events.adapters.images import ImageRef, digest_of, looks_like_image_reference, parse_image_reference
 from events.models import EventType
 
 SOURCE = "grype"

@@ -19,22 +19,20 @@ from events.adapters.base import (
     HARBOR_SEVERITIES,
     Adapter,
     AdapterError,
-    ImageRef,
     Parsed,
     compact,
     cvss_score,
-    image_ref,
     items,
     make_event,
     name_and_version,
     number,
     obj,
     objects,
-    parse_image_reference,
     section,
     severity,
     text,
 )
+from events.adapters.images import ImageRef, image_ref, parse_image_reference
 from events.models import EventType, Severity
 
 SOURCE = "harbor"

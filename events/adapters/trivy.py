@@ -21,22 +21,19 @@ from events.adapters.base import (
     TRIVY_SEVERITIES,
     Adapter,
     AdapterError,
-    ImageRef,
     Parsed,
     compact,
     cvss_score,
-    digest_of,
     items,
-    looks_like_image_reference,
     make_event,
     number,
     obj,
     objects,
-    parse_image_reference,
     section,
     severity,
     text,
 )
+from events.adapters.images import ImageRef, digest_of, looks_like_image_reference, parse_image_reference
 from events.models import EventType
 
 SOURCE = "trivy"

@@ -17,11 +17,9 @@ from typing import Any
 from events.adapters.base import (
     TRIVY_SEVERITIES,
     AdapterError,
-    ImageRef,
     Parsed,
     compact,
     cvss_score,
-    image_ref,
     items,
     make_event,
     name_and_version,
@@ -32,6 +30,7 @@ from events.adapters.base import (
     severity,
     text,
 )
+from events.adapters.images import ImageRef, image_ref
 from events.models import EventType
 from events.validation import parse_datetime
 

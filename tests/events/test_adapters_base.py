@@ -3,7 +3,8 @@
 import pytest
 
 from events.adapters import ADAPTERS, AdapterError
-from events.adapters.base import ImageRef, clean_hints, decode_json, guess_tool, make_event, parse_image_reference
+from events.adapters.base import clean_hints, decode_json, guess_tool, make_event
+from events.adapters.images import ImageRef, parse_image_reference
 from events.models import EventType
 
 

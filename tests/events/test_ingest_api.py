@@ -12,6 +12,8 @@ from tests.fixtures import fixture_bytes, fixture_json
 
 pytestmark = pytest.mark.django_db
 
+IMAGE = "registry.example.com/shop/payments:2.3.1@sha256:5d2c0b0b7c8a1f7e46a3d1c9e2f4b6a8d0c2e4f6a8b0d2c4e6f8a0b2d4c6e8f0"
+
 
 def post(client, tool: str, body: bytes, content_type: str = "application/json", query: str = ""):
     return client.generic("POST", f"/api/v1/ingest/{tool}/{query}", body, content_type=content_type)
@@ -27,9 +29,7 @@ def test_trivy_report_is_stored_as_one_batch_and_answered_with_counts(scanner_ap
     assert str(batch.id) == body["batch"]
     assert (batch.source, batch.created_by, batch.received, batch.created) == ("trivy", scanner_user, 6, 6)
     critical = SecurityEvent.objects.get(finding_id="CVE-2023-5363")
-    assert (critical.source, critical.severity, critical.image_reference) == (
-        "trivy", Severity.CRITICAL,
-        "registry.example.com/shop/payments:2.3.1@sha256:5d2c0b0b7c8a1f7e46a3d1c9e2f4b6a8d0c2e4f6a8b0d2c4e6f8a0b2d4c6e8f0")
+    assert (critical.source, critical.severity, critical.image_reference) == ("trivy", Severity.CRITICAL, IMAGE)
 
 
 def test_the_stored_events_are_listed_by_the_events_api(scanner_api):

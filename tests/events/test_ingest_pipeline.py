@@ -18,6 +18,8 @@ from tests.notifications.conftest import make_integration, make_policy
 
 pytestmark = pytest.mark.django_db
 
+IMAGE = "registry.example.com/shop/payments:2.3.1@sha256:5d2c0b0b7c8a1f7e46a3d1c9e2f4b6a8d0c2e4f6a8b0d2c4e6f8a0b2d4c6e8f0"
+
 
 @pytest.fixture
 def receiver(settings):
@@ -69,8 +71,7 @@ def test_trivy_report_with_a_critical_cve_notifies_the_critical_vulnerabilities_
     (message,) = received
     assert message["policy"]["name"] == "Critical images"
     assert [e["finding_id"] for e in message["events"]] == ["CVE-2023-5363"]  # the HIGH one is below the bar
-    assert message["images"] == [
-        "registry.example.com/shop/payments:2.3.1@sha256:5d2c0b0b7c8a1f7e46a3d1c9e2f4b6a8d0c2e4f6a8b0d2c4e6f8a0b2d4c6e8f0"]
+    assert message["images"] == [IMAGE]
 
 
 def test_falco_alert_notifies_the_runtime_threats_policy(
