@@ -7,6 +7,7 @@ sees every problem of the first bad items at once.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timezone as dt_timezone
 from typing import Any
@@ -30,6 +31,8 @@ TITLE_MAX = SecurityEvent._meta.get_field("title").max_length
 UID_MAX = SecurityEvent._meta.get_field("uid").max_length
 SOURCE_MAX = SecurityEvent._meta.get_field("source").max_length
 DESCRIPTION_MAX = 20_000
+# PostgreSQL text and jsonb cannot hold NUL characters; refuse them here rather than fail at insert time.
+NUL_MESSAGE = "Must not contain NUL (\\u0000) characters."
 
 
 class EventValidationError(Exception):
@@ -77,6 +80,8 @@ def _text(item: dict, name: str, limit: int, errors: dict) -> str:
         return ""
     if len(value) > limit:
         errors[name] = [f"Ensure this field has no more than {limit} characters."]
+    elif "\x00" in value:
+        errors[name] = [NUL_MESSAGE]
     return value
 
 
@@ -107,6 +112,8 @@ def clean_event(item: Any, default_source: str, now: datetime) -> tuple[dict[str
         errors["title"] = ["This field is required." if title in (None, "") else "Must be a non-blank string."]
     elif len(title) > TITLE_MAX:
         errors["title"] = [f"Ensure this field has no more than {TITLE_MAX} characters."]
+    elif "\x00" in title:
+        errors["title"] = [NUL_MESSAGE]
     data["title"] = title
 
     data["description"] = _text(item, "description", DESCRIPTION_MAX, errors)
@@ -123,6 +130,8 @@ def clean_event(item: Any, default_source: str, now: datetime) -> tuple[dict[str
         errors["uid"] = ["Must be a string."]
     elif uid is not None and len(uid) > UID_MAX:
         errors["uid"] = [f"Ensure this field has no more than {UID_MAX} characters."]
+    elif uid is not None and "\x00" in uid:
+        errors["uid"] = [NUL_MESSAGE]
     data["uid"] = uid or None
 
     cvss = item.get("cvss")
@@ -136,6 +145,8 @@ def clean_event(item: Any, default_source: str, now: datetime) -> tuple[dict[str
     details = item.get("details")
     if details is not None and not isinstance(details, dict):
         errors["details"] = ["Must be a JSON object."]
+    elif details and "\\u0000" in json.dumps(details):
+        errors["details"] = [NUL_MESSAGE]
     data["details"] = details or {}
 
     occurred = item.get("occurred_at")

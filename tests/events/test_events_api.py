@@ -61,6 +61,9 @@ def test_one_bad_item_rejects_the_whole_request_naming_index_and_field(scanner_a
         ({"repository": "x" * 300}, "repository"),
         ({"uid": 42}, "uid"),
         ({"source": "Has Spaces"}, "source"),
+        ({"package": "lib\u0000c"}, "package"),
+        ({"title": "bad\u0000title"}, "title"),
+        ({"details": {"Fix": {"versions": ["1.0\u0000"]}}}, "details"),
     ],
 )
 def test_bad_fields_get_field_level_messages(scanner_api, overrides, field):
