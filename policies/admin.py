@@ -15,7 +15,8 @@ from kcs.models import AuditAction
 from policies import services
 from policies.models import NotificationMethod, ResponsePolicy, Scope
 from policies.permissions import MANAGE_POLICIES, VIEW_POLICIES
-from policies.validation import MethodChoice, check_methods, check_policy, check_scope, normalize_policy
+from policies.forms import ScopeRulesMixin, add_errors
+from policies.validation import MethodChoice, check_methods, check_policy, normalize_policy
 
 
 class PolicyAdminForm(ModelForm):
@@ -32,9 +33,7 @@ class PolicyAdminForm(ModelForm):
         values = {key: cleaned[key] for key in ("name", "scopes", "trigger", "min_severity", "repeat_interval")
                   if key in cleaned}
         errors, _ = check_policy(values, self.instance if self.instance.pk else None)
-        for field, field_messages in errors.items():
-            for message in field_messages:
-                self.add_error(field, message)
+        add_errors(self, errors)
         return cleaned
 
 
@@ -148,24 +147,10 @@ class ResponsePolicyAdmin(admin.ModelAdmin):
         self._set_enabled(request, queryset, False)
 
 
-class ScopeAdminForm(ModelForm):
+class ScopeAdminForm(ScopeRulesMixin, ModelForm):
     class Meta:
         model = Scope
         fields = "__all__"
-
-    def validate_unique(self):
-        pass
-
-    def clean(self):
-        cleaned = super().clean()
-        values = {key: cleaned[key] for key in ("name", *Scope.PATTERN_FIELDS) if key in cleaned}
-        errors, normalized = check_scope(values, self.instance if self.instance.pk else None)
-        for field, field_messages in errors.items():
-            for message in field_messages:
-                self.add_error(None if field == "non_field_errors" else field, message)
-        if not errors:
-            cleaned.update(normalized)
-        return cleaned
 
 
 @admin.register(Scope)

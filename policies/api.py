@@ -6,6 +6,7 @@ writes in one transaction with the security event log entry, and its refusals be
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django_filters.rest_framework import DjangoFilterBackend
@@ -83,7 +84,27 @@ class NotificationMethodsField(serializers.Field):
         return [MethodChoice(found[ident], kind) for ident, kind in wanted]
 
 
-class ResponsePolicySerializer(serializers.ModelSerializer):
+class ServiceWritesMixin:
+    """Serializer writes go through a service (``create_with(request, values)``, ``update_with(request, obj,
+    values)``); its refusals (:class:`ValidationFailed`, :class:`ProtectedObject`) become 400s."""
+
+    create_with: Callable
+    update_with: Callable
+
+    def create(self, validated_data: dict):
+        try:
+            return type(self).create_with(self.context["request"], validated_data)
+        except (ValidationFailed, ProtectedObject) as exc:
+            raise refusal(exc) from None
+
+    def update(self, instance, validated_data: dict):
+        try:
+            return type(self).update_with(self.context["request"], instance, validated_data)
+        except (ValidationFailed, ProtectedObject) as exc:
+            raise refusal(exc) from None
+
+
+class ResponsePolicySerializer(ServiceWritesMixin, serializers.ModelSerializer):
     scopes = serializers.PrimaryKeyRelatedField(many=True, queryset=Scope.objects.all())
     trigger = serializers.ChoiceField(choices=Trigger.choices)
     min_severity = SeverityField(required=False, allow_null=True)
@@ -100,17 +121,8 @@ class ResponsePolicySerializer(serializers.ModelSerializer):
         # Name uniqueness (ignoring case) is a shared rule of policies.validation, applied by the service.
         extra_kwargs = {"name": {"validators": []}}
 
-    def create(self, validated_data: dict) -> ResponsePolicy:
-        try:
-            return services.create_policy(self.context["request"], validated_data)
-        except ValidationFailed as exc:
-            raise refusal(exc) from None
-
-    def update(self, instance: ResponsePolicy, validated_data: dict) -> ResponsePolicy:
-        try:
-            return services.update_policy(self.context["request"], instance, validated_data)
-        except ValidationFailed as exc:
-            raise refusal(exc) from None
+    create_with = staticmethod(services.create_policy)
+    update_with = staticmethod(services.update_policy)
 
 
 class ResponsePolicyViewSet(viewsets.ModelViewSet):
@@ -139,7 +151,7 @@ def _patterns() -> serializers.ListField:
     return serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
 
 
-class ScopeSerializer(serializers.ModelSerializer):
+class ScopeSerializer(ServiceWritesMixin, serializers.ModelSerializer):
     clusters = _patterns()
     namespaces = _patterns()
     registries = _patterns()
@@ -151,17 +163,8 @@ class ScopeSerializer(serializers.ModelSerializer):
         read_only_fields = ["is_global"]
         extra_kwargs = {"name": {"validators": []}}
 
-    def create(self, validated_data: dict) -> Scope:
-        try:
-            return services.create_scope(self.context["request"], validated_data)
-        except ValidationFailed as exc:
-            raise refusal(exc) from None
-
-    def update(self, instance: Scope, validated_data: dict) -> Scope:
-        try:
-            return services.update_scope(self.context["request"], instance, validated_data)
-        except (ValidationFailed, ProtectedObject) as exc:
-            raise refusal(exc) from None
+    create_with = staticmethod(services.create_scope)
+    update_with = staticmethod(services.update_scope)
 
 
 class ScopeViewSet(viewsets.ModelViewSet):

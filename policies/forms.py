@@ -32,6 +32,16 @@ REPEAT_CHOICES = [
 ]
 
 
+def add_errors(form: forms.BaseForm, errors: dict[str, list[str]]) -> None:
+    """Put shared-rule messages (``{field: [message]}``) on ``form``; list-wide method messages go to its rows."""
+    for field, messages in errors.items():
+        for message in messages:
+            if field == "notification_methods" and hasattr(form, "methods"):
+                form.methods.add_non_form_error(message)
+            else:
+                form.add_error(field if field in form.fields else None, message)
+
+
 def describe_interval(seconds: int) -> str:
     """A repeat interval in words, for values set through the API that the drop-down does not list."""
     if not seconds:
@@ -175,13 +185,7 @@ class PolicyForm(forms.ModelForm):
         if rows is not None:
             values["notification_methods"] = [choice for _, choice in rows]
         errors, row_errors = check_policy(values, self.instance if self.instance.pk else None)
-        for field, messages in errors.items():
-            if field == "notification_methods":
-                for message in messages:
-                    self.methods.add_non_form_error(message)
-            else:
-                for message in messages:
-                    self.add_error(field, message)
+        add_errors(self, errors)
         for index, messages in row_errors.items():
             for message in messages:
                 rows[index][0].add_error("integration", message)
@@ -213,7 +217,24 @@ class PatternsField(forms.CharField):
         return [part.strip() for line in text.splitlines() for part in line.split(",") if part.strip()]
 
 
-class ScopeForm(forms.ModelForm):
+class ScopeRulesMixin:
+    """A scope ModelForm that applies the shared rules (name unique ignoring case, clean patterns, Global fixed)."""
+
+    def validate_unique(self):
+        # Shared rule (case-insensitive) in policies.validation, checked in clean().
+        pass
+
+    def clean(self):
+        cleaned = super().clean()
+        values = {key: cleaned[key] for key in ("name", *Scope.PATTERN_FIELDS) if key in cleaned}
+        errors, normalized = check_scope(values, self.instance if self.instance.pk else None)
+        add_errors(self, errors)
+        if not errors:
+            cleaned.update(normalized)
+        return cleaned
+
+
+class ScopeForm(ScopeRulesMixin, forms.ModelForm):
     clusters = PatternsField(required=False, help_text="e.g. prod-*")
     namespaces = PatternsField(required=False, help_text="e.g. payments, kube-*")
     registries = PatternsField(required=False, help_text="e.g. registry.example.com")
@@ -223,21 +244,6 @@ class ScopeForm(forms.ModelForm):
         model = Scope
         fields = ["name", "description", *Scope.PATTERN_FIELDS]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
-
-    def validate_unique(self):
-        # Shared rule (case-insensitive) in policies.validation, checked in clean().
-        pass
-
-    def clean(self):
-        cleaned = super().clean()
-        values = {key: cleaned[key] for key in self.Meta.fields if key in cleaned}
-        errors, normalized = check_scope(values, self.instance if self.instance.pk else None)
-        for field, messages in errors.items():
-            for message in messages:
-                self.add_error(None if field == "non_field_errors" else field, message)
-        if not errors:
-            cleaned.update(normalized)
-        return cleaned
 
     def values(self) -> dict:
         return {key: self.cleaned_data[key] for key in self.Meta.fields}

@@ -6,6 +6,9 @@ Every screen works without JavaScript; with htmx the search and the status toggl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
@@ -17,7 +20,7 @@ from django.views import View
 
 from notifications.models import NotificationIntegration
 from policies import services
-from policies.forms import PolicyForm, ScopeForm
+from policies.forms import PolicyForm, ScopeForm, add_errors
 from policies.models import ResponsePolicy, Scope
 from policies.permissions import MANAGE_POLICIES, VIEW_POLICIES
 from policies.queries import POLICY_SORTS, policies_with_relations, scopes_with_usage, search_policies, sort_policies
@@ -39,17 +42,19 @@ def _safe_next(request, fallback: str) -> str:
     return fallback
 
 
-def _show_failure(form, exc: ValidationFailed) -> None:
-    """Put a service's refusal (e.g. a name taken a moment ago by someone else) on the form."""
-    for field, field_messages in exc.errors.items():
-        for message in field_messages:
-            if field == "notification_methods":
-                form.methods.add_non_form_error(message)
-            else:
-                form.add_error(field if field in form.fields else None, message)
-    for index, row_messages in getattr(exc, "rows", {}).items():
-        for message in row_messages:
-            form.methods.add_non_form_error(f"Notification method {index + 1}: {message}")
+def _saved(form, save: Callable[[], Any]) -> Any | None:
+    """``save()`` the valid form through a service; None when the form or the service refused (messages shown)."""
+    if not form.is_valid():
+        return None
+    try:
+        return save()
+    except ValidationFailed as exc:
+        # e.g. a name taken a moment ago by someone else
+        add_errors(form, exc.errors)
+        for index, row_messages in exc.rows.items():
+            for message in row_messages:
+                form.methods.add_non_form_error(f"Notification method {index + 1}: {message}")
+        return None
 
 
 class PolicyListView(PermissionRequiredMixin, View):
@@ -92,14 +97,9 @@ class PolicyCreateView(PermissionRequiredMixin, PolicyFormMixin, View):
 
     def post(self, request):
         form = PolicyForm(request.POST, integrations=_integrations())
-        if form.is_valid():
-            try:
-                policy = services.create_policy(request, form.values())
-            except ValidationFailed as exc:
-                _show_failure(form, exc)
-            else:
-                messages.success(request, f"Policy “{policy.name}” created.")
-                return redirect("policies:response-list")
+        if policy := _saved(form, lambda: services.create_policy(request, form.values())):
+            messages.success(request, f"Policy “{policy.name}” created.")
+            return redirect("policies:response-list")
         return self.render_form(request, form, status=400)
 
 
@@ -119,14 +119,9 @@ class PolicyEditView(PermissionRequiredMixin, PolicyFormMixin, View):
             raise PermissionDenied
         policy = get_object_or_404(ResponsePolicy, pk=pk)
         form = PolicyForm(request.POST, instance=policy, integrations=_integrations())
-        if form.is_valid():
-            try:
-                services.update_policy(request, policy, form.values())
-            except ValidationFailed as exc:
-                _show_failure(form, exc)
-            else:
-                messages.success(request, f"Policy “{policy.name}” saved.")
-                return redirect("policies:response-list")
+        if _saved(form, lambda: services.update_policy(request, policy, form.values())):
+            messages.success(request, f"Policy “{policy.name}” saved.")
+            return redirect("policies:response-list")
         return self.render_form(request, form, policy, status=400)
 
 
@@ -190,14 +185,9 @@ class ScopeCreateView(PermissionRequiredMixin, View):
 
     def post(self, request):
         form = ScopeForm(request.POST)
-        if form.is_valid():
-            try:
-                scope = services.create_scope(request, form.values())
-            except ValidationFailed as exc:
-                _show_failure(form, exc)
-            else:
-                messages.success(request, f"Scope “{scope.name}” created.")
-                return redirect("policies:scope-list")
+        if scope := _saved(form, lambda: services.create_scope(request, form.values())):
+            messages.success(request, f"Scope “{scope.name}” created.")
+            return redirect("policies:scope-list")
         return render(request, "policies/scope_form.html", {"form": form}, status=400)
 
 
@@ -220,14 +210,9 @@ class ScopeEditView(PermissionRequiredMixin, View):
             messages.error(request, "The Global scope is built in and cannot be changed.")
             return redirect("policies:scope-list")
         form = ScopeForm(request.POST, instance=scope)
-        if form.is_valid():
-            try:
-                services.update_scope(request, scope, form.values())
-            except ValidationFailed as exc:
-                _show_failure(form, exc)
-            else:
-                messages.success(request, f"Scope “{scope.name}” saved.")
-                return redirect("policies:scope-list")
+        if _saved(form, lambda: services.update_scope(request, scope, form.values())):
+            messages.success(request, f"Scope “{scope.name}” saved.")
+            return redirect("policies:scope-list")
         return render(request, "policies/scope_form.html", {"form": form, "scope": scope}, status=400)
 
 
