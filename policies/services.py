@@ -122,8 +122,11 @@ def update_policy(request, policy: ResponsePolicy, values: dict[str, Any]) -> Re
     A change of ``enabled`` alone is logged as enable/disable; a save without any change logs nothing.
     Raises :class:`ValidationFailed`; then nothing is stored.
     """
-    stored = ResponsePolicy.objects.get(pk=policy.pk)
-    values = _validated_policy(policy_values(stored) | values, policy)
+    merged = policy_values(ResponsePolicy.objects.get(pk=policy.pk)) | values
+    if "trigger" in values and "min_severity" not in values:
+        # A new trigger without a threshold of its own takes its default: the old one may not even apply.
+        merged["min_severity"] = None
+    values = _validated_policy(merged, policy)
     try:
         with transaction.atomic():
             # From the stored row (locked), not from ``policy``: a bound ModelForm has already changed the instance.

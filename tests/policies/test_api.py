@@ -224,3 +224,12 @@ def test_scope_in_use_cannot_be_deleted(officer_api, make_policy, prod_scope):
 def test_schema_documents_the_policy_endpoints(admin_api):
     schema = admin_api.get("/api/schema/", HTTP_ACCEPT="application/json").content.decode()
     assert "/api/v1/response-policies/" in schema and "/api/v1/scopes/" in schema and "/api/v1/audit-log/" in schema
+
+
+@pytest.mark.django_db
+def test_patching_the_trigger_alone_resets_the_threshold_to_the_new_triggers_default(officer_api, make_policy):
+    policy = make_policy("Critical CVEs", min_severity=4)
+    response = officer_api.patch(f"{POLICIES}{policy.pk}/", {"trigger": "malware"}, format="json")
+    assert response.status_code == 200 and response.json()["min_severity"] is None
+    response = officer_api.patch(f"{POLICIES}{policy.pk}/", {"trigger": "runtime_threats"}, format="json")
+    assert response.json()["min_severity"] == "high"
