@@ -99,7 +99,7 @@ class AuditEntry(models.Model):
 
 
 class ConfigRevision(models.Model):
-    """A counter per cached configuration (e.g. the compiled policy index), bumped on every change.
+    """A revision number per cached configuration (e.g. the compiled policy index), renewed on every change.
 
     Web processes change policies while worker processes match events; each process keeps its compiled copy and
     compares this one number (a primary-key read) to know when to rebuild it.

@@ -1,16 +1,16 @@
 """Per-process cache of the compiled policy index, invalidated through a revision counter in the database.
 
-Any save or delete of a policy, scope, notification method or integration bumps the counter in the same
-transaction (signals below); bulk updates must call :func:`policies.engine.invalidate`. Each process compares the
-counter (one primary-key read) before using its cached index and rebuilds it when the number moved.
+Any save or delete of a policy, scope, notification method or integration gives the configuration a new revision
+in the same transaction (signals below); bulk updates must call :func:`policies.engine.invalidate`. Each process
+compares the revision (one primary-key read) before using its cached index and rebuilds it when it changed.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 
 from django.db import transaction
-from django.db.models import F
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from kcs.models import ConfigRevision
@@ -29,11 +29,16 @@ def read_revision() -> int:
 
 
 def bump_revision(**_ignored) -> None:
-    """Increase the revision (inside the caller's transaction, so it is visible exactly when the change is)."""
+    """Give the configuration a new revision (inside the caller's transaction, so it is visible exactly when the
+    change is).
+
+    A random number rather than a counter: a transaction that bumped and then rolled back must not leave some
+    process holding an index built under a number that a later, different change would reach again.
+    """
+    value = secrets.randbits(62)
     with transaction.atomic():
-        updated = ConfigRevision.objects.filter(name=REVISION_NAME).update(value=F("value") + 1)
-        if not updated:
-            ConfigRevision.objects.get_or_create(name=REVISION_NAME, defaults={"value": 1})
+        if not ConfigRevision.objects.filter(name=REVISION_NAME).update(value=value):
+            ConfigRevision.objects.update_or_create(name=REVISION_NAME, defaults={"value": value})
 
 
 def build_index(revision: int = 0) -> PolicyIndex:

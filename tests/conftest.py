@@ -55,6 +55,39 @@ def celery_eager(request):
     app.conf.task_always_eager = previous
 
 
+def restore_migration_data() -> None:
+    """Re-create what data migrations seed (Global scope, groups): a transactional test's flush removed it."""
+    import importlib
+
+    from django.apps import apps
+
+    apps.get_model("policies", "Scope").objects.get_or_create(
+        is_global=True, defaults={"name": "Global", "description": "Every resource (built in; cannot be changed)."}
+    )
+    # The seed functions flip AppConfig.models_module for create_permissions(); keep the real registry intact.
+    saved = {config.label: config.models_module for config in apps.get_app_configs()}
+    try:
+        for module, function in (("policies.migrations.0003_seed_groups", "seed_groups"),
+                                 ("events.migrations.0002_scanner_group", "seed_group")):
+            getattr(importlib.import_module(module), function)(apps, None)
+    finally:
+        for config in apps.get_app_configs():
+            config.models_module = saved[config.label]
+
+
+@pytest.fixture(autouse=True)
+def migration_data(request):
+    """Transactional tests (live server, real worker) start with the seeded rows like every other test."""
+    if {"transactional_db", "live_server"} & set(request.fixturenames) or _is_transactional(request):
+        request.getfixturevalue("transactional_db")
+        restore_migration_data()
+
+
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+
+
 def grant(user, *codenames: str) -> None:
     """Give ``user`` the permissions named ``app_label.codename``."""
     for name in codenames:
