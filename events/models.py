@@ -122,14 +122,16 @@ class SecurityEvent(models.Model):
         return SEVERITY_SLUG_BY_VALUE[self.severity]
 
     @property
+    def image_name(self) -> str:
+        """``registry/repository:tag``, as much of it as is known."""
+        ref = "/".join(part for part in (self.registry, self.repository) if part)
+        return f"{ref}:{self.tag}" if self.tag else ref
+
+    @property
     def image_reference(self) -> str:
         """``registry/repository:tag@digest``, as much of it as is known."""
-        ref = "/".join(part for part in (self.registry, self.repository) if part)
-        if self.tag:
-            ref += f":{self.tag}"
-        if self.digest:
-            ref += f"@{self.digest}"
-        return ref
+        ref = self.image_name
+        return f"{ref}@{self.digest}" if self.digest else ref
 
     @property
     def workload_reference(self) -> str:

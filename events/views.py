@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.shortcuts import get_object_or_404
 from django.views.generic import TemplateView
@@ -10,6 +12,11 @@ from events.filters import EventFilter
 from events.models import SecurityEvent
 
 PAGE_SIZE = 50
+
+
+def as_text(value) -> str:
+    """A details value as a person reads it: strings as they are, everything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 class EventAccessMixin(LoginRequiredMixin, PermissionRequiredMixin):
@@ -56,6 +63,6 @@ class EventDetailView(EventAccessMixin, TemplateView):
             event=event,
             notifications=notifications,
             matched_policies=list(policies.values()),
-            details=sorted(event.details.items()) if isinstance(event.details, dict) else [],
+            details=[(key, as_text(value)) for key, value in sorted(event.details.items())],
         )
         return context
