@@ -190,13 +190,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # The transport ignores the host, but kombu warns on every connection when there is none.
     CELERY_BROKER_URL = "filesystem://localhost//"
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     # One folder for both directions: the web process writes messages where the worker reads them.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),  # default is ./control in the working directory
         "store_processed": False,
         "polling_interval": 0.2,  # seconds; the default 1 s would add up to a second to every notification
     }
