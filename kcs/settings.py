@@ -230,6 +230,9 @@ CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "notifications.sweep", "schedule": float(KCS_SWEEP_INTERVAL)},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fixup closes every database connection before and after each task unless this is set, which
+# costs a new PostgreSQL connection per task; kcs/celery.py applies CONN_MAX_AGE and health checks per task instead.
+CELERY_DB_REUSE_MAX = 1000
 
 # --- Email --------------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

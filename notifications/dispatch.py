@@ -28,6 +28,25 @@ logger = logging.getLogger(__name__)
 UPSERT_CHUNK = 500
 
 
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """The fields of an event that matching and planning read: loading only these keeps a 1,000-event batch cheap
+    (full model instances cost more than the matching itself)."""
+
+    id: int
+    batch_id: uuid.UUID
+    fingerprint: str
+    type: str
+    severity: int
+    cluster: str
+    namespace: str
+    registry: str
+    repository: str
+
+
+EVENT_ROW_FIELDS = [f.name for f in EventRow.__dataclass_fields__.values()]
+
+
 @dataclass
 class Evaluation:
     """What one evaluation did (for logs, tests and the bench)."""
@@ -42,34 +61,66 @@ def claim_fingerprints(
 ) -> set[tuple[int, int, str]]:
     """The (policy, integration, fingerprint) keys that may be notified now; the others are still quiet.
 
-    One conditional upsert per chunk: a key is claimed when it has no mark yet or its quiet period is over, and
-    claiming sets its new quiet period (``intervals[policy_id]`` seconds). Two transactions claiming the same key
-    serialise on its row, and the second sees the first one's quiet period: race-safe without explicit locks.
-    Keys are sorted so that concurrent claims lock rows in the same order (no deadlocks).
+    One conditional upsert: a key is claimed when it has no mark yet or its quiet period is over, and claiming
+    sets its new quiet period (``intervals[policy_id]`` seconds). Two transactions claiming the same key serialise
+    on its row, and the second sees the first one's quiet period: race-safe without explicit locks. Keys are
+    sorted so that concurrent claims lock rows in the same order (no deadlocks).
     """
     table = connection.ops.quote_name(RepeatMark._meta.db_table)
-    adapt = connection.ops.adapt_datetimefield_value
     ordered = sorted(set(keys))
+    quiet = [now + timedelta(seconds=intervals[policy_id]) for policy_id, _, _ in ordered]
+    upsert = (
+        "ON CONFLICT (policy_id, integration_id, fingerprint) DO UPDATE "
+        "SET notified_at = excluded.notified_at, quiet_until = excluded.quiet_until "
+        f"WHERE {table}.quiet_until <= excluded.notified_at "
+        "RETURNING policy_id, integration_id, fingerprint"
+    )
     claimed: set[tuple[int, int, str]] = set()
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Arrays: one statement and five parameters however many keys a large batch has.
+            policy_ids, integration_ids, fingerprints = (list(column) for column in zip(*ordered)) if ordered \
+                else ([], [], [])
+            cursor.execute(
+                f"INSERT INTO {table} (policy_id, integration_id, fingerprint, notified_at, quiet_until) "
+                "SELECT p, i, f, %s, q FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::timestamptz[]) "
+                f"AS u(p, i, f, q) {upsert}",
+                [now, policy_ids, integration_ids, fingerprints, quiet],
+            )
+            claimed.update((int(p), int(i), f) for p, i, f in cursor.fetchall())
+            return claimed
+        adapt = connection.ops.adapt_datetimefield_value
         for start in range(0, len(ordered), UPSERT_CHUNK):
             chunk = ordered[start : start + UPSERT_CHUNK]
             params: list = []
-            for policy_id, integration_id, fingerprint in chunk:
-                quiet_until = now + timedelta(seconds=intervals[policy_id])
-                params += [policy_id, integration_id, fingerprint, adapt(now), adapt(quiet_until)]
+            for (policy_id, integration_id, fingerprint), until in zip(chunk, quiet[start : start + UPSERT_CHUNK]):
+                params += [policy_id, integration_id, fingerprint, adapt(now), adapt(until)]
             values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
             cursor.execute(
                 f"INSERT INTO {table} (policy_id, integration_id, fingerprint, notified_at, quiet_until) "
-                f"VALUES {values} "
-                "ON CONFLICT (policy_id, integration_id, fingerprint) DO UPDATE "
-                "SET notified_at = excluded.notified_at, quiet_until = excluded.quiet_until "
-                f"WHERE {table}.quiet_until <= excluded.notified_at "
-                "RETURNING policy_id, integration_id, fingerprint",
+                f"VALUES {values} {upsert}",
                 params,
             )
             claimed.update((int(p), int(i), f) for p, i, f in cursor.fetchall())
     return claimed
+
+
+def link_events(pairs: list[tuple[int, int]]) -> None:
+    """Store (notification id, event id) rows of the notifications' events in as few statements as possible."""
+    Through = Notification.events.through
+    if connection.vendor == "postgresql" and pairs:
+        table = connection.ops.quote_name(Through._meta.db_table)
+        notification_ids, event_ids = (list(column) for column in zip(*pairs))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (notification_id, securityevent_id) "
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
+                [notification_ids, event_ids],
+            )
+        return
+    Through.objects.bulk_create(
+        [Through(notification_id=n, securityevent_id=e) for n, e in pairs], batch_size=2000
+    )
 
 
 def evaluate_batch(batch_id: str) -> Evaluation:
@@ -80,24 +131,19 @@ def evaluate_batch(batch_id: str) -> Evaluation:
     index = get_index()
     result = Evaluation()
     with transaction.atomic():
-        events = list(
-            SecurityEvent.objects.select_for_update()
-            .filter(batch_id=batch_id, evaluated_at__isnull=True)
-            .order_by("id")
-        )
+        events = [
+            EventRow(**row) for row in SecurityEvent.objects.select_for_update()
+            .filter(batch_id=batch_id, evaluated_at__isnull=True).order_by("id").values(*EVENT_ROW_FIELDS)
+        ]
         if not events:
             return result
         now = timezone.now()
         plans = _plan(index.match_batch(events), now)
         notifications = [plan.notification for plan in plans]
         Notification.objects.bulk_create(notifications)
-        Through = Notification.events.through
-        Through.objects.bulk_create(
-            [Through(notification_id=plan.notification.pk, securityevent_id=event.pk)
-             for plan in plans for event in plan.events],
-            batch_size=2000,
-        )
-        SecurityEvent.objects.filter(pk__in=[event.pk for event in events]).update(evaluated_at=now)
+        link_events([(plan.notification.pk, event.id) for plan in plans for event in plan.events])
+        # The rows locked above: exactly the batch's events not evaluated yet.
+        SecurityEvent.objects.filter(batch_id=batch_id, evaluated_at__isnull=True).update(evaluated_at=now)
         result.events = len(events)
         for notification in notifications:
             if notification.status == NotificationStatus.PENDING:
@@ -113,7 +159,7 @@ def evaluate_batch(batch_id: str) -> Evaluation:
 @dataclass
 class _Plan:
     notification: Notification
-    events: list[SecurityEvent]
+    events: list[EventRow]
 
 
 def _plan(matches, now: datetime) -> list[_Plan]:
