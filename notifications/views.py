@@ -158,8 +158,12 @@ class IntegrationDeleteView(PermissionRequiredMixin, View):
     permission_required = DELETE_INTEGRATIONS
 
     def _render(self, request, integration, blocked: str = "", status: int = 200):
-        return render(request, "notifications/integration_confirm_delete.html", {
-            "integration": integration, "blocked": blocked, "kind": integration.kind,
+        # The product's one confirmation page (shared with policies and scopes).
+        return render(request, "policies/confirm_delete.html", {
+            "object": integration, "kind": "integration", "blocked": blocked,
+            "consequence": "It stops receiving messages at once. Notifications it already delivered stay in the "
+                           "delivery log.",
+            "cancel_url": reverse("notifications:integration-detail", args=[integration.kind, integration.pk]),
         }, status=status)
 
     def get(self, request, kind: str, pk: int):

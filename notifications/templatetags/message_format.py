@@ -1,9 +1,6 @@
-"""Template filters for message formats: CEF escaping, syslog priority, Slack escaping, one-line text."""
+"""Template filters for message formats: CEF escaping, syslog priority, Slack escaping."""
 
 from __future__ import annotations
-
-import json
-import re
 
 from django import template
 
@@ -46,14 +43,3 @@ def slack(value) -> str:
     """Text safe inside Slack mrkdwn: the three characters Slack asks to escape."""
     return str(value if value is not None else "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
-
-@register.filter
-def oneline(value) -> str:
-    """Whitespace (including new lines) collapsed to single spaces."""
-    return re.sub(r"\s+", " ", str(value if value is not None else "")).strip()
-
-
-@register.filter
-def tojson(value) -> str:
-    """The value as a JSON literal (for JSON documents rendered from templates)."""
-    return json.dumps(value)
