@@ -64,3 +64,24 @@ def test_events_need_the_view_right(client, plain_user):
 
 def test_unknown_event_is_404(viewer):
     assert viewer.get("/events/424242/").status_code == 404
+
+
+def test_event_page_lists_the_policies_and_notifications_that_carried_it(viewer):
+    from notifications.models import Notification, NotificationIntegration, NotificationStatus
+    from policies.models import ResponsePolicy
+
+    result = services.ingest([vulnerability()], source="api")
+    hook = NotificationIntegration.objects.create(name="SOC hook", kind="webhook")
+    policy = ResponsePolicy.objects.create(name="Prod criticals", trigger="critical_vulnerabilities")
+    sent = Notification.objects.create(policy=policy, policy_name=policy.name, integration=hook,
+                                       integration_name=hook.name, status=NotificationStatus.SENT,
+                                       idempotency_key="k1")
+    sent.events.add(result.ids[0])
+    gone = Notification.objects.create(policy=None, policy_name="Old policy", integration=None,
+                                       integration_name="Old hook", status=NotificationStatus.FAILED,
+                                       last_error="HTTP 400 from receiver", idempotency_key="k2")
+    gone.events.add(result.ids[0])
+    page = viewer.get(f"/events/{result.ids[0]}/").content.decode()
+    assert "Prod criticals" in page and "SOC hook" in page and f"/notifications/{sent.pk}/" in page
+    assert "Old policy" in page and "Old hook" in page and "(deleted)" in page
+    assert "HTTP 400 from receiver" in page
