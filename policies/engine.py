@@ -61,22 +61,38 @@ class CompiledScope:
     name: str
     is_global: bool
     matchers: tuple[tuple[str, re.Pattern], ...] = ()
+    # The event attribute to look this scope up by, and the lower-cased literal prefixes its patterns start with
+    # (None when no attribute has a literal prefix in every pattern: the scope is then tested for every event).
+    key: tuple[str, tuple[str, ...]] | None = None
 
     @classmethod
     def build(cls, id: int, name: str, is_global: bool, patterns: dict[str, Sequence[str]]) -> CompiledScope:
         matchers = []
+        key = None
         if not is_global:
             for list_name, attribute in SCOPE_FIELDS:
-                regex = compile_globs(patterns.get(list_name) or ())
-                if regex is not None:
-                    matchers.append((attribute, regex))
-        return cls(id=id, name=name, is_global=is_global, matchers=tuple(matchers))
+                cleaned = [p.strip() for p in patterns.get(list_name) or () if p and p.strip()]
+                regex = compile_globs(cleaned)
+                if regex is None:
+                    continue
+                matchers.append((attribute, regex))
+                prefixes = tuple(sorted({literal_prefix(p).lower() for p in cleaned}))
+                # The most selective attribute wins: the one whose shortest prefix is longest.
+                if all(prefixes) and (key is None or min(map(len, prefixes)) > min(map(len, key[1]))):
+                    key = (attribute, prefixes)
+        return cls(id=id, name=name, is_global=is_global, matchers=tuple(matchers), key=key)
 
     def contains(self, event: Matchable) -> bool:
         for attribute, regex in self.matchers:
             if regex.match(getattr(event, attribute) or "") is None:
                 return False
         return True
+
+
+def literal_prefix(pattern: str) -> str:
+    """The part of a glob before its first wildcard: every value it matches starts with this."""
+    match = re.search(r"[*?[]", pattern)
+    return pattern if match is None else pattern[: match.start()]
 
 
 def threshold_of(trigger: str, min_severity: int | None) -> int:
@@ -122,6 +138,48 @@ class _ScopeBucket:
         return self.policies[: bisect_right(self.thresholds, severity)]
 
 
+class _ScopeLookup:
+    """The scope buckets of one event type, indexed by literal pattern prefix.
+
+    A scope whose patterns for some attribute all start with literal text (``team-7/*``, ``prod-eu``) can only
+    contain events whose attribute starts with one of those prefixes, so it is filed under them; an event then
+    looks up its own value's prefixes (one dictionary probe per distinct prefix length) instead of testing every
+    scope. Scopes without such an attribute (Global, ``*-prod``) are tested for every event.
+    """
+
+    __slots__ = ("always", "by_prefix", "lengths")
+
+    def __init__(self, buckets: list[_ScopeBucket]):
+        self.always: list[_ScopeBucket] = []
+        self.by_prefix: dict[str, dict[str, list[_ScopeBucket]]] = {}
+        for bucket in buckets:
+            key = bucket.scope.key
+            if key is None:
+                self.always.append(bucket)
+                continue
+            attribute, prefixes = key
+            table = self.by_prefix.setdefault(attribute, {})
+            for prefix in prefixes:
+                table.setdefault(prefix, []).append(bucket)
+        self.lengths = {attribute: sorted({len(p) for p in table}) for attribute, table in self.by_prefix.items()}
+
+    def containing(self, event: Matchable) -> list[_ScopeBucket]:
+        found = [b for b in self.always if b.scope.contains(event)]
+        seen: set[int] = set()
+        for attribute, table in self.by_prefix.items():
+            value = (getattr(event, attribute) or "").lower()
+            for length in self.lengths[attribute]:
+                if length > len(value):
+                    break
+                for bucket in table.get(value[:length], ()):
+                    scope_id = bucket.scope.id
+                    if scope_id not in seen:
+                        seen.add(scope_id)
+                        if bucket.scope.contains(event):
+                            found.append(bucket)
+        return found
+
+
 class PolicyIndex:
     """Enabled policies compiled for matching. Immutable; build a new one when the configuration changes."""
 
@@ -134,8 +192,8 @@ class PolicyIndex:
             for scope_id in policy.scope_ids:
                 if scope_id in scope_by_id:
                     grouped.setdefault(policy.event_type, {}).setdefault(scope_id, []).append(policy)
-        self._buckets: dict[str, list[_ScopeBucket]] = {
-            event_type: [_ScopeBucket(scope_by_id[sid], members) for sid, members in by_scope.items()]
+        self._lookups = {
+            event_type: _ScopeLookup([_ScopeBucket(scope_by_id[sid], members) for sid, members in by_scope.items()])
             for event_type, by_scope in grouped.items()
         }
 
@@ -143,16 +201,16 @@ class PolicyIndex:
         return len(self.policies)
 
     def _in_scope_buckets(self, event: Matchable, cache: dict | None) -> list[_ScopeBucket]:
-        buckets = self._buckets.get(event.type)
-        if not buckets:
+        lookup = self._lookups.get(event.type)
+        if lookup is None:
             return []
         if cache is None:
-            return [b for b in buckets if b.scope.contains(event)]
+            return lookup.containing(event)
         # Events of one batch usually share a resource: test each scope once per resource.
         key = (event.type, event.cluster, event.namespace, event.registry, event.repository)
         found = cache.get(key)
         if found is None:
-            found = cache[key] = [b for b in buckets if b.scope.contains(event)]
+            found = cache[key] = lookup.containing(event)
         return found
 
     def _match(self, event: Matchable, cache: dict | None) -> list[CompiledPolicy]:
