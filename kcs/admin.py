@@ -18,12 +18,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["timestamp", "actor_name", "action", "object_type", "object_repr", "source", "ip_address"]
-    list_filter = ["action", "object_type", "source", "timestamp"]
-    search_fields = ["actor_name", "object_repr", "object_id"]
-    date_hierarchy = "timestamp"
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records nobody may add, change or delete by hand (events, the security event log)."""
 
     def has_add_permission(self, request):
         return False
@@ -33,3 +29,11 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["timestamp", "actor_name", "action", "object_type", "object_repr", "source", "ip_address"]
+    list_filter = ["action", "object_type", "source", "timestamp"]
+    search_fields = ["actor_name", "object_repr", "object_id"]
+    date_hierarchy = "timestamp"
