@@ -105,3 +105,18 @@ def test_a_scanner_group_member_can_send_and_read_events_but_not_more(django_use
     assert api.post("/api/v1/events/", vulnerability(), format="json").status_code == 201
     assert api.get("/api/v1/events/").status_code == 200
     assert api.get("/api/v1/response-policies/").status_code == 403
+
+
+def test_rights_given_after_a_token_was_used_apply_to_its_next_request(plain_user):
+    from tests.conftest import grant, token_client
+
+    api = token_client(plain_user)
+    assert api.get("/api/v1/events/").status_code == 403
+    grant(plain_user, "events.view_securityevent")
+    assert api.get("/api/v1/events/").status_code == 200
+
+
+def test_repeated_requests_with_one_token_do_not_look_it_up_again(admin_api, django_assert_max_num_queries):
+    admin_api.get("/api/v1/events/")
+    with django_assert_max_num_queries(1):  # only the events query itself
+        assert admin_api.get("/api/v1/events/").status_code == 200
