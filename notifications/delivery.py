@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from events.models import SecurityEvent
 from kcs.queueing import send_now
-from notifications.channels import Delivery, Message, TransportError, channel_for
-from notifications.messages import MessageContext
+from notifications.channels import Channel, Delivery, Message, TransportError, channel_for
+from notifications.messages import MessageContext, notification_events_by_id
 from notifications.models import Notification, NotificationIntegration, NotificationStatus
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,11 @@ SWEEP_LIMIT = 1000  # rows re-queued per sweep, so one sweep never floods the br
 CLOCK_TOLERANCE = timedelta(seconds=1)
 # Rate-limit waits up to this long happen inside the task; longer ones reschedule the row for its slot.
 INLINE_WAIT = 1.0
+# After a send, a task goes on with more due messages of the same output: at most this many, for this long,
+# loading them DRAIN_CHUNK at a time.
+DRAIN_LIMIT = 50
+DRAIN_SECONDS = 2.0
+DRAIN_CHUNK = 10
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -59,7 +64,12 @@ def _claimable(now: datetime) -> Q:
 
 
 def deliver(notification_id: int) -> str | None:
-    """Send one notification if it can be claimed; returns its new status (None: not claimable, nothing done)."""
+    """Send one notification if it can be claimed; returns its new status (None: not claimable, nothing done).
+
+    After a successful send the same task goes on with further due notifications of the same output (see
+    :func:`_drain`), so a burst to one output does not pay the per-message task overhead for every message.
+    """
+    started = time.monotonic()
     now = timezone.now()
     claimed = (
         Notification.objects.filter(pk=notification_id)
@@ -69,6 +79,15 @@ def deliver(notification_id: int) -> str | None:
     if not claimed:
         return None
     notification = Notification.objects.select_related("integration", "policy").get(pk=notification_id)
+    status, channel = _attempt(notification, now)
+    if status == NotificationStatus.SENT and channel is not None and not channel.rate_limit:
+        _drain(notification.integration, channel, started)
+    return status
+
+
+def _attempt(notification: Notification, now: datetime, channel: Channel | None = None,
+             events: list[SecurityEvent] | None = None) -> tuple[str | None, Channel | None]:
+    """Render and send a claimed notification and record the outcome; returns (status, the channel used)."""
     integration = notification.integration
     message: Message | None = None
     try:
@@ -76,22 +95,67 @@ def deliver(notification_id: int) -> str | None:
             raise TransportError("The integration was deleted before this notification was sent.", permanent=True)
         if not integration.enabled:
             raise TransportError(f"The integration “{integration.name}” is disabled.", permanent=True)
-        channel = channel_for(integration)
+        channel = channel or channel_for(integration)
         if channel.rate_limit and not _holds_slot(notification, now):
             slot = reserve_slot(integration.pk, channel.rate_limit, now)
             wait = (slot - timezone.now()).total_seconds()
             if wait > INLINE_WAIT:
-                return _defer(notification, slot)
+                return _defer(notification, slot), channel
             if wait > 0:
                 time.sleep(wait)
-        message = channel.render(MessageContext.for_notification(notification))
+        message = channel.render(MessageContext.for_notification(notification, events))
         channel.send(message, Delivery(key=notification.idempotency_key, timestamp=int(time.time())))
     except TransportError as exc:
-        return record_outcome(notification, message, exc)
+        return record_outcome(notification, message, exc), channel
     except Exception as exc:  # a bug or a time limit must not leave the row in "sending": record and retry
-        logger.exception("notification %s: unexpected error while delivering", notification_id)
-        return record_outcome(notification, message, TransportError(f"Internal error: {exc.__class__.__name__}"))
-    return record_outcome(notification, message, None)
+        logger.exception("notification %s: unexpected error while delivering", notification.pk)
+        error = TransportError(f"Internal error: {exc.__class__.__name__}")
+        return record_outcome(notification, message, error), channel
+    return record_outcome(notification, message, None), channel
+
+
+def _drain(integration: NotificationIntegration, channel: Channel, started: float) -> int:
+    """Send further due pending notifications of ``integration`` (which just accepted one); returns how many.
+
+    Bounded by DRAIN_LIMIT messages and DRAIN_SECONDS, and stopped by the first message not sent, so a slow or
+    failing output never holds the worker long. Only the same output is drained: the others keep their own tasks.
+    Each row is claimed with the same kind of conditional UPDATE as :func:`deliver` (still pending, same due time
+    and attempt count), so a row another worker took meanwhile is skipped, and its own task later finds nothing.
+    """
+    sent = 0
+    while sent < DRAIN_LIMIT and time.monotonic() - started < DRAIN_SECONDS:
+        now = timezone.now()
+        candidates = list(
+            Notification.objects.filter(
+                integration=integration, status=NotificationStatus.PENDING,
+                next_attempt_at__lte=now + CLOCK_TOLERANCE, throttled_until__isnull=True,
+            ).select_related("policy").order_by("next_attempt_at", "id")[:min(DRAIN_CHUNK, DRAIN_LIMIT - sent)]
+        )
+        if not candidates:
+            break
+        events = notification_events_by_id([n.pk for n in candidates])
+        claimed_any = False
+        for notification in candidates:
+            if time.monotonic() - started >= DRAIN_SECONDS:
+                return sent
+            now = timezone.now()
+            claimed = Notification.objects.filter(
+                pk=notification.pk, status=NotificationStatus.PENDING, attempts=notification.attempts,
+                next_attempt_at=notification.next_attempt_at, throttled_until__isnull=True,
+            ).update(status=NotificationStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now)
+            if not claimed:
+                continue  # another worker has it
+            claimed_any = True
+            notification.status, notification.attempts, notification.claimed_at = (
+                NotificationStatus.SENDING, notification.attempts + 1, now)
+            notification.integration = integration
+            status, _ = _attempt(notification, now, channel, events.get(notification.pk, []))
+            if status != NotificationStatus.SENT:
+                return sent
+            sent += 1
+        if not claimed_any:
+            break  # every candidate went to other workers: they are draining this output already
+    return sent
 
 
 def record_outcome(notification: Notification, message: Message | None, error: TransportError | None) -> str | None:

@@ -99,14 +99,28 @@ class EventLine:
 
 
 def notification_events(notification_id: int) -> list[SecurityEvent]:
-    """The events of a notification. Ids first, then rows by primary key: two index lookups whatever the
-    table statistics say (a join ordered by id lets the planner walk the whole events table)."""
+    """The events of a notification."""
+    return notification_events_by_id([notification_id]).get(notification_id, [])
+
+
+def notification_events_by_id(notification_ids: list[int]) -> dict[int, list[SecurityEvent]]:
+    """The events of several notifications, by notification id. Link rows first, then events by primary key: two
+    index lookups whatever the table statistics say (a join ordered by id lets the planner walk the whole events
+    table)."""
     from notifications.models import Notification
 
-    ids = Notification.events.through.objects.filter(notification_id=notification_id).values_list(
-        "securityevent_id", flat=True
-    )
-    return list(SecurityEvent.objects.filter(pk__in=list(ids)).order_by())
+    links = list(Notification.events.through.objects.filter(notification_id__in=notification_ids).values_list(
+        "notification_id", "securityevent_id"
+    ))
+    events = {
+        event.pk: event
+        for event in SecurityEvent.objects.filter(pk__in={event_id for _, event_id in links}).order_by()
+    }
+    result: dict[int, list[SecurityEvent]] = {}
+    for notification_id, event_id in links:
+        if event_id in events:
+            result.setdefault(notification_id, []).append(events[event_id])
+    return result
 
 
 def _worst_first(event: SecurityEvent) -> tuple:
@@ -145,7 +159,8 @@ class MessageContext:
         self.is_test = is_test
 
     @classmethod
-    def for_notification(cls, notification) -> MessageContext:
+    def for_notification(cls, notification, events: list[SecurityEvent] | None = None) -> MessageContext:
+        """The context of a stored notification; ``events`` when the caller already loaded them."""
         policy = notification.policy
         return cls(
             policy_id=notification.policy_id,
@@ -153,7 +168,7 @@ class MessageContext:
             trigger=policy.trigger if policy else "",
             integration_name=notification.integration_name,
             delivery_id=notification.idempotency_key,
-            events=notification_events(notification.pk),
+            events=notification_events(notification.pk) if events is None else events,
             created_at=notification.created_at,
             notification_id=notification.pk,
         )

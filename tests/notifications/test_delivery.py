@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -138,6 +139,44 @@ def test_rate_limited_output_defers_beyond_its_rate(fake_http, queued):
     assert delivery.deliver(second.pk) == NotificationStatus.SENT
     assert len(fake_http.calls) == 2
     assert NotificationIntegration.objects.get(pk=hook.pk).rate_slot_at > timezone.now()
+
+
+def test_a_task_also_sends_the_other_due_messages_of_its_output(fake_http, queued):
+    hook = make_integration("webhook")
+    first, second, third = (make_notification(hook, events=2) for _ in range(3))
+    later = make_notification(hook, next_attempt_at=timezone.now() + timedelta(minutes=5))
+    other = make_notification(make_integration("webhook"))
+    assert delivery.deliver(first.pk) == NotificationStatus.SENT
+    assert sorted(call["headers"]["X-KCS-Delivery"] for call in fake_http.calls) == sorted(
+        n.idempotency_key for n in (first, second, third))
+    for notification in (second, third):
+        notification.refresh_from_db()
+        assert notification.status == "sent" and notification.attempts == 1
+        assert len(json.loads(notification.body)["events"]) == 2  # each message carries its own events
+    assert {n.status for n in Notification.objects.filter(pk__in=[later.pk, other.pk])} == {"pending"}
+    # The drained rows' own task messages find nothing left to do: each message went out once.
+    assert delivery.deliver(second.pk) is None and delivery.deliver(third.pk) is None
+    assert len(fake_http.calls) == 3
+
+
+def test_draining_stops_at_the_first_failure(fake_http, queued):
+    hook = make_integration("webhook")
+    first, second, third = (make_notification(hook) for _ in range(3))
+    fake_http.answers.extend([response(200), response(503, "busy")])
+    assert delivery.deliver(first.pk) == NotificationStatus.SENT
+    assert len(fake_http.calls) == 2
+    statuses = {n.pk: (n.status, n.attempts) for n in Notification.objects.filter(pk__in=[second.pk, third.pk])}
+    assert statuses == {second.pk: ("pending", 1), third.pk: ("pending", 0)}  # the third waits for its own task
+    assert [q[1] for q in queued] == [second.pk]  # only the failed one is re-queued, with backoff
+
+
+def test_draining_is_bounded(fake_http, queued, monkeypatch):
+    monkeypatch.setattr(delivery, "DRAIN_LIMIT", 2)
+    hook = make_integration("webhook")
+    rows = [make_notification(hook) for _ in range(5)]
+    delivery.deliver(rows[0].pk)
+    assert len(fake_http.calls) == 3  # its own message and two more
+    assert Notification.objects.filter(status="pending").count() == 2
 
 
 def test_sweep_requeues_lost_work_only(queued):
