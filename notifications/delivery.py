@@ -119,43 +119,61 @@ def _drain(integration: NotificationIntegration, channel: Channel, started: floa
 
     Bounded by DRAIN_LIMIT messages and DRAIN_SECONDS, and stopped by the first message not sent, so a slow or
     failing output never holds the worker long. Only the same output is drained: the others keep their own tasks.
-    Each row is claimed with the same kind of conditional UPDATE as :func:`deliver` (still pending, same due time
-    and attempt count), so a row another worker took meanwhile is skipped, and its own task later finds nothing.
+    Rows are claimed DRAIN_CHUNK at a time (see :func:`_claim_due`); their own task messages then find nothing to
+    do, and rows claimed but not attempted when the drain stops are given back at once.
     """
     sent = 0
     while sent < DRAIN_LIMIT and time.monotonic() - started < DRAIN_SECONDS:
-        now = timezone.now()
-        candidates = list(
-            Notification.objects.filter(
-                integration=integration, status=NotificationStatus.PENDING,
-                next_attempt_at__lte=now + CLOCK_TOLERANCE, throttled_until__isnull=True,
-            ).select_related("policy").order_by("next_attempt_at", "id")[:min(DRAIN_CHUNK, DRAIN_LIMIT - sent)]
-        )
-        if not candidates:
+        batch = _claim_due(integration, min(DRAIN_CHUNK, DRAIN_LIMIT - sent))
+        if not batch:
             break
-        events = notification_events_by_id([n.pk for n in candidates])
-        claimed_any = False
-        for notification in candidates:
-            if time.monotonic() - started >= DRAIN_SECONDS:
+        events = notification_events_by_id([n.pk for n in batch])
+        for index, notification in enumerate(batch):
+            if index and time.monotonic() - started >= DRAIN_SECONDS:
+                _give_back(batch[index:])
                 return sent
-            now = timezone.now()
-            claimed = Notification.objects.filter(
-                pk=notification.pk, status=NotificationStatus.PENDING, attempts=notification.attempts,
-                next_attempt_at=notification.next_attempt_at, throttled_until__isnull=True,
-            ).update(status=NotificationStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now)
-            if not claimed:
-                continue  # another worker has it
-            claimed_any = True
-            notification.status, notification.attempts, notification.claimed_at = (
-                NotificationStatus.SENDING, notification.attempts + 1, now)
             notification.integration = integration
-            status, _ = _attempt(notification, now, channel, events.get(notification.pk, []))
+            status, _ = _attempt(notification, notification.claimed_at, channel, events.get(notification.pk, []))
             if status != NotificationStatus.SENT:
+                _give_back(batch[index + 1:])
                 return sent
             sent += 1
-        if not claimed_any:
-            break  # every candidate went to other workers: they are draining this output already
     return sent
+
+
+def _claim_due(integration: NotificationIntegration, limit: int) -> list[Notification]:
+    """Claim up to ``limit`` due pending rows of ``integration`` in one transaction and return them, claimed.
+
+    Rows another worker holds are skipped (SKIP LOCKED where the database has it), so workers draining the same
+    output take different rows instead of queueing behind each other's locks.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Notification.objects.select_for_update(skip_locked=True).filter(
+                integration=integration, status=NotificationStatus.PENDING,
+                next_attempt_at__lte=now + CLOCK_TOLERANCE, throttled_until__isnull=True,
+            ).order_by("next_attempt_at").values_list("id", flat=True)[:limit]
+        )
+        if not ids:
+            return []
+        Notification.objects.filter(pk__in=ids, status=NotificationStatus.PENDING).update(
+            status=NotificationStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now
+        )
+    return list(Notification.objects.filter(pk__in=ids, status=NotificationStatus.SENDING, claimed_at=now)
+                .select_related("policy").order_by("next_attempt_at", "id"))
+
+
+def _give_back(notifications: list[Notification]) -> None:
+    """Return claimed rows that were not attempted (not counted as attempts) and queue their tasks again: their
+    original task messages may already have found them claimed and done nothing."""
+    from notifications.tasks import deliver as deliver_task
+
+    for notification in notifications:
+        if Notification.objects.filter(
+            pk=notification.pk, status=NotificationStatus.SENDING, claimed_at=notification.claimed_at
+        ).update(status=NotificationStatus.PENDING, attempts=F("attempts") - 1):
+            send_now(deliver_task, notification.pk)
 
 
 def record_outcome(notification: Notification, message: Message | None, error: TransportError | None) -> str | None:
