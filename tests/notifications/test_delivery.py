@@ -141,7 +141,13 @@ def test_rate_limited_output_defers_beyond_its_rate(fake_http, queued):
     assert NotificationIntegration.objects.get(pk=hook.pk).rate_slot_at > timezone.now()
 
 
-def test_a_task_also_sends_the_other_due_messages_of_its_output(fake_http, queued):
+@pytest.fixture
+def unhurried(monkeypatch):
+    """A drain time limit no loaded test machine reaches (the limit itself is tested on its own)."""
+    monkeypatch.setattr(delivery, "DRAIN_SECONDS", 60.0)
+
+
+def test_a_task_also_sends_the_other_due_messages_of_its_output(fake_http, queued, unhurried):
     hook = make_integration("webhook")
     first, second, third = (make_notification(hook, events=2) for _ in range(3))
     later = make_notification(hook, next_attempt_at=timezone.now() + timedelta(minutes=5))
@@ -159,7 +165,7 @@ def test_a_task_also_sends_the_other_due_messages_of_its_output(fake_http, queue
     assert len(fake_http.calls) == 3
 
 
-def test_draining_stops_at_the_first_failure(fake_http, queued):
+def test_draining_stops_at_the_first_failure(fake_http, queued, unhurried):
     hook = make_integration("webhook")
     first, second, third = (make_notification(hook) for _ in range(3))
     fake_http.answers.extend([response(200), response(503, "busy")])
@@ -171,13 +177,22 @@ def test_draining_stops_at_the_first_failure(fake_http, queued):
     assert [(q[1], q[2] is None) for q in queued] == [(second.pk, False), (third.pk, True)]
 
 
-def test_draining_is_bounded(fake_http, queued, monkeypatch):
+def test_draining_is_bounded_in_messages(fake_http, queued, unhurried, monkeypatch):
     monkeypatch.setattr(delivery, "DRAIN_LIMIT", 2)
     hook = make_integration("webhook")
     rows = [make_notification(hook) for _ in range(5)]
     delivery.deliver(rows[0].pk)
     assert len(fake_http.calls) == 3  # its own message and two more
     assert Notification.objects.filter(status="pending").count() == 2
+
+
+def test_draining_is_bounded_in_time(fake_http, queued, monkeypatch):
+    monkeypatch.setattr(delivery, "DRAIN_SECONDS", 0.0)
+    hook = make_integration("webhook")
+    rows = [make_notification(hook) for _ in range(3)]
+    delivery.deliver(rows[0].pk)
+    assert len(fake_http.calls) == 1  # the others wait for their own tasks, unclaimed
+    assert list(Notification.objects.filter(status="pending").values_list("attempts", flat=True)) == [0, 0]
 
 
 def test_sweep_requeues_lost_work_only(queued):
