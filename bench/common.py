@@ -30,21 +30,23 @@ def recreate_database(env: dict[str, str]) -> None:
     """Drop and create the bench database, then migrate it."""
     name = env["DATABASE_URL"].rsplit("/", 1)[1]
     for sql in (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"):
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True, stdout=subprocess.DEVNULL)
     manage(env, "migrate", "--noinput", "-v", "0")
 
 
 def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True,
-                            text=True)
+    result = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     return result.stdout.strip()
 
 
 def make_token(env: dict[str, str], username: str = "bench") -> str:
-    manage(env, "shell", "-c",
-           "from django.contrib.auth import get_user_model as g; U=g(); "
-           f"U.objects.filter(username='{username}').exists() or U.objects.create_superuser('{username}', '', 'x')")
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model as g; U=g(); "
+        f"U.objects.filter(username='{username}').exists() or U.objects.create_superuser('{username}', '', 'x')",
+    )
     return manage(env, "create_api_token", username, "--name", "bench")
 
 
@@ -52,9 +54,22 @@ def make_token(env: dict[str, str], username: str = "bench") -> str:
 def gunicorn(env: dict[str, str], port: int = 8765, workers: int = 2, threads: int = 4):
     """Serve the app with gunicorn (production WSGI server) until the block ends."""
     process = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "kcs.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--threads", str(threads), "--log-level", "warning"],
-        cwd=ROOT, env={**env, "ALLOWED_HOSTS": "127.0.0.1,localhost"},
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "kcs.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**env, "ALLOWED_HOSTS": "127.0.0.1,localhost"},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -79,5 +94,7 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def describe(values_ms: list[float]) -> str:
-    return (f"p50 {percentile(values_ms, 50):.1f} ms, p90 {percentile(values_ms, 90):.1f} ms, "
-            f"p99 {percentile(values_ms, 99):.1f} ms, mean {statistics.fmean(values_ms):.1f} ms")
+    return (
+        f"p50 {percentile(values_ms, 50):.1f} ms, p90 {percentile(values_ms, 90):.1f} ms, "
+        f"p99 {percentile(values_ms, 99):.1f} ms, mean {statistics.fmean(values_ms):.1f} ms"
+    )

@@ -76,10 +76,25 @@ class Receiver:
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen:
     process = subprocess.Popen(
-        [PYTHON, "-m", "celery", "-A", "kcs", "worker", "-Q", "events,notifications,default", f"--pool={WORKER_POOL}",
-         "-c", str(WORKER_CONCURRENCY), "--loglevel=warning", "--without-gossip", "--without-mingle",
-         "--without-heartbeat"],
-        cwd=ROOT, env=env,
+        [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "kcs",
+            "worker",
+            "-Q",
+            "events,notifications,default",
+            f"--pool={WORKER_POOL}",
+            "-c",
+            str(WORKER_CONCURRENCY),
+            "--loglevel=warning",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     time.sleep(4)  # import and connect; the first messages would simply wait in Redis anyway
     return process
@@ -87,10 +102,20 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen:
 
 def event(i: int, run: str) -> dict:
     return {
-        "type": "vulnerability", "severity": "critical", "title": f"libfoo: heap overflow ({i})", "source": "trivy",
-        "registry": "registry.example.com", "repository": "shop/payments", "tag": "1.2.3",
-        "finding_id": f"CVE-2026-{i:05d}", "package": "libfoo", "installed_version": "1.0.0",
-        "fixed_version": "1.0.1", "uid": f"{run}-{i}", "cluster": "prod-1", "namespace": "shop",
+        "type": "vulnerability",
+        "severity": "critical",
+        "title": f"libfoo: heap overflow ({i})",
+        "source": "trivy",
+        "registry": "registry.example.com",
+        "repository": "shop/payments",
+        "tag": "1.2.3",
+        "finding_id": f"CVE-2026-{i:05d}",
+        "package": "libfoo",
+        "installed_version": "1.0.0",
+        "fixed_version": "1.0.1",
+        "uid": f"{run}-{i}",
+        "cluster": "prod-1",
+        "namespace": "shop",
     }
 
 
@@ -104,8 +129,9 @@ def latency(base: str, token: str, receiver: Receiver) -> None:
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
         started = time.perf_counter()
-        answer = session.post(f"{base}/api/v1/events/", json=event(i, run),
-                              headers={"Authorization": f"Token {token}"}, timeout=30)
+        answer = session.post(
+            f"{base}/api/v1/events/", json=event(i, run), headers={"Authorization": f"Token {token}"}, timeout=30
+        )
         answer.raise_for_status()
         sent_at[answer.json()["ids"][0]] = started
 
@@ -120,8 +146,10 @@ def latency(base: str, token: str, receiver: Receiver) -> None:
     while time.perf_counter() < deadline and not all(i in receiver.arrivals for i in sent_at):
         time.sleep(0.05)
     lat = [(receiver.arrivals[i] - t) * 1000 for i, t in sent_at.items() if i in receiver.arrivals]
-    print(f"1. POST -> webhook receiver at {RATE} events/s for {DURATION} s ({total} events, "
-          f"{len(lat)} delivered): {describe(lat)}, max {max(lat):.1f} ms")
+    print(
+        f"1. POST -> webhook receiver at {RATE} events/s for {DURATION} s ({total} events, "
+        f"{len(lat)} delivered): {describe(lat)}, max {max(lat):.1f} ms"
+    )
 
 
 def evaluation() -> None:
@@ -142,8 +170,12 @@ def evaluation() -> None:
 
     hook = NotificationIntegration.objects.get(name="bench hook")
     scopes = Scope.objects.bulk_create(
-        Scope(name=f"bench scope {i}", registries=["registry.example.com"] if i % 2 else [],
-              repositories=[f"team-{i}/*"], clusters=[f"prod-{i % 20}"] if i % 3 == 0 else [])
+        Scope(
+            name=f"bench scope {i}",
+            registries=["registry.example.com"] if i % 2 else [],
+            repositories=[f"team-{i}/*"],
+            clusters=[f"prod-{i % 20}"] if i % 3 == 0 else [],
+        )
         for i in range(SCOPES)
     )
     global_scope = Scope.objects.get(is_global=True)
@@ -153,8 +185,9 @@ def evaluation() -> None:
         for i in range(POLICIES)
     )
     ResponsePolicy.scopes.through.objects.bulk_create(
-        ResponsePolicy.scopes.through(responsepolicy_id=p.pk,
-                                      scope_id=global_scope.pk if i % 1000 == 0 else scopes[i % SCOPES].pk)
+        ResponsePolicy.scopes.through(
+            responsepolicy_id=p.pk, scope_id=global_scope.pk if i % 1000 == 0 else scopes[i % SCOPES].pk
+        )
         for i, p in enumerate(policies)
     )
     NotificationMethod.objects.bulk_create(NotificationMethod(policy=p, integration=hook) for p in policies)
@@ -169,13 +202,28 @@ def evaluation() -> None:
         rows = []
         for i in range(BATCH):
             if shape == "report":
-                data = {"type": "vulnerability", "registry": "registry.example.com", "repository": "team-7/api",
-                        "tag": "1.2.3", "package": f"lib{i % 97}"}
+                data = {
+                    "type": "vulnerability",
+                    "registry": "registry.example.com",
+                    "repository": "team-7/api",
+                    "tag": "1.2.3",
+                    "package": f"lib{i % 97}",
+                }
             else:
-                data = {"type": "runtime", "cluster": f"prod-{i % 20}", "namespace": f"ns-{i % 10}",
-                        "pod": f"pod-{i % 200}", "repository": f"team-{i % 200}/svc"}
-            data.update(severity=severities[i % 5], title=f"finding {run}-{i}", source="bench",
-                        finding_id=f"F-{run}-{i}", occurred_at=now)
+                data = {
+                    "type": "runtime",
+                    "cluster": f"prod-{i % 20}",
+                    "namespace": f"ns-{i % 10}",
+                    "pod": f"pod-{i % 200}",
+                    "repository": f"team-{i % 200}/svc",
+                }
+            data.update(
+                severity=severities[i % 5],
+                title=f"finding {run}-{i}",
+                source="bench",
+                finding_id=f"F-{run}-{i}",
+                occurred_at=now,
+            )
             rows.append(SecurityEvent(batch=stored, fingerprint=fingerprint(data), **data))
         SecurityEvent.objects.bulk_create(rows)
         return str(stored.id)
@@ -193,9 +241,11 @@ def evaluation() -> None:
             timings.append((time.perf_counter() - started) * 1000)
             created = len(result.pending)
         compile_note = f"; compiling the index once: {first:.0f} ms" if first is not None else ""
-        print(f"2. evaluation of a {BATCH}-event batch, {label}, {len(engine.get_index())} enabled policies: "
-              f"median {statistics.median(timings):.0f} ms, max {max(timings):.0f} ms "
-              f"({created} notifications per batch{compile_note})")
+        print(
+            f"2. evaluation of a {BATCH}-event batch, {label}, {len(engine.get_index())} enabled policies: "
+            f"median {statistics.median(timings):.0f} ms, max {max(timings):.0f} ms "
+            f"({created} notifications per batch{compile_note})"
+        )
     ResponsePolicy.objects.filter(name__startswith="bench policy").delete()
     Scope.objects.filter(name__startswith="bench scope").delete()
 
@@ -219,8 +269,15 @@ def throughput(receiver: Receiver) -> None:
     events = list(__import__("events.models", fromlist=["SecurityEvent"]).SecurityEvent.objects.all()[:1])
     now = timezone.now()
     rows = Notification.objects.bulk_create(
-        Notification(integration=hook, integration_name=hook.name, policy_name="bench", created_at=now,
-                     next_attempt_at=now, idempotency_key=uuid.uuid4().hex) for _ in range(THROUGHPUT_MESSAGES)
+        Notification(
+            integration=hook,
+            integration_name=hook.name,
+            policy_name="bench",
+            created_at=now,
+            next_attempt_at=now,
+            idempotency_key=uuid.uuid4().hex,
+        )
+        for _ in range(THROUGHPUT_MESSAGES)
     )
     Notification.events.through.objects.bulk_create(
         Notification.events.through(notification_id=n.pk, securityevent_id=events[0].pk) for n in rows
@@ -235,16 +292,21 @@ def throughput(receiver: Receiver) -> None:
         time.sleep(0.02)
     elapsed = time.perf_counter() - started
     done = receiver.count - before
-    print(f"3. delivery throughput, one worker ({WORKER_POOL}, concurrency {WORKER_CONCURRENCY}): {done} webhook messages "
-          f"in {elapsed:.2f} s = {done / elapsed:.0f} messages/s (queueing them took {queued:.2f} s)")
+    print(
+        f"3. delivery throughput, one worker ({WORKER_POOL}, concurrency {WORKER_CONCURRENCY}): {done} webhook messages "
+        f"in {elapsed:.2f} s = {done / elapsed:.0f} messages/s (queueing them took {queued:.2f} s)"
+    )
 
 
 def main() -> None:
     env = bench_env("kcs_bench_delivery", broker_db=10)
     env["KCS_ALLOW_PRIVATE_DESTINATIONS"] = "true"  # the receiver is on loopback
     recreate_database(env)
-    subprocess.run(["redis-cli", "-n", env["CELERY_BROKER_URL"].rsplit("/", 1)[1], "flushdb"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["redis-cli", "-n", env["CELERY_BROKER_URL"].rsplit("/", 1)[1], "flushdb"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kcs.settings")
     import django
@@ -256,7 +318,9 @@ def main() -> None:
 
     receiver = Receiver()
     hook = NotificationIntegration.objects.create(
-        name="bench hook", kind="webhook", config={"url": receiver.url, "auth": "hmac"},
+        name="bench hook",
+        kind="webhook",
+        config={"url": receiver.url, "auth": "hmac"},
         secrets_encrypted=encrypt({"hmac_secret": "bench"}),
     )
     policy = ResponsePolicy.objects.create(name="bench latency", trigger="critical_vulnerabilities", repeat_interval=0)
@@ -266,8 +330,10 @@ def main() -> None:
     worker = start_worker(env)
     try:
         with gunicorn(env, port=8766) as base:
-            print(f"gunicorn 2x4 threads, celery worker {WORKER_POOL} -c {WORKER_CONCURRENCY}, PostgreSQL, Redis; "
-                  f"{os.cpu_count()} CPUs")
+            print(
+                f"gunicorn 2x4 threads, celery worker {WORKER_POOL} -c {WORKER_CONCURRENCY}, PostgreSQL, Redis; "
+                f"{os.cpu_count()} CPUs"
+            )
             latency(base, token, receiver)
         policy.delete()
         evaluation()

@@ -58,16 +58,31 @@ def policies(count: int) -> list[CompiledPolicy]:
         trigger = rng.choice(triggers)
         threshold = rng.choice(list(Severity)) if trigger in TRIGGER_DEFAULT_SEVERITY else None
         scope_ids = (1,) if rng.random() < 0.1 else tuple(rng.sample(range(2, SCOPES + 2), rng.choice((1, 1, 2))))
-        made.append(CompiledPolicy(id=pid, name=f"policy {pid}", trigger=trigger, min_severity=threshold,
-                                   repeat_interval=14400, integration_ids=(1,), scope_ids=scope_ids))
+        made.append(
+            CompiledPolicy(
+                id=pid,
+                name=f"policy {pid}",
+                trigger=trigger,
+                min_severity=threshold,
+                repeat_interval=14400,
+                integration_ids=(1,),
+                scope_ids=scope_ids,
+            )
+        )
     return made
 
 
 def events(count: int) -> list[SecurityEvent]:
     return [
-        SecurityEvent(type=rng.choice(list(EventType)), severity=rng.choice(list(Severity)), title="x",
-                      cluster=rng.choice(CLUSTERS), namespace=rng.choice(NAMESPACES),
-                      registry=rng.choice(REGISTRIES), repository=f"team-{rng.randrange(40)}/svc-{rng.randrange(5)}")
+        SecurityEvent(
+            type=rng.choice(list(EventType)),
+            severity=rng.choice(list(Severity)),
+            title="x",
+            cluster=rng.choice(CLUSTERS),
+            namespace=rng.choice(NAMESPACES),
+            registry=rng.choice(REGISTRIES),
+            repository=f"team-{rng.randrange(40)}/svc-{rng.randrange(5)}",
+        )
         for _ in range(count)
     ]
 
@@ -86,10 +101,12 @@ def measure(count: int, compiled_scopes, sample) -> None:
     started = time.perf_counter()
     batch = index.match_batch(sample[:1000])
     batch_ms = (time.perf_counter() - started) * 1000
-    print(f"{count:>6} enabled policies: match() mean {statistics.fmean(timings):7.1f} µs, "
-          f"p50 {timings[len(timings) // 2]:6.1f} µs, p99 {timings[int(len(timings) * 0.99)]:7.1f} µs, "
-          f"{matched / len(sample):5.1f} policies matched per event; "
-          f"match_batch(1,000 events) {batch_ms:6.1f} ms ({len(batch)} policies acting); index build {build_ms:6.1f} ms")
+    print(
+        f"{count:>6} enabled policies: match() mean {statistics.fmean(timings):7.1f} µs, "
+        f"p50 {timings[len(timings) // 2]:6.1f} µs, p99 {timings[int(len(timings) * 0.99)]:7.1f} µs, "
+        f"{matched / len(sample):5.1f} policies matched per event; "
+        f"match_batch(1,000 events) {batch_ms:6.1f} ms ({len(batch)} policies acting); index build {build_ms:6.1f} ms"
+    )
 
 
 def main() -> None:

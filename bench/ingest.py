@@ -31,11 +31,19 @@ CLIENTS = 4
 
 def event(i: int) -> dict:
     return {
-        "type": "vulnerability", "severity": ("critical", "high", "medium", "low")[i % 4],
-        "title": f"libfoo: heap overflow in parser ({i})", "source": "trivy",
-        "registry": "registry.example.com", "repository": f"team-{i % 20}/service", "tag": "1.2.3",
-        "digest": "sha256:" + f"{i:064x}", "finding_id": f"CVE-2026-{i:05d}", "package": "libfoo",
-        "installed_version": "1.0.0", "fixed_version": "1.0.1", "cvss": 7.5,
+        "type": "vulnerability",
+        "severity": ("critical", "high", "medium", "low")[i % 4],
+        "title": f"libfoo: heap overflow in parser ({i})",
+        "source": "trivy",
+        "registry": "registry.example.com",
+        "repository": f"team-{i % 20}/service",
+        "tag": "1.2.3",
+        "digest": "sha256:" + f"{i:064x}",
+        "finding_id": f"CVE-2026-{i:05d}",
+        "package": "libfoo",
+        "installed_version": "1.0.0",
+        "fixed_version": "1.0.1",
+        "cvss": 7.5,
         "description": "A heap overflow in libfoo's parser allows remote code execution. " * 3,
         "details": {"PrimaryURL": f"https://avd.aquasec.com/nvd/cve-2026-{i:05d}", "Status": "fixed"},
     }
@@ -79,18 +87,54 @@ def copy_baseline(env: dict[str, str], rows: int = 50_000) -> float:
     with psycopg.connect(env["DATABASE_URL"].replace("postgres://", "postgresql://"), autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_copy")
         conn.execute("CREATE TABLE bench_copy AS SELECT * FROM events_securityevent WITH NO DATA")
-        columns = ("type", "severity", "title", "description", "source", "registry", "repository", "tag",
-                   "finding_id", "package", "installed_version", "fixed_version", "details", "fingerprint",
-                   "batch_id", "occurred_at", "received_at", "id")
+        columns = (
+            "type",
+            "severity",
+            "title",
+            "description",
+            "source",
+            "registry",
+            "repository",
+            "tag",
+            "finding_id",
+            "package",
+            "installed_version",
+            "fixed_version",
+            "details",
+            "fingerprint",
+            "batch_id",
+            "occurred_at",
+            "received_at",
+            "id",
+        )
         buffer = io.StringIO()
         for i in range(rows):
             e = event(i)
-            buffer.write("\t".join([
-                e["type"], "5", e["title"], e["description"], "trivy", e["registry"], e["repository"], e["tag"],
-                e["finding_id"], e["package"], e["installed_version"], e["fixed_version"],
-                json.dumps(e["details"]), f"{i:064x}", "00000000-0000-0000-0000-000000000000",
-                "2026-11-26 10:00:00+00", "2026-11-26 10:00:00+00", str(i),
-            ]) + "\n")
+            buffer.write(
+                "\t".join(
+                    [
+                        e["type"],
+                        "5",
+                        e["title"],
+                        e["description"],
+                        "trivy",
+                        e["registry"],
+                        e["repository"],
+                        e["tag"],
+                        e["finding_id"],
+                        e["package"],
+                        e["installed_version"],
+                        e["fixed_version"],
+                        json.dumps(e["details"]),
+                        f"{i:064x}",
+                        "00000000-0000-0000-0000-000000000000",
+                        "2026-11-26 10:00:00+00",
+                        "2026-11-26 10:00:00+00",
+                        str(i),
+                    ]
+                )
+                + "\n"
+            )
         started = time.perf_counter()
         with conn.cursor() as cur, cur.copy(f"COPY bench_copy ({', '.join(columns)}) FROM STDIN") as copy:
             copy.write(buffer.getvalue())
@@ -103,20 +147,22 @@ def main() -> None:
     env = bench_env("kcs_bench_ingest")
     recreate_database(env)
     token = make_token(env)
-    batch_bodies = [
-        json.dumps([event(r * BATCH + i) for i in range(BATCH)]).encode() for r in range(BATCH_REQUESTS)
-    ]
+    batch_bodies = [json.dumps([event(r * BATCH + i) for i in range(BATCH)]).encode() for r in range(BATCH_REQUESTS)]
     single_bodies = [json.dumps(event(10_000_000 + i)).encode() for i in range(SINGLE_REQUESTS)]
     print(f"batch body: {len(batch_bodies[0]) / 1024:.0f} KiB per {BATCH} events")
     with gunicorn(env) as base:
         run_clients(base, token, batch_bodies[:2])  # warm-up (connections, caches)
         wall, latencies = run_clients(base, token, batch_bodies[2:LATENCY_FROM])
         events = (LATENCY_FROM - 2) * BATCH
-        print(f"batch POST, {CLIENTS} concurrent clients: {events / wall:,.0f} events/s "
-              f"({len(latencies)} requests of {BATCH}); latency {describe(latencies)}")
+        print(
+            f"batch POST, {CLIENTS} concurrent clients: {events / wall:,.0f} events/s "
+            f"({len(latencies)} requests of {BATCH}); latency {describe(latencies)}"
+        )
         _, latencies = run_clients(base, token, batch_bodies[LATENCY_FROM:], clients=1)
-        print(f"batch POST, one client (a CI job posting its report): latency {describe(latencies)} "
-              f"per {BATCH}-event request")
+        print(
+            f"batch POST, one client (a CI job posting its report): latency {describe(latencies)} "
+            f"per {BATCH}-event request"
+        )
         wall, latencies = run_clients(base, token, single_bodies)
         print(f"single POST: {len(single_bodies) / wall:,.0f} requests/s; latency {describe(latencies)}")
     print(f"raw PostgreSQL COPY baseline: {copy_baseline(env):,.0f} rows/s")

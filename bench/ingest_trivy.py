@@ -35,8 +35,10 @@ def vulnerability(rng: random.Random, i: int) -> dict:
         "VulnerabilityID": f"CVE-20{20 + i % 6}-{10000 + i}",
         "PkgID": f"{package}@1.{i % 9}.{i % 13}-r0",
         "PkgName": package,
-        "PkgIdentifier": {"PURL": f"pkg:apk/alpine/{package}@1.{i % 9}.{i % 13}-r0?arch=x86_64&distro=3.19.1",
-                          "UID": f"{i:016x}"},
+        "PkgIdentifier": {
+            "PURL": f"pkg:apk/alpine/{package}@1.{i % 9}.{i % 13}-r0?arch=x86_64&distro=3.19.1",
+            "UID": f"{i:016x}",
+        },
         "InstalledVersion": f"1.{i % 9}.{i % 13}-r0",
         "FixedVersion": f"1.{i % 9}.{i % 13 + 1}-r0" if i % 3 else "",
         "Status": "fixed" if i % 3 else "affected",
@@ -45,14 +47,19 @@ def vulnerability(rng: random.Random, i: int) -> dict:
         "PrimaryURL": f"https://avd.aquasec.com/nvd/cve-20{20 + i % 6}-{10000 + i}",
         "DataSource": {"ID": "alpine", "Name": "Alpine Secdb", "URL": "https://secdb.alpinelinux.org/"},
         "Title": f"{package}: out-of-bounds write in the parser when handling crafted input ({i})",
-        "Description": ("A flaw was found in the parser. A remote attacker could send crafted input that causes an "
-                        "out-of-bounds write, leading to a crash or possibly code execution. ") * 2,
+        "Description": (
+            "A flaw was found in the parser. A remote attacker could send crafted input that causes an "
+            "out-of-bounds write, leading to a crash or possibly code execution. "
+        )
+        * 2,
         "Severity": SEVERITIES[i % len(SEVERITIES)],
         "CweIDs": ["CWE-787"],
         "VendorSeverity": {"nvd": 3, "redhat": 2},
         "CVSS": {
-            "nvd": {"V3Vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
-                    "V3Score": round(rng.uniform(2, 10), 1)},
+            "nvd": {
+                "V3Vector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                "V3Score": round(rng.uniform(2, 10), 1),
+            },
             "redhat": {"V3Vector": "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H", "V3Score": 7.5},
         },
         "References": [f"https://security.example.org/advisories/{i}/{n}" for n in range(rng.randint(4, 14))],
@@ -65,19 +72,28 @@ def report(scan: int) -> bytes:
     rng = random.Random(7)
     vulns = [vulnerability(rng, i) for i in range(VULNERABILITIES)]
     image = "registry.example.com/shop/payments"
-    return json.dumps({
-        "SchemaVersion": 2,
-        "CreatedAt": f"2026-11-20T09:{scan // 60:02d}:{scan % 60:02d}.000000000Z",  # a new scan: new events
-        "ArtifactName": f"{image}:2.3.1",
-        "ArtifactType": "container_image",
-        "Metadata": {"OS": {"Family": "alpine", "Name": "3.19.1"}, "RepoTags": [f"{image}:2.3.1"],
-                     "RepoDigests": [f"{image}@sha256:{'5d' * 32}"]},
-        "Results": [
-            {"Target": f"{image}:2.3.1 (alpine 3.19.1)", "Class": "os-pkgs", "Type": "alpine",
-             "Vulnerabilities": vulns[:800]},
-            {"Target": "app/payments", "Class": "lang-pkgs", "Type": "gobinary", "Vulnerabilities": vulns[800:]},
-        ],
-    }).encode()
+    return json.dumps(
+        {
+            "SchemaVersion": 2,
+            "CreatedAt": f"2026-11-20T09:{scan // 60:02d}:{scan % 60:02d}.000000000Z",  # a new scan: new events
+            "ArtifactName": f"{image}:2.3.1",
+            "ArtifactType": "container_image",
+            "Metadata": {
+                "OS": {"Family": "alpine", "Name": "3.19.1"},
+                "RepoTags": [f"{image}:2.3.1"],
+                "RepoDigests": [f"{image}@sha256:{'5d' * 32}"],
+            },
+            "Results": [
+                {
+                    "Target": f"{image}:2.3.1 (alpine 3.19.1)",
+                    "Class": "os-pkgs",
+                    "Type": "alpine",
+                    "Vulnerabilities": vulns[:800],
+                },
+                {"Target": "app/payments", "Class": "lang-pkgs", "Type": "gobinary", "Vulnerabilities": vulns[800:]},
+            ],
+        }
+    ).encode()
 
 
 def adapter_time(body: bytes) -> float:
@@ -88,13 +104,11 @@ def adapter_time(body: bytes) -> float:
         "for _ in range(5):\n"
         "    t = time.perf_counter(); n = len(ADAPTERS['trivy'].load(body).items); "
         "times.append((time.perf_counter() - t) * 1000)\n"
-        "assert n == %d; print(sorted(times)[2])" % VULNERABILITIES
+        f"assert n == {VULNERABILITIES}; print(sorted(times)[2])"
     )
     root = Path(__file__).resolve().parent.parent
-    env = {**bench_env("kcs_ing_bench", broker_db=5), "DJANGO_SETTINGS_MODULE": "kcs.settings",
-           "PYTHONPATH": str(root)}
-    out = subprocess.run([sys.executable, "-c", code], input=body, capture_output=True, cwd=root, env=env,
-                         check=True)
+    env = {**bench_env("kcs_ing_bench", broker_db=5), "DJANGO_SETTINGS_MODULE": "kcs.settings", "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", code], input=body, capture_output=True, cwd=root, env=env, check=True)
     return float(out.stdout)
 
 
@@ -126,8 +140,7 @@ def main() -> None:
         print(f"same report again ({VULNERABILITIES} duplicates), {len(again)} POSTs: {describe(again)}")
     # Evaluation messages were queued for a worker that this bench does not run; leave the broker db empty.
     broker_db = env["CELERY_BROKER_URL"].rsplit("/", 1)[1]
-    subprocess.run(["redis-cli", "-h", "127.0.0.1", "-n", broker_db, "flushdb"], check=False,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(["redis-cli", "-h", "127.0.0.1", "-n", broker_db, "flushdb"], check=False, stdout=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":

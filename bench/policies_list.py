@@ -38,18 +38,24 @@ def populate() -> None:
     )
     triggers = list(Trigger)
     policies = ResponsePolicy.objects.bulk_create(
-        ResponsePolicy(name=f"{triggers[n % 7].label} policy {n:05d}", trigger=triggers[n % 7],
-                       enabled=n % 5 != 0, created_by=users[n % 5])
+        ResponsePolicy(
+            name=f"{triggers[n % 7].label} policy {n:05d}",
+            trigger=triggers[n % 7],
+            enabled=n % 5 != 0,
+            created_by=users[n % 5],
+        )
         for n in range(POLICIES)
     )
     through = ResponsePolicy.scopes.through
     through.objects.bulk_create(
         through(responsepolicy_id=p.pk, scope_id=scopes[(i + k * 7) % len(scopes)].pk)
-        for i, p in enumerate(policies) for k in range(2)
+        for i, p in enumerate(policies)
+        for k in range(2)
     )
     NotificationMethod.objects.bulk_create(
         NotificationMethod(policy=p, integration=outputs[(i + k * 3) % len(outputs)], position=k)
-        for i, p in enumerate(policies) for k in range(2)
+        for i, p in enumerate(policies)
+        for k in range(2)
     )
 
 
@@ -95,6 +101,7 @@ def main() -> None:
     django.setup()
     from django.contrib.auth import get_user_model
     from django.test import Client
+
     started = time.perf_counter()
     populate()
     print(f"created {POLICIES} policies in {time.perf_counter() - started:.1f} s")

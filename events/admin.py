@@ -8,8 +8,19 @@ from kcs.admin import ReadOnlyAdmin
 
 @admin.register(SecurityEvent)
 class SecurityEventAdmin(ReadOnlyAdmin):
-    list_display = ["id", "received_at", "severity", "type", "title", "source", "finding_id", "repository",
-                    "cluster", "namespace", "evaluated_at"]
+    list_display = [
+        "id",
+        "received_at",
+        "severity",
+        "type",
+        "title",
+        "source",
+        "finding_id",
+        "repository",
+        "cluster",
+        "namespace",
+        "evaluated_at",
+    ]
     list_filter = ["type", "severity", "source", "received_at"]
     search_fields = ["title", "finding_id", "repository", "registry", "cluster", "namespace", "uid", "package"]
     date_hierarchy = "received_at"

@@ -57,10 +57,18 @@ class SecurityEventViewSet(
             OpenApiExample(
                 "A critical vulnerability",
                 value={
-                    "type": "vulnerability", "severity": "critical", "title": "openssl: buffer overflow",
-                    "registry": "registry.example.com", "repository": "shop/api", "tag": "1.4.2",
-                    "finding_id": "CVE-2024-0001", "package": "openssl", "installed_version": "3.0.1",
-                    "fixed_version": "3.0.13", "cvss": 9.8, "uid": "ci-run-812/CVE-2024-0001",
+                    "type": "vulnerability",
+                    "severity": "critical",
+                    "title": "openssl: buffer overflow",
+                    "registry": "registry.example.com",
+                    "repository": "shop/api",
+                    "tag": "1.4.2",
+                    "finding_id": "CVE-2024-0001",
+                    "package": "openssl",
+                    "installed_version": "3.0.1",
+                    "fixed_version": "3.0.13",
+                    "cvss": 9.8,
+                    "uid": "ci-run-812/CVE-2024-0001",
                 },
                 request_only=True,
             )

@@ -83,14 +83,14 @@ class NativeIngestView(APIView):
     def post(self, request, *args, **kwargs):
         hints, errors = clean_hints(request.query_params.dict())
         if errors:
-            return Response({"detail": "Invalid query parameters.", "errors": errors},
-                            status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {"detail": "Invalid query parameters.", "errors": errors}, status=status.HTTP_400_BAD_REQUEST
+            )
         try:
             outcome = ingest_native(self.tool, request.body, user=request.user, hints=hints)
         except AdapterError as error:
             logger.warning("%s ingest from %s refused: %s", self.tool, request.user, error.message)
-            return Response({"detail": error.message, "errors": error.as_errors()},
-                            status=status.HTTP_400_BAD_REQUEST)
+            return Response({"detail": error.message, "errors": error.as_errors()}, status=status.HTTP_400_BAD_REQUEST)
         except services.IngestValidationError as error:
             logger.warning("%s ingest from %s refused: %s", self.tool, request.user, error.summary())
             return validation_response(error)

@@ -12,10 +12,33 @@ class SecurityEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = SecurityEvent
         fields = [
-            "id", "type", "severity", "title", "description", "source", "uid",
-            "registry", "repository", "tag", "digest", "cluster", "namespace", "pod", "container", "node",
-            "finding_id", "package", "installed_version", "fixed_version", "cvss", "details",
-            "fingerprint", "batch", "occurred_at", "received_at", "evaluated_at",
+            "id",
+            "type",
+            "severity",
+            "title",
+            "description",
+            "source",
+            "uid",
+            "registry",
+            "repository",
+            "tag",
+            "digest",
+            "cluster",
+            "namespace",
+            "pod",
+            "container",
+            "node",
+            "finding_id",
+            "package",
+            "installed_version",
+            "fixed_version",
+            "cvss",
+            "details",
+            "fingerprint",
+            "batch",
+            "occurred_at",
+            "received_at",
+            "evaluated_at",
         ]
         read_only_fields = fields
 

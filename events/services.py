@@ -24,7 +24,16 @@ logger = logging.getLogger(__name__)
 
 # The parts of an event that make "the same finding on the same resource" (for repeat suppression).
 FINGERPRINT_FIELDS = (
-    "type", "registry", "repository", "tag", "cluster", "namespace", "pod", "container", "node", "finding_id",
+    "type",
+    "registry",
+    "repository",
+    "tag",
+    "cluster",
+    "namespace",
+    "pod",
+    "container",
+    "node",
+    "finding_id",
     "package",
 )
 IngestValidationError = EventValidationError  # the name adapters and views import
@@ -101,8 +110,11 @@ def _store(cleaned: list[dict[str, Any]], source: str, user, now) -> IngestResul
         ids: list[int | None] = [None] * len(cleaned)
         if new_rows:
             batch = EventBatch.objects.create(
-                source=source, received_at=now, created_by=user if user and user.is_authenticated else None,
-                received=len(cleaned), created=len(new_rows),
+                source=source,
+                received_at=now,
+                created_by=user if user and user.is_authenticated else None,
+                received=len(cleaned),
+                created=len(new_rows),
             )
             rows = [{**data, "batch_id": batch.id, "received_at": now, "evaluated_at": None} for _, data in new_rows]
             for (index, _), event_id in zip(new_rows, insert_events(rows)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from events.models import EventType, SecurityEvent, Severity
@@ -23,8 +23,19 @@ MAX_REPORTED_ITEMS = 50  # items with errors listed in one response; the count s
 TEXT_FIELDS = {
     name: SecurityEvent._meta.get_field(name).max_length
     for name in (
-        "registry", "repository", "tag", "digest", "cluster", "namespace", "pod", "container", "node",
-        "finding_id", "package", "installed_version", "fixed_version",
+        "registry",
+        "repository",
+        "tag",
+        "digest",
+        "cluster",
+        "namespace",
+        "pod",
+        "container",
+        "node",
+        "finding_id",
+        "package",
+        "installed_version",
+        "fixed_version",
     )
 }
 TITLE_MAX = SecurityEvent._meta.get_field("title").max_length
@@ -67,7 +78,7 @@ def parse_datetime(value: Any) -> datetime | None:
     else:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt_timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
 
@@ -96,14 +107,14 @@ def clean_event(item: Any, default_source: str, now: datetime) -> tuple[dict[str
     if kind is None or kind == "":
         errors["type"] = ["This field is required."]
     elif kind not in EVENT_TYPES:
-        errors["type"] = [f"\"{kind}\" is not a valid choice; one of: {', '.join(sorted(EVENT_TYPES))}."]
+        errors["type"] = [f'"{kind}" is not a valid choice; one of: {", ".join(sorted(EVENT_TYPES))}.']
     data["type"] = kind
 
     severity = item.get("severity")
     if severity is None or severity == "":
         errors["severity"] = ["This field is required."]
     elif not isinstance(severity, str) or severity.lower() not in SEVERITY_BY_SLUG:
-        errors["severity"] = [f"\"{severity}\" is not a valid choice; one of: {', '.join(SEVERITY_BY_SLUG)}."]
+        errors["severity"] = [f'"{severity}" is not a valid choice; one of: {", ".join(SEVERITY_BY_SLUG)}.']
     else:
         data["severity"] = SEVERITY_BY_SLUG[severity.lower()]
 

@@ -53,9 +53,7 @@ class EventDetailView(EventAccessMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         event = get_object_or_404(SecurityEvent.objects.select_related("batch"), pk=kwargs["pk"])
-        notifications = list(
-            event.notifications.select_related("policy", "integration").order_by("created_at", "id")
-        )
+        notifications = list(event.notifications.select_related("policy", "integration").order_by("created_at", "id"))
         policies = {}
         for notification in notifications:
             policies.setdefault(notification.policy_id or notification.policy_name, notification)

@@ -14,8 +14,18 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEntry
-        fields = ["id", "timestamp", "actor", "action", "object_type", "object_id", "object_repr", "changes",
-                  "source", "ip_address"]
+        fields = [
+            "id",
+            "timestamp",
+            "actor",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "changes",
+            "source",
+            "ip_address",
+        ]
         read_only_fields = fields
 
 

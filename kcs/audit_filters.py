@@ -13,10 +13,19 @@ from drf_spectacular.utils import extend_schema_field
 
 from kcs.models import AuditAction, AuditEntry, AuditSource
 
-PERIODS = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30),
-           "90d": dt.timedelta(days=90)}
-PERIOD_CHOICES = [("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days"),
-                  ("90d", "Last 90 days"), ("all", "All time")]
+PERIODS = {
+    "24h": dt.timedelta(hours=24),
+    "7d": dt.timedelta(days=7),
+    "30d": dt.timedelta(days=30),
+    "90d": dt.timedelta(days=90),
+}
+PERIOD_CHOICES = [
+    ("24h", "Last 24 hours"),
+    ("7d", "Last 7 days"),
+    ("30d", "Last 30 days"),
+    ("90d", "Last 90 days"),
+    ("all", "All time"),
+]
 
 
 class DateOrDateTimeField(forms.CharField):

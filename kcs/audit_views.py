@@ -32,11 +32,13 @@ def change_rows(entry: AuditEntry) -> list[tuple[str, str | None, str | None]]:
     rows = []
     for field, pair in (entry.changes or {}).items():
         old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
-        rows.append((
-            field.replace("_", " "),
-            None if entry.action == AuditAction.CREATE else show_value(old),
-            None if entry.action == AuditAction.DELETE else show_value(new),
-        ))
+        rows.append(
+            (
+                field.replace("_", " "),
+                None if entry.action == AuditAction.CREATE else show_value(old),
+                None if entry.action == AuditAction.DELETE else show_value(new),
+            )
+        )
     return rows
 
 
@@ -60,8 +62,7 @@ class SecurityLogView(PermissionRequiredMixin, View):
             "filters": entries.form,
             "selected": data,
             "actors": AuditEntry.objects.order_by("actor_name").values_list("actor_name", flat=True).distinct(),
-            "object_types": AuditEntry.objects.order_by("object_type").values_list("object_type", flat=True)
-            .distinct(),
+            "object_types": AuditEntry.objects.order_by("object_type").values_list("object_type", flat=True).distinct(),
             "actions": AuditAction.choices,
             "sources": AuditSource.choices,
             "periods": PERIOD_CHOICES,

@@ -247,11 +247,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "kcs-response@localhost")
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on")
 # django-anymail: ANYMAIL_<ESP>_API_KEY etc., e.g. EMAIL_BACKEND=anymail.backends.postmark.EmailBackend
-ANYMAIL = {
-    key.removeprefix("ANYMAIL_"): value
-    for key, value in os.environ.items()
-    if key.startswith("ANYMAIL_")
-}
+ANYMAIL = {key.removeprefix("ANYMAIL_"): value for key, value in os.environ.items() if key.startswith("ANYMAIL_")}
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper()
 LOGGING = {

@@ -63,8 +63,16 @@ class NotificationIntegrationAdmin(admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["id", "created_at", "policy_name", "integration_name", "status", "attempts", "event_count",
-                    "sent_at"]
+    list_display = [
+        "id",
+        "created_at",
+        "policy_name",
+        "integration_name",
+        "status",
+        "attempts",
+        "event_count",
+        "sent_at",
+    ]
     list_filter = ["status", "integration", "created_at"]
     search_fields = ["policy_name", "integration_name", "idempotency_key", "last_error"]
     date_hierarchy = "created_at"

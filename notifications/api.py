@@ -43,7 +43,8 @@ class IntegrationSerializer(serializers.ModelSerializer):
     enabled = serializers.BooleanField(required=False, default=True)
     config = serializers.DictField(required=False, help_text="Per-kind settings (see the README).")
     secrets = serializers.DictField(
-        child=serializers.CharField(allow_blank=True), required=False,
+        child=serializers.CharField(allow_blank=True),
+        required=False,
         help_text="Write-only. Omitted or blank values keep the stored ones; answers show each stored one masked.",
     )
     last_test = serializers.SerializerMethodField()
@@ -54,16 +55,25 @@ class IntegrationSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {"name": {"validators": []}}  # uniqueness (ignoring case) is the form's rule
 
-    @extend_schema_field({
-        "type": "object", "nullable": True,
-        "properties": {"at": {"type": "string", "format": "date-time"}, "ok": {"type": "boolean"},
-                       "message": {"type": "string"}},
-    })
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "at": {"type": "string", "format": "date-time"},
+                "ok": {"type": "boolean"},
+                "message": {"type": "string"},
+            },
+        }
+    )
     def get_last_test(self, integration: NotificationIntegration) -> dict[str, Any] | None:
         if integration.last_test_at is None:
             return None
-        return {"at": integration.last_test_at, "ok": integration.last_test_ok,
-                "message": integration.last_test_message}
+        return {
+            "at": integration.last_test_at,
+            "ok": integration.last_test_ok,
+            "message": integration.last_test_message,
+        }
 
     def to_representation(self, instance: NotificationIntegration) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -106,9 +116,13 @@ class IntegrationSerializer(serializers.ModelSerializer):
         return services.save_integration(self.context["request"], instance.kind, validated_data["form"], instance)
 
 
-_test_result = inline_serializer("IntegrationTestResult", {
-    "ok": serializers.BooleanField(), "message": serializers.CharField(),
-})
+_test_result = inline_serializer(
+    "IntegrationTestResult",
+    {
+        "ok": serializers.BooleanField(),
+        "message": serializers.CharField(),
+    },
+)
 
 
 class IntegrationViewSet(viewsets.ModelViewSet):
@@ -149,8 +163,21 @@ class NotificationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Notification
         fields = [
-            "id", "policy", "policy_name", "integration", "integration_name", "batch", "status", "attempts",
-            "next_attempt_at", "last_error", "events", "subject", "idempotency_key", "created_at", "sent_at",
+            "id",
+            "policy",
+            "policy_name",
+            "integration",
+            "integration_name",
+            "batch",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "events",
+            "subject",
+            "idempotency_key",
+            "created_at",
+            "sent_at",
         ]
         read_only_fields = fields
 
@@ -175,14 +202,20 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self):
         return NotificationDetailSerializer if self.action == "retrieve" else NotificationSerializer
 
-    @extend_schema(request=None, responses={200: NotificationSerializer, 409: OpenApiResponse(description="Not failed")})
+    @extend_schema(
+        request=None, responses={200: NotificationSerializer, 409: OpenApiResponse(description="Not failed")}
+    )
     @action(detail=True, methods=["post"], permission_classes=[ChangeOnPost])
     def retry(self, request, pk=None):
         notification = self.get_object()
         if not services.retry(request, notification):
-            return Response({"detail": f"Only a failed notification can be retried; this one is "
-                                       f"{notification.get_status_display().lower()}."},
-                            status=status.HTTP_409_CONFLICT)
+            return Response(
+                {
+                    "detail": f"Only a failed notification can be retried; this one is "
+                    f"{notification.get_status_display().lower()}."
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
         notification.refresh_from_db()
         return Response(NotificationSerializer(notification, context=self.get_serializer_context()).data)
 

@@ -86,8 +86,9 @@ def deliver(notification_id: int) -> str | None:
     return status
 
 
-def _attempt(notification: Notification, now: datetime, channel: Channel | None = None,
-             events: list[SecurityEvent] | None = None) -> tuple[str | None, Channel | None]:
+def _attempt(
+    notification: Notification, now: datetime, channel: Channel | None = None, events: list[SecurityEvent] | None = None
+) -> tuple[str | None, Channel | None]:
     """Render and send a claimed notification and record the outcome; returns (status, the channel used)."""
     integration = notification.integration
     message: Message | None = None
@@ -136,7 +137,7 @@ def _drain(integration: NotificationIntegration, channel: Channel, started: floa
             notification.integration = integration
             status, _ = _attempt(notification, notification.claimed_at, channel, events.get(notification.pk, []))
             if status != NotificationStatus.SENT:
-                _give_back(batch[index + 1:])
+                _give_back(batch[index + 1 :])
                 return sent
             sent += 1
     return sent
@@ -151,18 +152,26 @@ def _claim_due(integration: NotificationIntegration, limit: int) -> list[Notific
     now = timezone.now()
     with transaction.atomic():
         ids = list(
-            Notification.objects.select_for_update(skip_locked=True).filter(
-                integration=integration, status=NotificationStatus.PENDING,
-                next_attempt_at__lte=now + CLOCK_TOLERANCE, throttled_until__isnull=True,
-            ).order_by("next_attempt_at").values_list("id", flat=True)[:limit]
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(
+                integration=integration,
+                status=NotificationStatus.PENDING,
+                next_attempt_at__lte=now + CLOCK_TOLERANCE,
+                throttled_until__isnull=True,
+            )
+            .order_by("next_attempt_at")
+            .values_list("id", flat=True)[:limit]
         )
         if not ids:
             return []
         Notification.objects.filter(pk__in=ids, status=NotificationStatus.PENDING).update(
             status=NotificationStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now
         )
-    return list(Notification.objects.filter(pk__in=ids, status=NotificationStatus.SENDING, claimed_at=now)
-                .select_related("policy").order_by("next_attempt_at", "id"))
+    return list(
+        Notification.objects.filter(pk__in=ids, status=NotificationStatus.SENDING, claimed_at=now)
+        .select_related("policy")
+        .order_by("next_attempt_at", "id")
+    )
 
 
 def _give_back(notifications: list[Notification]) -> None:
@@ -193,22 +202,33 @@ def record_outcome(notification: Notification, message: Message | None, error: T
     elif error.permanent:
         fields.update(status=NotificationStatus.FAILED, last_error=error.message)
     elif notification.attempts >= MAX_ATTEMPTS:
-        fields.update(status=NotificationStatus.FAILED,
-                      last_error=f"Gave up after {notification.attempts} attempts. Last error: {error.message}")
+        fields.update(
+            status=NotificationStatus.FAILED,
+            last_error=f"Gave up after {notification.attempts} attempts. Last error: {error.message}",
+        )
     else:
         delay = backoff(notification.attempts, error.retry_after)
-        fields.update(status=NotificationStatus.PENDING, last_error=error.message,
-                      next_attempt_at=now + timedelta(seconds=delay))
+        fields.update(
+            status=NotificationStatus.PENDING, last_error=error.message, next_attempt_at=now + timedelta(seconds=delay)
+        )
     updated = Notification.objects.filter(
         pk=notification.pk, status=NotificationStatus.SENDING, claimed_at=notification.claimed_at
     ).update(**fields)
     if not updated:
-        logger.warning("notification %s was taken over by another attempt; outcome %r not recorded",
-                       notification.pk, fields.get("status"))
+        logger.warning(
+            "notification %s was taken over by another attempt; outcome %r not recorded",
+            notification.pk,
+            fields.get("status"),
+        )
         return None
     if error is not None:
-        logger.info("notification %s attempt %d: %s (%s)", notification.pk, notification.attempts, error.message,
-                    fields["status"])
+        logger.info(
+            "notification %s attempt %d: %s (%s)",
+            notification.pk,
+            notification.attempts,
+            error.message,
+            fields["status"],
+        )
     if delay is not None:
         from notifications.tasks import deliver as deliver_task
 
@@ -227,8 +247,10 @@ def reserve_slot(integration_id: int, rate: float, now: datetime) -> datetime:
     """
     with transaction.atomic():
         current = (
-            NotificationIntegration.objects.select_for_update().filter(pk=integration_id)
-            .values_list("rate_slot_at", flat=True).first()
+            NotificationIntegration.objects.select_for_update()
+            .filter(pk=integration_id)
+            .values_list("rate_slot_at", flat=True)
+            .first()
         )
         slot = max(current or now, now)
         # update(), not save(): a send slot is not a configuration change and must not rebuild the policy index.
@@ -262,7 +284,9 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     batch_ids = list(
         SecurityEvent.objects.filter(evaluated_at__isnull=True, received_at__lt=now - EVALUATION_GRACE)
-        .order_by().values_list("batch_id", flat=True).distinct()[:SWEEP_LIMIT]
+        .order_by()
+        .values_list("batch_id", flat=True)
+        .distinct()[:SWEEP_LIMIT]
     )
     for batch_id in batch_ids:
         send_now(evaluate_batch, str(batch_id))
@@ -270,7 +294,9 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         Notification.objects.filter(
             Q(status=NotificationStatus.PENDING, next_attempt_at__lt=now - PENDING_GRACE)
             | Q(status=NotificationStatus.SENDING, claimed_at__lt=now - STUCK_AFTER)
-        ).order_by("next_attempt_at").values_list("id", flat=True)[:SWEEP_LIMIT]
+        )
+        .order_by("next_attempt_at")
+        .values_list("id", flat=True)[:SWEEP_LIMIT]
     )
     for notification_id in notification_ids:
         send_now(deliver_task, notification_id)

@@ -79,8 +79,9 @@ def claim_fingerprints(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Arrays: one statement and five parameters however many keys a large batch has.
-            policy_ids, integration_ids, fingerprints = (list(column) for column in zip(*ordered)) if ordered \
-                else ([], [], [])
+            policy_ids, integration_ids, fingerprints = (
+                (list(column) for column in zip(*ordered)) if ordered else ([], [], [])
+            )
             cursor.execute(
                 f"INSERT INTO {table} (policy_id, integration_id, fingerprint, notified_at, quiet_until) "
                 "SELECT p, i, f, %s, q FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::timestamptz[]) "
@@ -118,9 +119,7 @@ def link_events(pairs: list[tuple[int, int]]) -> None:
                 [notification_ids, event_ids],
             )
         return
-    Through.objects.bulk_create(
-        [Through(notification_id=n, securityevent_id=e) for n, e in pairs], batch_size=2000
-    )
+    Through.objects.bulk_create([Through(notification_id=n, securityevent_id=e) for n, e in pairs], batch_size=2000)
 
 
 def evaluate_batch(batch_id: str) -> Evaluation:
@@ -132,8 +131,11 @@ def evaluate_batch(batch_id: str) -> Evaluation:
     result = Evaluation()
     with transaction.atomic():
         events = [
-            EventRow(**row) for row in SecurityEvent.objects.select_for_update()
-            .filter(batch_id=batch_id, evaluated_at__isnull=True).order_by("id").values(*EVENT_ROW_FIELDS)
+            EventRow(**row)
+            for row in SecurityEvent.objects.select_for_update()
+            .filter(batch_id=batch_id, evaluated_at__isnull=True)
+            .order_by("id")
+            .values(*EVENT_ROW_FIELDS)
         ]
         if not events:
             return result
@@ -151,8 +153,13 @@ def evaluate_batch(batch_id: str) -> Evaluation:
                 enqueue_on_commit(deliver, notification.pk)
             else:
                 result.suppressed.append(notification.pk)
-    logger.info("batch %s: %d events evaluated, %d notifications queued, %d suppressed",
-                batch_id, result.events, len(result.pending), len(result.suppressed))
+    logger.info(
+        "batch %s: %d events evaluated, %d notifications queued, %d suppressed",
+        batch_id,
+        result.events,
+        len(result.pending),
+        len(result.suppressed),
+    )
     return result
 
 
@@ -168,8 +175,12 @@ def _plan(matches, now: datetime) -> list[_Plan]:
     names = _integration_names({i for policy, _ in matches for i in policy.integration_ids})
     targets = [(policy, matched, [i for i in policy.integration_ids if i in names]) for policy, matched in matches]
     intervals = {policy.id: policy.repeat_interval for policy, _ in matches}
-    keys = [(policy.id, integration_id, event.fingerprint)
-            for policy, matched, integration_ids in targets for integration_id in integration_ids for event in matched]
+    keys = [
+        (policy.id, integration_id, event.fingerprint)
+        for policy, matched, integration_ids in targets
+        for integration_id in integration_ids
+        for event in matched
+    ]
     due = claim_fingerprints(keys, intervals, now) if keys else set()
     plans: list[_Plan] = []
     for policy, matched, integration_ids in targets:
@@ -178,11 +189,22 @@ def _plan(matches, now: datetime) -> list[_Plan]:
             repeats = [e for e in matched if (policy.id, integration_id, e.fingerprint) not in due]
             for status, chosen in ((NotificationStatus.PENDING, fresh), (NotificationStatus.SUPPRESSED, repeats)):
                 if chosen:
-                    plans.append(_Plan(Notification(
-                        policy_id=policy.id, policy_name=policy.name, integration_id=integration_id,
-                        integration_name=names[integration_id], batch_id=chosen[0].batch_id,
-                        status=status, next_attempt_at=now, created_at=now, idempotency_key=uuid.uuid4().hex,
-                    ), chosen))
+                    plans.append(
+                        _Plan(
+                            Notification(
+                                policy_id=policy.id,
+                                policy_name=policy.name,
+                                integration_id=integration_id,
+                                integration_name=names[integration_id],
+                                batch_id=chosen[0].batch_id,
+                                status=status,
+                                next_attempt_at=now,
+                                created_at=now,
+                                idempotency_key=uuid.uuid4().hex,
+                            ),
+                            chosen,
+                        )
+                    )
     return plans
 
 

@@ -17,7 +17,9 @@ from django.core.validators import validate_email
 from notifications.models import NotificationIntegration, NotificationStatus
 
 KEEP_SECRET_HELP = "Stored. Leave blank to keep it."
-_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
 
 
 def clean_host(value: str) -> str:
@@ -66,7 +68,10 @@ class MultiEmailField(forms.Field):
 
 def secret_field(label: str, help_text: str = "") -> forms.CharField:
     return forms.CharField(
-        label=label, required=False, help_text=help_text, strip=True,
+        label=label,
+        required=False,
+        help_text=help_text,
+        strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
 
@@ -84,8 +89,11 @@ class IntegrationForm(forms.Form):
         self.instance = instance
         self.stored_secrets = set(stored_secrets)
         if instance is not None and data is None and "initial" not in kwargs:
-            kwargs["initial"] = {"name": instance.name, "enabled": instance.enabled,
-                                 **self.data_from_config(instance.config)}
+            kwargs["initial"] = {
+                "name": instance.name,
+                "enabled": instance.enabled,
+                **self.data_from_config(instance.config),
+            }
         super().__init__(data, **kwargs)
         for name in self.secret_fields:
             if name in self.stored_secrets:
@@ -164,6 +172,9 @@ class NotificationFilterForm(forms.Form):
         if not self.is_valid():
             return {}
         data = self.cleaned_data
-        chosen = {"status": data.get("status"), "policy_id": data.get("policy"),
-                  "integration_id": data.get("integration")}
+        chosen = {
+            "status": data.get("status"),
+            "policy_id": data.get("policy"),
+            "integration_id": data.get("integration"),
+        }
         return {key: value for key, value in chosen.items() if value not in (None, "")}

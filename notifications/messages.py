@@ -89,10 +89,20 @@ class EventLine:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "url": self.url, "type": self.type, "severity": self.severity, "title": self.title,
-            "finding_id": self.finding_id, "package": self.package, "installed_version": self.installed_version,
-            "fixed_version": self.fixed_version, "cvss": self.cvss, "image": self.image,
-            "workload": self.workload, "container": self.container, "source": self.source,
+            "id": self.id,
+            "url": self.url,
+            "type": self.type,
+            "severity": self.severity,
+            "title": self.title,
+            "finding_id": self.finding_id,
+            "package": self.package,
+            "installed_version": self.installed_version,
+            "fixed_version": self.fixed_version,
+            "cvss": self.cvss,
+            "image": self.image,
+            "workload": self.workload,
+            "container": self.container,
+            "source": self.source,
             "occurred_at": self.occurred_at.isoformat() if self.occurred_at else None,
             "fingerprint": self.fingerprint,
         }
@@ -109,12 +119,13 @@ def notification_events_by_id(notification_ids: list[int]) -> dict[int, list[Sec
     table)."""
     from notifications.models import Notification
 
-    links = list(Notification.events.through.objects.filter(notification_id__in=notification_ids).values_list(
-        "notification_id", "securityevent_id"
-    ))
+    links = list(
+        Notification.events.through.objects.filter(notification_id__in=notification_ids).values_list(
+            "notification_id", "securityevent_id"
+        )
+    )
     events = {
-        event.pk: event
-        for event in SecurityEvent.objects.filter(pk__in={event_id for _, event_id in links}).order_by()
+        event.pk: event for event in SecurityEvent.objects.filter(pk__in={event_id for _, event_id in links}).order_by()
     }
     result: dict[int, list[SecurityEvent]] = {}
     for notification_id, event_id in links:
@@ -178,15 +189,32 @@ class MessageContext:
         """The test message of an output: one made-up critical vulnerability (never stored)."""
         now = timezone.now()
         event = SecurityEvent(
-            type=EventType.VULNERABILITY, severity=Severity.CRITICAL, source="test",
-            title="Test finding: openssl buffer overflow (sample data)", finding_id="CVE-0000-0000",
-            package="openssl", installed_version="3.0.1", fixed_version="3.0.7", cvss=9.8,
-            registry="registry.example.com", repository="shop/web", tag="1.4.2",
-            cluster="prod", namespace="shop", pod="web-6d9f", fingerprint="0" * 64, occurred_at=now,
+            type=EventType.VULNERABILITY,
+            severity=Severity.CRITICAL,
+            source="test",
+            title="Test finding: openssl buffer overflow (sample data)",
+            finding_id="CVE-0000-0000",
+            package="openssl",
+            installed_version="3.0.1",
+            fixed_version="3.0.7",
+            cvss=9.8,
+            registry="registry.example.com",
+            repository="shop/web",
+            tag="1.4.2",
+            cluster="prod",
+            namespace="shop",
+            pod="web-6d9f",
+            fingerprint="0" * 64,
+            occurred_at=now,
         )
         return cls(
-            policy_id=None, policy_name="Test message", trigger=Trigger.CRITICAL_VULNERABILITIES,
-            integration_name=integration.name, delivery_id=delivery_id, events=[event], created_at=now,
+            policy_id=None,
+            policy_name="Test message",
+            trigger=Trigger.CRITICAL_VULNERABILITIES,
+            integration_name=integration.name,
+            delivery_id=delivery_id,
+            events=[event],
+            created_at=now,
             is_test=True,
         )
 

@@ -67,8 +67,9 @@ def form_for(kind: str, data=None, instance: NotificationIntegration | None = No
     return CHANNELS[kind].form_class(data, instance=instance, stored_secrets=stored_secrets(instance), **kwargs)
 
 
-def save_integration(request, kind: str, form: IntegrationForm,
-                     instance: NotificationIntegration | None = None) -> NotificationIntegration:
+def save_integration(
+    request, kind: str, form: IntegrationForm, instance: NotificationIntegration | None = None
+) -> NotificationIntegration:
     """Create or change an integration from a valid form, with its audit entry, in one transaction."""
     if instance is None:
         integration, before, action = NotificationIntegration(kind=kind), {}, AuditAction.CREATE
@@ -85,8 +86,9 @@ def save_integration(request, kind: str, form: IntegrationForm,
         integration.save()
         after = snapshot(integration)
         changes = audit.diff(before, after)
-        changed_secrets = sorted(n for n in set(secrets_before) | set(secrets_after)
-                                 if secrets_before.get(n) != secrets_after.get(n))
+        changed_secrets = sorted(
+            n for n in set(secrets_before) | set(secrets_after) if secrets_before.get(n) != secrets_after.get(n)
+        )
         if instance is not None and changed_secrets:
             # The values are never logged; only which secrets were replaced or removed.
             changes["secrets"] = [before.get("secrets"), {n: "changed" for n in changed_secrets}]
@@ -106,8 +108,12 @@ def set_enabled(request, integration: NotificationIntegration, enabled: bool) ->
             return
         integration.enabled = enabled
         integration.save(update_fields=["enabled", "updated_at"])
-        audit.record(request, AuditAction.ENABLE if enabled else AuditAction.DISABLE, integration,
-                     {"enabled": [not enabled, enabled]})
+        audit.record(
+            request,
+            AuditAction.ENABLE if enabled else AuditAction.DISABLE,
+            integration,
+            {"enabled": [not enabled, enabled]},
+        )
 
 
 def policies_using(integration: NotificationIntegration) -> list[str]:
@@ -115,7 +121,9 @@ def policies_using(integration: NotificationIntegration) -> list[str]:
 
     return list(
         ResponsePolicy.objects.filter(notification_methods__integration=integration)
-        .order_by("name").values_list("name", flat=True).distinct()
+        .order_by("name")
+        .values_list("name", flat=True)
+        .distinct()
     )
 
 
@@ -154,8 +162,9 @@ def send_test(request, integration: NotificationIntegration) -> tuple[bool, str]
         NotificationIntegration.objects.filter(pk=integration.pk).update(
             last_test_at=integration.last_test_at, last_test_ok=ok, last_test_message=text
         )
-        audit.record(request, AuditAction.TEST, integration,
-                     audit.diff(before, {"last_test_ok": ok, "last_test_message": text}))
+        audit.record(
+            request, AuditAction.TEST, integration, audit.diff(before, {"last_test_ok": ok, "last_test_message": text})
+        )
     return ok, text
 
 
@@ -165,11 +174,18 @@ def retry(request, notification: Notification) -> bool:
 
     with transaction.atomic():
         updated = Notification.objects.filter(pk=notification.pk, status=NotificationStatus.FAILED).update(
-            status=NotificationStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), claimed_at=None,
+            status=NotificationStatus.PENDING,
+            attempts=0,
+            next_attempt_at=timezone.now(),
+            claimed_at=None,
             throttled_until=None,
         )
         if updated:
-            audit.record(request, AuditAction.RETRY, notification,
-                         {"status": [NotificationStatus.FAILED, NotificationStatus.PENDING]})
+            audit.record(
+                request,
+                AuditAction.RETRY,
+                notification,
+                {"status": [NotificationStatus.FAILED, NotificationStatus.PENDING]},
+            )
             enqueue_on_commit(deliver, notification.pk)
     return bool(updated)

@@ -10,8 +10,11 @@ from notifications import delivery
 
 
 @shared_task(
-    name="notifications.deliver", acks_late=True, ignore_result=True,
-    soft_time_limit=delivery.DELIVERY_SOFT_TIME_LIMIT, time_limit=delivery.DELIVERY_TIME_LIMIT,
+    name="notifications.deliver",
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=delivery.DELIVERY_SOFT_TIME_LIMIT,
+    time_limit=delivery.DELIVERY_TIME_LIMIT,
 )
 def deliver(notification_id: int) -> None:
     """Send one notification (claim, render, send, record the outcome)."""

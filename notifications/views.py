@@ -79,9 +79,14 @@ class IntegrationIndexView(PermissionRequiredMixin, View):
         for integration in NotificationIntegration.objects.order_by("name"):
             by_kind.setdefault(integration.kind, []).append(integration)
         kinds = [{"channel": channel, "integrations": by_kind[kind]} for kind, channel in CHANNELS.items()]
-        return render(request, "notifications/integration_index.html", {
-            "kinds": kinds, "can_add": request.user.has_perm(ADD_INTEGRATIONS),
-        })
+        return render(
+            request,
+            "notifications/integration_index.html",
+            {
+                "kinds": kinds,
+                "can_add": request.user.has_perm(ADD_INTEGRATIONS),
+            },
+        )
 
 
 class IntegrationListView(PermissionRequiredMixin, View):
@@ -97,12 +102,18 @@ class IntegrationListView(PermissionRequiredMixin, View):
             .order_by("name")
         )
         rows = [{"integration": i, "destination": channel(i).destination()} for i in integrations]
-        return render(request, "notifications/integration_list.html", {
-            "channel": channel, "kind": kind, "rows": rows,
-            "can_add": request.user.has_perm(ADD_INTEGRATIONS),
-            "can_change": request.user.has_perm(CHANGE_INTEGRATIONS),
-            "can_delete": request.user.has_perm(DELETE_INTEGRATIONS),
-        })
+        return render(
+            request,
+            "notifications/integration_list.html",
+            {
+                "channel": channel,
+                "kind": kind,
+                "rows": rows,
+                "can_add": request.user.has_perm(ADD_INTEGRATIONS),
+                "can_change": request.user.has_perm(CHANGE_INTEGRATIONS),
+                "can_delete": request.user.has_perm(DELETE_INTEGRATIONS),
+            },
+        )
 
 
 class IntegrationFormView(PermissionRequiredMixin, View):
@@ -112,10 +123,18 @@ class IntegrationFormView(PermissionRequiredMixin, View):
         return [CHANGE_INTEGRATIONS if "pk" in self.kwargs else ADD_INTEGRATIONS]
 
     def _render(self, request, kind, form, integration=None, status=200):
-        return render(request, "notifications/integration_form.html", {
-            "channel": _channel(kind), "kind": kind, "form": form, "integration": integration,
-            "variables": getattr(form, "variables", None),
-        }, status=status)
+        return render(
+            request,
+            "notifications/integration_form.html",
+            {
+                "channel": _channel(kind),
+                "kind": kind,
+                "form": form,
+                "integration": integration,
+                "variables": getattr(form, "variables", None),
+            },
+            status=status,
+        )
 
     def get(self, request, kind: str, pk: int | None = None):
         _channel(kind)
@@ -139,17 +158,24 @@ class IntegrationDetailView(PermissionRequiredMixin, View):
     def get(self, request, kind: str, pk: int):
         channel = _channel(kind)
         integration = _integration(kind, pk)
-        return render(request, "notifications/integration_detail.html", {
-            "channel": channel, "kind": kind, "integration": integration,
-            "destination": channel(integration).destination(),
-            "rows": settings_rows(integration),
-            "policies": services.policies_using(integration),
-            "recent": Notification.objects.filter(integration=integration).annotate(event_count=Count("events"))
-            [:RECENT_NOTIFICATIONS],
-            "can_change": request.user.has_perm(CHANGE_INTEGRATIONS),
-            "can_delete": request.user.has_perm(DELETE_INTEGRATIONS),
-            "can_view_log": request.user.has_perm(VIEW_NOTIFICATIONS),
-        })
+        return render(
+            request,
+            "notifications/integration_detail.html",
+            {
+                "channel": channel,
+                "kind": kind,
+                "integration": integration,
+                "destination": channel(integration).destination(),
+                "rows": settings_rows(integration),
+                "policies": services.policies_using(integration),
+                "recent": Notification.objects.filter(integration=integration).annotate(event_count=Count("events"))[
+                    :RECENT_NOTIFICATIONS
+                ],
+                "can_change": request.user.has_perm(CHANGE_INTEGRATIONS),
+                "can_delete": request.user.has_perm(DELETE_INTEGRATIONS),
+                "can_view_log": request.user.has_perm(VIEW_NOTIFICATIONS),
+            },
+        )
 
 
 class IntegrationDeleteView(PermissionRequiredMixin, View):
@@ -159,12 +185,19 @@ class IntegrationDeleteView(PermissionRequiredMixin, View):
 
     def _render(self, request, integration, blocked: str = "", status: int = 200):
         # The product's one confirmation page (shared with policies and scopes).
-        return render(request, "policies/confirm_delete.html", {
-            "object": integration, "kind": "integration", "blocked": blocked,
-            "consequence": "It stops receiving messages at once. Notifications it already delivered stay in the "
-                           "delivery log.",
-            "cancel_url": reverse("notifications:integration-detail", args=[integration.kind, integration.pk]),
-        }, status=status)
+        return render(
+            request,
+            "policies/confirm_delete.html",
+            {
+                "object": integration,
+                "kind": "integration",
+                "blocked": blocked,
+                "consequence": "It stops receiving messages at once. Notifications it already delivered stay in the "
+                "delivery log.",
+                "cancel_url": reverse("notifications:integration-detail", args=[integration.kind, integration.pk]),
+            },
+            status=status,
+        )
 
     def get(self, request, kind: str, pk: int):
         integration = _integration(kind, pk)
@@ -220,10 +253,17 @@ class NotificationListView(PermissionRequiredMixin, View):
         page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
-        return render(request, "notifications/notification_list.html", {
-            "form": form, "page_obj": page, "notifications": page.object_list, "query": query.urlencode(),
-            "can_retry": request.user.has_perm(CHANGE_NOTIFICATIONS),
-        })
+        return render(
+            request,
+            "notifications/notification_list.html",
+            {
+                "form": form,
+                "page_obj": page,
+                "notifications": page.object_list,
+                "query": query.urlencode(),
+                "can_retry": request.user.has_perm(CHANGE_NOTIFICATIONS),
+            },
+        )
 
 
 class NotificationDetailView(PermissionRequiredMixin, View):
@@ -233,12 +273,16 @@ class NotificationDetailView(PermissionRequiredMixin, View):
     def get(self, request, pk: int):
         notification = get_object_or_404(Notification, pk=pk)
         events = notification.events.order_by("-severity", "-id")
-        return render(request, "notifications/notification_detail.html", {
-            "notification": notification,
-            "events": events[: self.EVENTS_SHOWN],
-            "event_count": events.count(),
-            "can_retry": request.user.has_perm(CHANGE_NOTIFICATIONS),
-        })
+        return render(
+            request,
+            "notifications/notification_detail.html",
+            {
+                "notification": notification,
+                "events": events[: self.EVENTS_SHOWN],
+                "event_count": events.count(),
+                "can_retry": request.user.has_perm(CHANGE_NOTIFICATIONS),
+            },
+        )
 
 
 class NotificationRetryView(PermissionRequiredMixin, View):
@@ -249,7 +293,9 @@ class NotificationRetryView(PermissionRequiredMixin, View):
         if services.retry(request, notification):
             messages.success(request, f"Notification #{pk} queued to be sent again.")
         else:
-            messages.error(request, f"Notification #{pk} is {notification.get_status_display().lower()}; "
-                                    "only a failed notification can be retried.")
+            messages.error(
+                request,
+                f"Notification #{pk} is {notification.get_status_display().lower()}; "
+                "only a failed notification can be retried.",
+            )
         return redirect(_back(request, reverse("notifications:notification-list")))
-

@@ -13,9 +13,9 @@ from django.forms import BaseInlineFormSet, ModelForm, ValidationError
 from kcs import audit
 from kcs.models import AuditAction
 from policies import services
+from policies.forms import ScopeRulesMixin, add_errors
 from policies.models import NotificationMethod, ResponsePolicy, Scope
 from policies.permissions import MANAGE_POLICIES, VIEW_POLICIES
-from policies.forms import ScopeRulesMixin, add_errors
 from policies.validation import MethodChoice, check_methods, check_policy, normalize_policy
 
 
@@ -30,8 +30,11 @@ class PolicyAdminForm(ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        values = {key: cleaned[key] for key in ("name", "scopes", "trigger", "min_severity", "repeat_interval")
-                  if key in cleaned}
+        values = {
+            key: cleaned[key]
+            for key in ("name", "scopes", "trigger", "min_severity", "repeat_interval")
+            if key in cleaned
+        }
         errors, _ = check_policy(values, self.instance if self.instance.pk else None)
         add_errors(self, errors)
         return cleaned
@@ -41,7 +44,8 @@ class MethodInlineFormSet(BaseInlineFormSet):
     def clean(self):
         super().clean()
         kept = [
-            form.cleaned_data for form in self.forms
+            form.cleaned_data
+            for form in self.forms
             if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("integration")
         ]
         kept.sort(key=lambda data: data.get("position") or 0)
@@ -108,8 +112,9 @@ class ResponsePolicyAdmin(admin.ModelAdmin):
         else:
             obj.created_by = request.user
         # Stored as the other entry points store it: the trigger's default threshold, or none for triggers without.
-        obj.min_severity = normalize_policy({"name": obj.name, "trigger": obj.trigger,
-                                             "min_severity": obj.min_severity})["min_severity"]
+        obj.min_severity = normalize_policy(
+            {"name": obj.name, "trigger": obj.trigger, "min_severity": obj.min_severity}
+        )["min_severity"]
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):

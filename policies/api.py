@@ -67,7 +67,7 @@ class NotificationMethodsField(serializers.Field):
         if not isinstance(data, list):
             raise serializers.ValidationError("Expected a list of integration ids.")
         wanted: list[tuple[Any, str | None]] = []
-        for position, item in enumerate(data, start=1):
+        for item in data:
             if isinstance(item, dict):
                 wanted.append((item.get("integration"), item.get("kind") or item.get("type")))
             else:
@@ -114,8 +114,18 @@ class ResponsePolicySerializer(ServiceWritesMixin, serializers.ModelSerializer):
     class Meta:
         model = ResponsePolicy
         fields = [
-            "id", "name", "description", "enabled", "scopes", "trigger", "min_severity", "notification_methods",
-            "repeat_interval", "created_by", "created_at", "updated_at",
+            "id",
+            "name",
+            "description",
+            "enabled",
+            "scopes",
+            "trigger",
+            "min_severity",
+            "notification_methods",
+            "repeat_interval",
+            "created_by",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
         # Name uniqueness (ignoring case) is a shared rule of policies.validation, applied by the service.

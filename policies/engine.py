@@ -32,8 +32,12 @@ from events.models import Severity
 from policies.models import TRIGGER_DEFAULT_SEVERITY, TRIGGER_EVENT_TYPE, Trigger
 
 # Scope pattern list → the event attribute it constrains.
-SCOPE_FIELDS = (("clusters", "cluster"), ("namespaces", "namespace"), ("registries", "registry"),
-                ("repositories", "repository"))
+SCOPE_FIELDS = (
+    ("clusters", "cluster"),
+    ("namespaces", "namespace"),
+    ("registries", "registry"),
+    ("repositories", "repository"),
+)
 
 
 class Matchable(Protocol):

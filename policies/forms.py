@@ -15,11 +15,15 @@ from policies.models import DEFAULT_REPEAT_INTERVAL, TRIGGER_DEFAULT_SEVERITY, R
 from policies.validation import MethodChoice, check_policy, check_scope
 
 # Thresholds as people read them: "at least this severe".
-THRESHOLD_CHOICES = [("", "Trigger default")] + [
-    (str(int(s)), s.label if s == Severity.CRITICAL else f"{s.label} and above")
-    for s in sorted(Severity, reverse=True)
-    if s != Severity.UNKNOWN
-] + [(str(int(Severity.UNKNOWN)), "Any severity")]
+THRESHOLD_CHOICES = (
+    [("", "Trigger default")]
+    + [
+        (str(int(s)), s.label if s == Severity.CRITICAL else f"{s.label} and above")
+        for s in sorted(Severity, reverse=True)
+        if s != Severity.UNKNOWN
+    ]
+    + [(str(int(Severity.UNKNOWN)), "Any severity")]
+)
 
 REPEAT_CHOICES = [
     (0, "Notify every time"),
@@ -71,7 +75,9 @@ class IntegrationSelect(forms.Select):
 class MethodForm(forms.Form):
     """One notification method row. Both fields empty: an unused row, ignored."""
 
-    kind = forms.ChoiceField(label="Output type", required=False, choices=[("", "Output type…")] + IntegrationKind.choices)
+    kind = forms.ChoiceField(
+        label="Output type", required=False, choices=[("", "Output type…")] + IntegrationKind.choices
+    )
     integration = forms.TypedChoiceField(label="Integration", required=False, coerce=int, empty_value=None)
 
     def __init__(self, *args, integrations: list[NotificationIntegration], **kwargs):
@@ -84,7 +90,9 @@ class MethodForm(forms.Form):
         field = self.fields["integration"]
         field.choices = [("", "Integration…")] + list(groups.items())
         field.widget = IntegrationSelect(
-            choices=field.choices, kinds={str(i.pk): i.kind for i in integrations}, attrs={"class": "method-integration"}
+            choices=field.choices,
+            kinds={str(i.pk): i.kind for i in integrations},
+            attrs={"class": "method-integration"},
         )
         self.fields["kind"].widget.attrs["class"] = "method-kind"
 
@@ -141,11 +149,17 @@ class PolicyForm(forms.ModelForm):
     )
     trigger = forms.ChoiceField(choices=[("", "Choose a trigger…")] + Trigger.choices)
     min_severity = forms.TypedChoiceField(
-        label="Severity threshold", choices=THRESHOLD_CHOICES, coerce=int, empty_value=None, required=False,
+        label="Severity threshold",
+        choices=THRESHOLD_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
         help_text="Only for triggers with a severity: act on events at least this severe.",
     )
     repeat_interval = forms.TypedChoiceField(
-        label="Do not repeat the same finding for", coerce=int, initial=DEFAULT_REPEAT_INTERVAL,
+        label="Do not repeat the same finding for",
+        coerce=int,
+        initial=DEFAULT_REPEAT_INTERVAL,
         help_text="A finding already notified by this policy is recorded as suppressed during this time.",
     )
 

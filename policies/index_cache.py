@@ -49,9 +49,9 @@ def build_index(revision: int = 0) -> PolicyIndex:
         )
     )
     scope_ids: dict[int, list[int]] = {}
-    for policy_id, scope_id in ResponsePolicy.scopes.through.objects.filter(
-        responsepolicy__enabled=True
-    ).values_list("responsepolicy_id", "scope_id"):
+    for policy_id, scope_id in ResponsePolicy.scopes.through.objects.filter(responsepolicy__enabled=True).values_list(
+        "responsepolicy_id", "scope_id"
+    ):
         scope_ids.setdefault(policy_id, []).append(scope_id)
     integrations: dict[int, list[int]] = {}
     for policy_id, integration_id in (

@@ -149,13 +149,17 @@ class PolicyDeleteView(PermissionRequiredMixin, View):
 
     def get(self, request, pk: int):
         policy = get_object_or_404(ResponsePolicy, pk=pk)
-        return render(request, "policies/confirm_delete.html", {
-            "object": policy,
-            "kind": "policy",
-            "consequence": "It stops acting on new events at once. Notifications it already sent stay in the "
-                           "delivery log.",
-            "cancel_url": reverse("policies:response-list"),
-        })
+        return render(
+            request,
+            "policies/confirm_delete.html",
+            {
+                "object": policy,
+                "kind": "policy",
+                "consequence": "It stops acting on new events at once. Notifications it already sent stay in the "
+                "delivery log.",
+                "cancel_url": reverse("policies:response-list"),
+            },
+        )
 
     def post(self, request, pk: int):
         policy = get_object_or_404(ResponsePolicy, pk=pk)
@@ -169,12 +173,16 @@ class ScopeListView(PermissionRequiredMixin, View):
     permission_required = "policies.view_scope"
 
     def get(self, request):
-        return render(request, "policies/scope_list.html", {
-            "scopes": scopes_with_usage(),
-            "can_add": request.user.has_perm("policies.add_scope"),
-            "can_change": request.user.has_perm("policies.change_scope"),
-            "can_delete": request.user.has_perm("policies.delete_scope"),
-        })
+        return render(
+            request,
+            "policies/scope_list.html",
+            {
+                "scopes": scopes_with_usage(),
+                "can_add": request.user.has_perm("policies.add_scope"),
+                "can_change": request.user.has_perm("policies.change_scope"),
+                "can_delete": request.user.has_perm("policies.delete_scope"),
+            },
+        )
 
 
 class ScopeCreateView(PermissionRequiredMixin, View):
@@ -226,13 +234,17 @@ class ScopeDeleteView(PermissionRequiredMixin, View):
             blocked = "The Global scope is built in and cannot be deleted."
         elif names := services.policies_using(scope):
             blocked = services.scope_in_use_message(names)
-        return render(request, "policies/confirm_delete.html", {
-            "object": scope,
-            "kind": "scope",
-            "blocked": blocked,
-            "consequence": "Its patterns are removed for good.",
-            "cancel_url": reverse("policies:scope-list"),
-        })
+        return render(
+            request,
+            "policies/confirm_delete.html",
+            {
+                "object": scope,
+                "kind": "scope",
+                "blocked": blocked,
+                "consequence": "Its patterns are removed for good.",
+                "cancel_url": reverse("policies:scope-list"),
+            },
+        )
 
     def post(self, request, pk: int):
         scope = get_object_or_404(Scope, pk=pk)

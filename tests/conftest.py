@@ -67,8 +67,10 @@ def restore_migration_data() -> None:
     # The seed functions flip AppConfig.models_module for create_permissions(); keep the real registry intact.
     saved = {config.label: config.models_module for config in apps.get_app_configs()}
     try:
-        for module, function in (("policies.migrations.0003_seed_groups", "seed_groups"),
-                                 ("events.migrations.0002_scanner_group", "seed_group")):
+        for module, function in (
+            ("policies.migrations.0003_seed_groups", "seed_groups"),
+            ("events.migrations.0002_scanner_group", "seed_group"),
+        ):
             getattr(importlib.import_module(module), function)(apps, None)
     finally:
         for config in apps.get_app_configs():

@@ -15,8 +15,14 @@ LOG = "/security-log/"
 
 def entry(actor="alice", action="update", object_type="response policy", repr="Critical CVEs", days_ago=0, **extra):
     return AuditEntry.objects.create(
-        timestamp=timezone.now() - dt.timedelta(days=days_ago), actor_name=actor, action=action,
-        object_type=object_type, object_id="1", object_repr=repr, source=extra.pop("source", "ui"), **extra
+        timestamp=timezone.now() - dt.timedelta(days=days_ago),
+        actor_name=actor,
+        action=action,
+        object_type=object_type,
+        object_id="1",
+        object_repr=repr,
+        source=extra.pop("source", "ui"),
+        **extra,
     )
 
 
@@ -92,10 +98,16 @@ def test_policy_changes_from_screen_api_and_admin_all_reach_the_log(client, admi
 
     mail = NotificationIntegration.objects.create(name="Mail", kind="email")
     api = token_client(admin_user)
-    created = api.post("/api/v1/response-policies/", {
-        "name": "Via API", "scopes": [Scope.objects.get(is_global=True).pk], "trigger": "malware",
-        "notification_methods": [mail.pk],
-    }, format="json").json()
+    created = api.post(
+        "/api/v1/response-policies/",
+        {
+            "name": "Via API",
+            "scopes": [Scope.objects.get(is_global=True).pk],
+            "trigger": "malware",
+            "notification_methods": [mail.pk],
+        },
+        format="json",
+    ).json()
     client.force_login(admin_user)
     client.post(f"/policies/response/{created['id']}/toggle/", {"enabled": "0"})
     client.post("/admin/policies/responsepolicy/", {"action": "enable_policies", "_selected_action": [created["id"]]})
@@ -112,8 +124,18 @@ def test_api_lists_entries_newest_first_with_filters(admin_api):
     data = admin_api.get("/api/v1/audit-log/").json()
     assert [e["object_repr"] for e in data["results"]] == ["Second", "First"]
     first = data["results"][1]
-    assert set(first) == {"id", "timestamp", "actor", "action", "object_type", "object_id", "object_repr",
-                          "changes", "source", "ip_address"}
+    assert set(first) == {
+        "id",
+        "timestamp",
+        "actor",
+        "action",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "changes",
+        "source",
+        "ip_address",
+    }
     assert first["actor"] == "alice" and first["ip_address"] == "10.0.0.5"
     assert [e["actor"] for e in admin_api.get("/api/v1/audit-log/", {"action": "delete"}).json()["results"]] == ["bob"]
     assert admin_api.get("/api/v1/audit-log/", {"period": "24h"}).json()["count"] == 0

@@ -16,7 +16,9 @@ def test_demo_data_notifies_each_policy_once_and_loads_only_once(django_capture_
     assert ResponsePolicy.objects.count() == 3
     sent = Notification.objects.filter(status=NotificationStatus.SENT)
     assert sorted(sent.values_list("policy_name", flat=True)) == [
-        "Critical vulnerabilities in shop images", "Leaked secrets anywhere", "Runtime threats in production",
+        "Critical vulnerabilities in shop images",
+        "Leaked secrets anywhere",
+        "Runtime threats in production",
     ]
     assert len(mail.outbox) == 3 and all(m.to == ["soc@example.com"] for m in mail.outbox)
     critical = next(m for m in mail.outbox if "Critical vulnerabilities" in m.body)

@@ -60,6 +60,12 @@ def ingest_native(tool: str, body: bytes, *, user=None, hints: Mapping[str, str]
     for note in parsed.ignored:
         logger.info("%s ingest: %s", tool, note)
     result = services.ingest(parsed.items, source=adapter.name, user=user)
-    logger.info("%s ingest: %d findings, %d stored, %d already known, batch %s",
-                tool, result.received, result.created, result.duplicates, result.batch_id)
+    logger.info(
+        "%s ingest: %d findings, %d stored, %d already known, batch %s",
+        tool,
+        result.received,
+        result.created,
+        result.duplicates,
+        result.batch_id,
+    )
     return NativeIngestResult(result, parsed.ignored)

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from events.models import EventType, Severity
 from events.adapters.images import normalize_registry
+from events.models import EventType, Severity
 from events.validation import DESCRIPTION_MAX, TEXT_FIELDS, TITLE_MAX
 
 # Resource fields a sender may fill in from outside the payload (query parameters, command options): the tools
@@ -82,6 +82,7 @@ class Adapter:
 
 # --- decoding --------------------------------------------------------------------------------------------------
 
+
 def text_of(body: bytes) -> str:
     """The body as text: UTF-8 (with or without BOM), or UTF-16 with a BOM (PowerShell's ``>`` writes that)."""
     if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -106,6 +107,7 @@ def decode_json(body: bytes, label: str) -> Any:
 
 
 # --- typed reading ---------------------------------------------------------------------------------------------
+
 
 def _type_name(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
@@ -181,27 +183,32 @@ def cvss_score(value: float | None) -> float | None:
 
 # --- severities ------------------------------------------------------------------------------------------------
 
+
 def severity_table(mapping: Mapping[str, Severity]) -> dict[str, str]:
     """A lookup from a tool's severity names (any case) to our slugs."""
     return {name.lower(): level.slug for name, level in mapping.items()}
 
 
 # Each tool's severity names → ours (compared case-insensitively). The README shows these tables.
-TRIVY_SEVERITIES = severity_table({
-    "CRITICAL": Severity.CRITICAL,
-    "HIGH": Severity.HIGH,
-    "MEDIUM": Severity.MEDIUM,
-    "LOW": Severity.LOW,
-    "UNKNOWN": Severity.UNKNOWN,  # Trivy has no "negligible": upstream negligible ratings arrive as LOW or UNKNOWN
-})
-GRYPE_SEVERITIES = severity_table({
-    "Critical": Severity.CRITICAL,
-    "High": Severity.HIGH,
-    "Medium": Severity.MEDIUM,
-    "Low": Severity.LOW,
-    "Negligible": Severity.NEGLIGIBLE,
-    "Unknown": Severity.UNKNOWN,
-})
+TRIVY_SEVERITIES = severity_table(
+    {
+        "CRITICAL": Severity.CRITICAL,
+        "HIGH": Severity.HIGH,
+        "MEDIUM": Severity.MEDIUM,
+        "LOW": Severity.LOW,
+        "UNKNOWN": Severity.UNKNOWN,  # Trivy has no "negligible": upstream negligible ratings arrive as LOW or UNKNOWN
+    }
+)
+GRYPE_SEVERITIES = severity_table(
+    {
+        "Critical": Severity.CRITICAL,
+        "High": Severity.HIGH,
+        "Medium": Severity.MEDIUM,
+        "Low": Severity.LOW,
+        "Negligible": Severity.NEGLIGIBLE,
+        "Unknown": Severity.UNKNOWN,
+    }
+)
 HARBOR_SEVERITIES = {
     **GRYPE_SEVERITIES,
     # "None" is the overall severity of a report without vulnerabilities; on a single finding it can only mean
@@ -210,17 +217,19 @@ HARBOR_SEVERITIES = {
 }
 # Falco has 8 priorities for our 6 levels: the top three collapse into critical; Error→high, Warning→medium and
 # Notice→low follow the rule defaults; Informational and Debug are noise-level.
-FALCO_SEVERITIES = severity_table({
-    "Emergency": Severity.CRITICAL,
-    "Alert": Severity.CRITICAL,
-    "Critical": Severity.CRITICAL,
-    "Error": Severity.HIGH,
-    "Warning": Severity.MEDIUM,
-    "Notice": Severity.LOW,
-    "Informational": Severity.NEGLIGIBLE,
-    "Info": Severity.NEGLIGIBLE,
-    "Debug": Severity.NEGLIGIBLE,
-})
+FALCO_SEVERITIES = severity_table(
+    {
+        "Emergency": Severity.CRITICAL,
+        "Alert": Severity.CRITICAL,
+        "Critical": Severity.CRITICAL,
+        "Error": Severity.HIGH,
+        "Warning": Severity.MEDIUM,
+        "Notice": Severity.LOW,
+        "Informational": Severity.NEGLIGIBLE,
+        "Info": Severity.NEGLIGIBLE,
+        "Debug": Severity.NEGLIGIBLE,
+    }
+)
 
 
 def severity(table: Mapping[str, str], container: Mapping[str, Any], key: str, path: str) -> str:
@@ -230,6 +239,7 @@ def severity(table: Mapping[str, str], container: Mapping[str, Any], key: str, p
 
 
 # --- events ----------------------------------------------------------------------------------------------------
+
 
 def _clip(value: str, limit: int) -> str:
     value = value.replace("\x00", "")  # PostgreSQL text and jsonb cannot hold NUL (grype has sent it in versions)
@@ -316,15 +326,20 @@ def guess_tool(payload: Any) -> str | None:
         return None
     keys = set(payload)
     api_version = payload.get("apiVersion")
-    if {"SchemaVersion", "ArtifactName", "Results", "ClusterName"} & keys or (
-        isinstance(api_version, str) and api_version.startswith("aquasecurity.github.io")
-    ) or any(str(k).endswith(".aquasecurity.github.io") for k in keys):
+    if (
+        {"SchemaVersion", "ArtifactName", "Results", "ClusterName"} & keys
+        or (isinstance(api_version, str) and api_version.startswith("aquasecurity.github.io"))
+        or any(str(k).endswith(".aquasecurity.github.io") for k in keys)
+    ):
         return "trivy"
     if "matches" in keys and ({"source", "descriptor", "distro"} & keys):
         return "grype"
-    if ("event_data" in keys and "type" in keys) or str(payload.get("type", "")).startswith("harbor.") or any(
-        str(k).startswith("application/vnd.") for k in keys
-    ) or {"scanner", "vulnerabilities"} <= keys:
+    if (
+        ("event_data" in keys and "type" in keys)
+        or str(payload.get("type", "")).startswith("harbor.")
+        or any(str(k).startswith("application/vnd.") for k in keys)
+        or {"scanner", "vulnerabilities"} <= keys
+    ):
         return "harbor"
     if {"rule", "priority"} <= keys or {"rule", "output"} <= keys:
         return "falco"
@@ -332,6 +347,7 @@ def guess_tool(payload: Any) -> str | None:
 
 
 # --- resource hints --------------------------------------------------------------------------------------------
+
 
 def clean_hints(values: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Resource fields given beside the payload (query parameters, command options): ``(hints, errors)``."""

@@ -71,8 +71,9 @@ class FalcoAdapter(Adapter):
             path = f"[{index}]" if isinstance(payload, list) else ""
             if not (isinstance(alert, dict) and "rule" in alert):
                 if not path:
-                    raise self.wrong_payload("a Falco alert (json_output: rule, priority, output, output_fields)",
-                                             alert)
+                    raise self.wrong_payload(
+                        "a Falco alert (json_output: rule, priority, output, output_fields)", alert
+                    )
                 raise AdapterError(f"{path}: not a Falco alert (it has no rule).", path)
             rule = text(alert, "rule", path, required=True)
             if rule.startswith(INTERNAL_RULE_PREFIX):
@@ -106,7 +107,9 @@ def _alert(alert: dict[str, Any], path: str, rule: str, hints: Mapping[str, str]
     container_id = _field(fields, "container.id")
     in_container = container_id != "host"  # "host": it happened on the node itself, outside any container
     return make_event(
-        source=SOURCE, hints=hints, occurred_at=time or None,
+        source=SOURCE,
+        hints=hints,
+        occurred_at=time or None,
         # A Falco alert has no id before Falcosidekick's uuid: time (ns), host, rule and text tell alerts apart.
         key=(text(alert, "uuid", path), time, hostname, output),
         type=EventType.RUNTIME,
@@ -121,9 +124,11 @@ def _alert(alert: dict[str, Any], path: str, rule: str, hints: Mapping[str, str]
         node=hostname,
         **_image(fields).fields(),
         details={
-            "priority": alert.get("priority"), "falco_source": alert.get("source"),
+            "priority": alert.get("priority"),
+            "falco_source": alert.get("source"),
             "tags": [t for t in items(alert, "tags", path) if isinstance(t, str)],
-            "hostname": hostname, "uuid": alert.get("uuid"),
+            "hostname": hostname,
+            "uuid": alert.get("uuid"),
             "container_id": container_id if in_container else "",
             "output_fields": fields,
         },
@@ -135,5 +140,9 @@ def _image(fields: Mapping[str, Any]) -> ImageRef:
     if not repository:
         return ImageRef()
     image = parse_image_reference(repository)
-    return image_ref(image.registry, image.repository, _field(fields, "container.image.tag") or image.tag,
-                     _field(fields, "container.image.digest") or image.digest)
+    return image_ref(
+        image.registry,
+        image.repository,
+        _field(fields, "container.image.tag") or image.tag,
+        _field(fields, "container.image.digest") or image.digest,
+    )

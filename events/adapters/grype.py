@@ -45,11 +45,14 @@ class GrypeAdapter(Adapter):
         distro = section(payload, "distro", "")
         image, target = _target(source)
         scanned_at = text(descriptor, "timestamp", "descriptor")  # grype ≥ 0.45; older output has none
-        shared = compact({
-            "source_type": text(source, "type", "source"), "target": target,
-            "distro": name_and_version(distro),
-            "scanner": name_and_version(descriptor),
-        })
+        shared = compact(
+            {
+                "source_type": text(source, "type", "source"),
+                "target": target,
+                "distro": name_and_version(distro),
+                "scanner": name_and_version(descriptor),
+            }
+        )
         parsed = Parsed()
         for path, match in objects(payload, "matches", "", required=True):
             parsed.items.append(_match(match, path, image, target, scanned_at, shared, hints))
@@ -73,13 +76,15 @@ def _target(source: dict[str, Any]) -> tuple[ImageRef, str]:
         image = parse_image_reference(digests[0].partition("@")[0])
     else:
         return ImageRef(), user_input
-    digest = image.digest or text(target, "manifestDigest", "source.target") or (digest_of(digests[0]) if digests
-                                                                                   else "")
+    digest = (
+        image.digest or text(target, "manifestDigest", "source.target") or (digest_of(digests[0]) if digests else "")
+    )
     return ImageRef(image.registry, image.repository, image.tag, digest), user_input
 
 
-def _match(match: dict, path: str, image: ImageRef, target: str, scanned_at: str, shared: dict,
-           hints: Mapping[str, str]) -> dict:
+def _match(
+    match: dict, path: str, image: ImageRef, target: str, scanned_at: str, shared: dict, hints: Mapping[str, str]
+) -> dict:
     vuln = obj(match.get("vulnerability"), f"{path}.vulnerability")
     v_path = f"{path}.vulnerability"
     artifact = obj(match.get("artifact"), f"{path}.artifact")
@@ -89,31 +94,42 @@ def _match(match: dict, path: str, image: ImageRef, target: str, scanned_at: str
     fix = section(vuln, "fix", v_path)
     fixed = [str(v) for v in items(fix, "versions", f"{v_path}.fix") if v]
     related = [r for r in items(match, "relatedVulnerabilities", path) if isinstance(r, dict)]
-    locations = [loc.get("path") for loc in items(artifact, "locations", a_path)
-                 if isinstance(loc, dict) and loc.get("path")]
+    locations = [
+        loc.get("path") for loc in items(artifact, "locations", a_path) if isinstance(loc, dict) and loc.get("path")
+    ]
     description = text(vuln, "description", v_path) or next(
         (r["description"] for r in related if isinstance(r.get("description"), str) and r["description"]), ""
     )
     return make_event(
-        source=SOURCE, hints=hints, occurred_at=scanned_at or None,
+        source=SOURCE,
+        hints=hints,
+        occurred_at=scanned_at or None,
         key=(target, text(artifact, "type", a_path), locations[0] if locations else "", scanned_at),
         type=EventType.VULNERABILITY,
         severity=severity(GRYPE_SEVERITIES, vuln, "severity", v_path),
         title=f"{vuln_id} in {package} {version}".strip(),
         description=description,
-        finding_id=vuln_id, package=package, installed_version=version, fixed_version=", ".join(fixed),
-        cvss=_cvss(vuln, v_path) or next(
+        finding_id=vuln_id,
+        package=package,
+        installed_version=version,
+        fixed_version=", ".join(fixed),
+        cvss=_cvss(vuln, v_path)
+        or next(
             (score for i, r in enumerate(related) if (score := _cvss(r, f"{path}.relatedVulnerabilities[{i}]"))),
             None,
         ),
         details={
             **shared,
-            "fix_state": text(fix, "state", f"{v_path}.fix"), "namespace": text(vuln, "namespace", v_path),
-            "data_source": text(vuln, "dataSource", v_path), "urls": items(vuln, "urls", v_path)[:MAX_URLS],
+            "fix_state": text(fix, "state", f"{v_path}.fix"),
+            "namespace": text(vuln, "namespace", v_path),
+            "data_source": text(vuln, "dataSource", v_path),
+            "urls": items(vuln, "urls", v_path)[:MAX_URLS],
             "related": [r.get("id") for r in related if r.get("id") and r.get("id") != vuln_id],
-            "package_type": text(artifact, "type", a_path), "purl": text(artifact, "purl", a_path),
+            "package_type": text(artifact, "type", a_path),
+            "purl": text(artifact, "purl", a_path),
             "locations": locations[:10],
-            "epss": match.get("epss") or vuln.get("epss"), "known_exploited": vuln.get("knownExploited"),
+            "epss": match.get("epss") or vuln.get("epss"),
+            "known_exploited": vuln.get("knownExploited"),
             "risk": vuln.get("risk"),
         },
         **image.fields(),

@@ -11,7 +11,7 @@ repository unless its ``artifact`` does, so pass them as query parameters.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -80,7 +80,7 @@ def _occurred(payload: dict[str, Any]) -> str | None:
     if "time" in payload:
         return text(payload, "time", "") or None
     seconds = number(payload, "occur_at", "")
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat() if seconds else None
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat() if seconds else None
 
 
 def _webhook(kind: str, payload: dict[str, Any], data_key: str, hints: Mapping[str, str]) -> Parsed:
@@ -95,8 +95,17 @@ def _webhook(kind: str, payload: dict[str, Any], data_key: str, hints: Mapping[s
             continue
         overviews = section(resource, "scan_overview", path)
         for mime, overview in overviews.items():
-            parsed.extend(_scan_overview(obj(overview, f"{path}.scan_overview.{mime}"), f"{path}.scan_overview",
-                                         image, repository, payload, occurred, hints))
+            parsed.extend(
+                _scan_overview(
+                    obj(overview, f"{path}.scan_overview.{mime}"),
+                    f"{path}.scan_overview",
+                    image,
+                    repository,
+                    payload,
+                    occurred,
+                    hints,
+                )
+            )
     if kind != SCAN_COMPLETED and not parsed.ignored:
         parsed.ignored.append(f"{kind}: not a finding, acknowledged.")
     return parsed
@@ -106,8 +115,7 @@ def _resource_image(resource: dict, path: str, repository: dict) -> ImageRef:
     """Registry from ``resource_url``; repository from the payload's repository; tag unless it is the digest."""
     url_image = parse_image_reference(text(resource, "resource_url", path))
     name = text(repository, "repo_full_name", "repository") or "/".join(
-        part for part in (text(repository, "namespace", "repository"), text(repository, "name", "repository"))
-        if part
+        part for part in (text(repository, "namespace", "repository"), text(repository, "name", "repository")) if part
     )
     digest = text(resource, "digest", path) or url_image.digest
     tag = text(resource, "tag", path) or url_image.tag
@@ -116,8 +124,15 @@ def _resource_image(resource: dict, path: str, repository: dict) -> ImageRef:
     return image_ref(url_image.registry, name or url_image.repository, tag, digest)
 
 
-def _scan_overview(overview: dict, path: str, image: ImageRef, repository: dict, payload: dict,
-                   occurred: str | None, hints: Mapping[str, str]) -> Parsed:
+def _scan_overview(
+    overview: dict,
+    path: str,
+    image: ImageRef,
+    repository: dict,
+    payload: dict,
+    occurred: str | None,
+    hints: Mapping[str, str],
+) -> Parsed:
     parsed = Parsed()
     status = text(overview, "scan_status", path)
     summary = section(overview, "summary", path)
@@ -129,12 +144,21 @@ def _scan_overview(overview: dict, path: str, image: ImageRef, repository: dict,
     totals = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
     report_id = text(overview, "report_id", path)
     end_time = text(overview, "end_time", path)
-    shared = compact({
-        "counts": counts, "total": summary.get("total"), "fixable": summary.get("fixable"), "scanner": scanner,
-        "report_id": report_id, "scan_status": status, "report_url": _report_url(image, repository),
-        "project": repository.get("namespace"), "operator": payload.get("operator"),
-        "start_time": overview.get("start_time"), "end_time": end_time,
-    })
+    shared = compact(
+        {
+            "counts": counts,
+            "total": summary.get("total"),
+            "fixable": summary.get("fixable"),
+            "scanner": scanner,
+            "report_id": report_id,
+            "scan_status": status,
+            "report_url": _report_url(image, repository),
+            "project": repository.get("namespace"),
+            "operator": payload.get("operator"),
+            "start_time": overview.get("start_time"),
+            "end_time": end_time,
+        }
+    )
     for name, count in counts.items():
         if isinstance(count, bool) or not isinstance(count, int):
             raise AdapterError(f"{path}.summary.summary.{name}: expected a whole number.", f"{path}.summary.summary")
@@ -142,17 +166,22 @@ def _scan_overview(overview: dict, path: str, image: ImageRef, repository: dict,
         if count <= 0 or name.lower() == "none":
             continue
         label = Severity.from_slug(slug).label
-        parsed.items.append(make_event(
-            source=SOURCE, hints=hints, occurred_at=end_time or occurred,
-            key=(report_id, end_time),
-            type=EventType.VULNERABILITY, severity=slug,
-            title=f"{count} {label} {'vulnerability' if count == 1 else 'vulnerabilities'} in {image}",
-            description=f"Harbor scanned {image}{f' with {scanner}' if scanner else ''}: {totals} "
-                        f"({summary.get('total', '?')} in total, {summary.get('fixable', '?')} fixable).",
-            finding_id=f"{label} vulnerabilities",
-            details={**shared, "count": count},
-            **image.fields(),
-        ))
+        parsed.items.append(
+            make_event(
+                source=SOURCE,
+                hints=hints,
+                occurred_at=end_time or occurred,
+                key=(report_id, end_time),
+                type=EventType.VULNERABILITY,
+                severity=slug,
+                title=f"{count} {label} {'vulnerability' if count == 1 else 'vulnerabilities'} in {image}",
+                description=f"Harbor scanned {image}{f' with {scanner}' if scanner else ''}: {totals} "
+                f"({summary.get('total', '?')} in total, {summary.get('fixable', '?')} fixable).",
+                finding_id=f"{label} vulnerabilities",
+                details={**shared, "count": count},
+                **image.fields(),
+            )
+        )
     return parsed
 
 
@@ -162,8 +191,10 @@ def _report_url(image: ImageRef, repository: dict) -> str:
     if not (image.registry and image.digest and isinstance(project, str) and isinstance(name, str)):
         return ""
     encoded = quote(quote(name, safe=""), safe="")
-    return (f"https://{image.registry}/api/v2.0/projects/{quote(project, safe='')}/repositories/{encoded}"
-            f"/artifacts/{image.digest}/additions/vulnerabilities")
+    return (
+        f"https://{image.registry}/api/v2.0/projects/{quote(project, safe='')}/repositories/{encoded}"
+        f"/artifacts/{image.digest}/additions/vulnerabilities"
+    )
 
 
 def _report(report: dict[str, Any], path: str, hints: Mapping[str, str]) -> Parsed:
@@ -177,24 +208,36 @@ def _report(report: dict[str, Any], path: str, hints: Mapping[str, str]) -> Pars
         package, version = text(vuln, "package", v_path), text(vuln, "version", v_path)
         digests = [d for d in items(vuln, "artifact_digests", v_path) if isinstance(d, str)]
         image = ImageRef(
-            "", str(artifact.get("repository") or ""), str(artifact.get("tag") or ""),
+            "",
+            str(artifact.get("repository") or ""),
+            str(artifact.get("tag") or ""),
             str(artifact.get("digest") or (digests[0] if digests else "")),
         )
-        parsed.items.append(make_event(
-            source=SOURCE, hints=hints, occurred_at=generated or None,
-            key=(generated, *digests),
-            type=EventType.VULNERABILITY,
-            severity=severity(HARBOR_SEVERITIES, vuln, "severity", v_path),
-            title=f"{vuln_id} in {package} {version}".strip(),
-            description=text(vuln, "description", v_path),
-            finding_id=vuln_id, package=package, installed_version=version,
-            fixed_version=text(vuln, "fix_version", v_path),
-            cvss=_cvss(vuln, v_path),
-            details={"scanner": scanner, "links": items(vuln, "links", v_path)[:10],
-                     "cwe_ids": items(vuln, "cwe_ids", v_path), "artifact_digests": digests,
-                     "report_severity": report.get("severity")},
-            **image.fields(),
-        ))
+        parsed.items.append(
+            make_event(
+                source=SOURCE,
+                hints=hints,
+                occurred_at=generated or None,
+                key=(generated, *digests),
+                type=EventType.VULNERABILITY,
+                severity=severity(HARBOR_SEVERITIES, vuln, "severity", v_path),
+                title=f"{vuln_id} in {package} {version}".strip(),
+                description=text(vuln, "description", v_path),
+                finding_id=vuln_id,
+                package=package,
+                installed_version=version,
+                fixed_version=text(vuln, "fix_version", v_path),
+                cvss=_cvss(vuln, v_path),
+                details={
+                    "scanner": scanner,
+                    "links": items(vuln, "links", v_path)[:10],
+                    "cwe_ids": items(vuln, "cwe_ids", v_path),
+                    "artifact_digests": digests,
+                    "report_severity": report.get("severity"),
+                },
+                **image.fields(),
+            )
+        )
     return parsed
 
 

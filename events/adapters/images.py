@@ -62,7 +62,7 @@ def parse_image_reference(reference: str) -> ImageRef:
     slash = name.rfind("/")
     colon = name.rfind(":")
     if colon > slash:
-        name, tag = name[:colon], name[colon + 1:]
+        name, tag = name[:colon], name[colon + 1 :]
     first, sep, rest = name.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost"):
         registry, repository = normalize_registry(first), rest

@@ -62,16 +62,26 @@ class TrivyAdapter(Adapter):
             return _parse_k8s(payload, hints)
         if isinstance(payload, dict) and ("SchemaVersion" in payload or "Results" in payload):
             return _parse_report(payload, hints)
-        raise self.wrong_payload("a Trivy JSON report (trivy image/fs/k8s -f json, or trivy-operator resources)",
-                                 payload)
+        raise self.wrong_payload(
+            "a Trivy JSON report (trivy image/fs/k8s -f json, or trivy-operator resources)", payload
+        )
 
 
 class _Context:
     """What every finding of one artifact (or Kubernetes resource) shares."""
 
-    def __init__(self, *, hints: Mapping[str, str], images: list[ImageRef] = (), artifact: str = "",
-                 artifact_type: str = "", scanned_at: str = "", cluster: str = "", namespace: str = "",
-                 workload: str = ""):
+    def __init__(
+        self,
+        *,
+        hints: Mapping[str, str],
+        images: list[ImageRef] = (),
+        artifact: str = "",
+        artifact_type: str = "",
+        scanned_at: str = "",
+        cluster: str = "",
+        namespace: str = "",
+        workload: str = "",
+    ):
         self.hints = hints
         self.images = [image for image in images if image]
         self.image = self.images[0] if self.images else ImageRef()  # what findings without their own image get
@@ -85,15 +95,27 @@ class _Context:
     def event(self, *, result: Mapping[str, Any], image: ImageRef | None, key: tuple, details: dict, **fields):
         """An event of this context: resource identity, shared details and uid key parts added."""
         image = self.image if image is None else image
-        details = compact({
-            "artifact": self.artifact, "artifact_type": self.artifact_type, "workload": self.workload,
-            "target": result.get("Target"), "class": result.get("Class"), "target_type": result.get("Type"),
-            **details,
-        })
+        details = compact(
+            {
+                "artifact": self.artifact,
+                "artifact_type": self.artifact_type,
+                "workload": self.workload,
+                "target": result.get("Target"),
+                "class": result.get("Class"),
+                "target_type": result.get("Type"),
+                **details,
+            }
+        )
         return make_event(
-            source=SOURCE, hints=self.hints, details=details, occurred_at=self.scanned_at or None,
+            source=SOURCE,
+            hints=self.hints,
+            details=details,
+            occurred_at=self.scanned_at or None,
             key=(self.artifact, self.workload, result.get("Target"), self.scanned_at, *key),
-            cluster=self.cluster, namespace=self.namespace, **image.fields(), **fields,
+            cluster=self.cluster,
+            namespace=self.namespace,
+            **image.fields(),
+            **fields,
         )
 
 
@@ -111,8 +133,13 @@ def _parse_report(report: dict[str, Any], hints: Mapping[str, str]) -> Parsed:
         image = parse_image_reference(artifact)
     if not image:
         image = _image_from_results(results)
-    context = _Context(hints=hints, images=[image], artifact=artifact, artifact_type=artifact_type,
-                       scanned_at=text(report, "CreatedAt", ""))
+    context = _Context(
+        hints=hints,
+        images=[image],
+        artifact=artifact,
+        artifact_type=artifact_type,
+        scanned_at=text(report, "CreatedAt", ""),
+    )
     return _parse_results(results, "Results", context)
 
 
@@ -122,8 +149,9 @@ def _parse_k8s(report: dict[str, Any], hints: Mapping[str, str]) -> Parsed:
     parsed = Parsed()
     lists = ("Resources", "Vulnerabilities", "Misconfigurations")
     if not any(key in report for key in lists):
-        raise AdapterError("A trivy k8s report needs Resources (or Vulnerabilities/Misconfigurations) lists.",
-                           "Resources")
+        raise AdapterError(
+            "A trivy k8s report needs Resources (or Vulnerabilities/Misconfigurations) lists.", "Resources"
+        )
     for key in lists:
         for path, resource in objects(report, key, ""):
             kind, name = text(resource, "Kind", path), text(resource, "Name", path)
@@ -133,10 +161,18 @@ def _parse_k8s(report: dict[str, Any], hints: Mapping[str, str]) -> Parsed:
                 metadata = [metadata]
             elif not isinstance(metadata, list):
                 raise AdapterError(f"{path}.Metadata: expected an object or a list.", f"{path}.Metadata")
-            images = [image for image in (_image_from_metadata(obj(m, f"{path}.Metadata[{i}]"), f"{path}.Metadata")
-                                          for i, m in enumerate(metadata)) if image]
+            images = [
+                image
+                for image in (
+                    _image_from_metadata(obj(m, f"{path}.Metadata[{i}]"), f"{path}.Metadata")
+                    for i, m in enumerate(metadata)
+                )
+                if image
+            ]
             context = _Context(
-                hints=hints, cluster=cluster, namespace=text(resource, "Namespace", path),
+                hints=hints,
+                cluster=cluster,
+                namespace=text(resource, "Namespace", path),
                 workload=f"{kind}/{name}" if kind or name else "",
                 images=images or [_image_from_results(items(resource, "Results", path))],
             )
@@ -153,8 +189,14 @@ def _parse_results(results: list[Any], path: str, context: _Context) -> Parsed:
         image = _image_of_os_target(result)
         if image:
             # One of the artifact's own images: its metadata also knows the digest.
-            image = next((known for known in context.images if (known.registry, known.repository, known.tag)
-                          == (image.registry, image.repository, image.tag)), image)
+            image = next(
+                (
+                    known
+                    for known in context.images
+                    if (known.registry, known.repository, known.tag) == (image.registry, image.repository, image.tag)
+                ),
+                image,
+            )
         for v_path, vuln in objects(result, "Vulnerabilities", where):
             event = _vulnerability(vuln, v_path, result, image, context)
             if event:
@@ -181,25 +223,33 @@ def _vulnerability(v: dict, path: str, result: dict, image: ImageRef | None, con
     layer = v.get("Layer") if isinstance(v.get("Layer"), dict) else {}
     data_source = v.get("DataSource") if isinstance(v.get("DataSource"), dict) else {}
     return context.event(
-        result=result, image=image,
+        result=result,
+        image=image,
         key=(text(v, "PkgPath", path), text(v, "PkgID", path)),
         type=EventType.VULNERABILITY,
         severity=severity(TRIVY_SEVERITIES, v, "Severity", path),
         title=f"{vuln_id}: {title}" if title else f"{vuln_id} in {package} {installed}",
         description=text(v, "Description", path),
-        finding_id=vuln_id, package=package, installed_version=installed,
+        finding_id=vuln_id,
+        package=package,
+        installed_version=installed,
         fixed_version=text(v, "FixedVersion", path),
         cvss=_cvss(v, path),
         details={
-            "status": status, "severity_source": text(v, "SeveritySource", path),
+            "status": status,
+            "severity_source": text(v, "SeveritySource", path),
             "primary_url": text(v, "PrimaryURL", path),
             "references": items(v, "References", path)[:MAX_REFERENCES],
-            "cwe_ids": items(v, "CweIDs", path), "vendor_ids": items(v, "VendorIDs", path),
+            "cwe_ids": items(v, "CweIDs", path),
+            "vendor_ids": items(v, "VendorIDs", path),
             "cvss": v.get("CVSS") if isinstance(v.get("CVSS"), dict) else None,
-            "pkg_id": text(v, "PkgID", path), "pkg_path": text(v, "PkgPath", path),
-            "purl": identifier.get("PURL"), "layer": layer.get("Digest") or layer.get("DiffID"),
+            "pkg_id": text(v, "PkgID", path),
+            "pkg_path": text(v, "PkgPath", path),
+            "purl": identifier.get("PURL"),
+            "layer": layer.get("Digest") or layer.get("DiffID"),
             "data_source": data_source.get("ID"),
-            "published": text(v, "PublishedDate", path), "last_modified": text(v, "LastModifiedDate", path),
+            "published": text(v, "PublishedDate", path),
+            "last_modified": text(v, "LastModifiedDate", path),
         },
     )
 
@@ -226,13 +276,18 @@ def _secret(s: dict, path: str, result: dict, image: ImageRef | None, context: _
     title = text(s, "Title", path) or rule
     # Code.Lines is left out on purpose: its context lines are not masked and can hold the secret itself.
     return context.event(
-        result=result, image=image, key=(start, end, text(s, "Match", path)),
+        result=result,
+        image=image,
+        key=(start, end, text(s, "Match", path)),
         type=EventType.SENSITIVE_DATA,
         severity=severity(TRIVY_SEVERITIES, s, "Severity", path),
         title=f"{title} in {target}{line}",
         finding_id=rule,
         details={
-            "category": text(s, "Category", path), "file": target, "start_line": start, "end_line": end,
+            "category": text(s, "Category", path),
+            "file": target,
+            "start_line": start,
+            "end_line": end,
             "match": text(s, "Match", path),
         },
     )
@@ -246,15 +301,20 @@ def _misconfiguration(m: dict, path: str, result: dict, context: _Context) -> di
     cause = m.get("CauseMetadata") if isinstance(m.get("CauseMetadata"), dict) else {}
     where = f" ({context.workload or result.get('Target')})" if (context.workload or result.get("Target")) else ""
     return context.event(
-        result=result, image=ImageRef(), key=(message, cause.get("Resource"), cause.get("StartLine")),
+        result=result,
+        image=ImageRef(),
+        key=(message, cause.get("Resource"), cause.get("StartLine")),
         type=EventType.MISCONFIGURATION,
         severity=severity(TRIVY_SEVERITIES, m, "Severity", path),
         title=f"{check}: {text(m, 'Title', path) or message}{where}",
         description="\n\n".join(part for part in (message, text(m, "Description", path)) if part),
         finding_id=check,
         details={
-            "avd_id": text(m, "AVDID", path), "check_type": text(m, "Type", path), "message": message,
-            "resolution": resolution, "primary_url": text(m, "PrimaryURL", path),
+            "avd_id": text(m, "AVDID", path),
+            "check_type": text(m, "Type", path),
+            "message": message,
+            "resolution": resolution,
+            "primary_url": text(m, "PrimaryURL", path),
             "references": items(m, "References", path)[:MAX_REFERENCES],
             "cause": compact({k: cause.get(k) for k in ("Resource", "Provider", "Service", "StartLine", "EndLine")}),
         },
@@ -266,11 +326,14 @@ def _license(lic: dict, path: str, result: dict, image: ImageRef | None, context
     package, file_path = text(lic, "PkgName", path), text(lic, "FilePath", path)
     category = text(lic, "Category", path)
     return context.event(
-        result=result, image=image, key=(file_path,),
+        result=result,
+        image=image,
+        key=(file_path,),
         type=EventType.NON_COMPLIANT,
         severity=severity(TRIVY_SEVERITIES, lic, "Severity", path),
         title=f"License {name} ({category or 'unclassified'}) in {package or file_path or result.get('Target')}",
-        finding_id=name, package=package,
+        finding_id=name,
+        package=package,
         details={"category": category, "file": file_path, "link": text(lic, "Link", path)},
     )
 

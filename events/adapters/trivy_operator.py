@@ -39,8 +39,12 @@ API_GROUP = "aquasecurity.github.io"
 VULNERABILITY_KINDS = {"VulnerabilityReport", "ClusterVulnerabilityReport"}
 SECRET_KINDS = {"ExposedSecretReport"}
 CHECK_KINDS = {
-    "ConfigAuditReport", "ClusterConfigAuditReport", "RbacAssessmentReport", "ClusterRbacAssessmentReport",
-    "InfraAssessmentReport", "ClusterInfraAssessmentReport",
+    "ConfigAuditReport",
+    "ClusterConfigAuditReport",
+    "RbacAssessmentReport",
+    "ClusterRbacAssessmentReport",
+    "InfraAssessmentReport",
+    "ClusterInfraAssessmentReport",
 }
 COMPLIANCE_KINDS = {"ClusterComplianceReport"}
 NO_FINDING_KINDS = {"SbomReport", "ClusterSbomReport"}
@@ -92,8 +96,9 @@ def parse(payload: Any, hints: Mapping[str, str]) -> Parsed:
             continue
         handler = _HANDLERS.get(kind)
         if handler is None:
-            raise AdapterError(f"{path}.kind: {kind!r} is not a trivy-operator report kind this adapter reads.",
-                               f"{path}.kind")
+            raise AdapterError(
+                f"{path}.kind: {kind!r} is not a trivy-operator report kind this adapter reads.", f"{path}.kind"
+            )
         parsed.items.extend(handler(_Report(resource, path, hints)))
     return parsed
 
@@ -134,16 +139,27 @@ class _Report:
         artifact = self.report.get("artifact") if isinstance(self.report.get("artifact"), dict) else {}
         if not artifact.get("repository"):
             return ImageRef()
-        return image_ref(str(registry.get("server") or ""), str(artifact["repository"]),
-                         str(artifact.get("tag") or ""), str(artifact.get("digest") or ""))
+        return image_ref(
+            str(registry.get("server") or ""),
+            str(artifact["repository"]),
+            str(artifact.get("tag") or ""),
+            str(artifact.get("digest") or ""),
+        )
 
     def event(self, *, key: tuple, details: dict, image: ImageRef = ImageRef(), **fields) -> dict:
-        details = compact({"report": f"{self.kind}/{self.name}", "workload": self.workload,
-                           "scanner": self.scanner, **details})
+        details = compact(
+            {"report": f"{self.kind}/{self.name}", "workload": self.workload, "scanner": self.scanner, **details}
+        )
         return make_event(
-            source=SOURCE, hints=self.hints, details=details, occurred_at=self.occurred_at,
+            source=SOURCE,
+            hints=self.hints,
+            details=details,
+            occurred_at=self.occurred_at,
             key=(self.kind, self.name, self.scanned_at, *key),
-            namespace=self.namespace, container=self.container, **image.fields(), **fields,
+            namespace=self.namespace,
+            container=self.container,
+            **image.fields(),
+            **fields,
         )
 
     def where(self) -> str:
@@ -157,18 +173,26 @@ def _vulnerabilities(report: _Report) -> list[dict]:
         vuln_id = text(v, "vulnerabilityID", path, required=True)
         package, installed = text(v, "resource", path), text(v, "installedVersion", path)
         title = text(v, "title", path)
-        events.append(report.event(
-            image=image, key=(text(v, "target", path), text(v, "pkgPath", path)),
-            type=EventType.VULNERABILITY,
-            severity=severity(TRIVY_SEVERITIES, v, "severity", path),
-            title=f"{vuln_id}: {title}" if title else f"{vuln_id} in {package} {installed}",
-            description=text(v, "description", path),
-            finding_id=vuln_id, package=package, installed_version=installed,
-            fixed_version=text(v, "fixedVersion", path),
-            cvss=cvss_score(number(v, "score", path)),
-            details={"primary_url": text(v, "primaryLink", path), "links": items(v, "links", path)[:10],
-                     "target": text(v, "target", path)},
-        ))
+        events.append(
+            report.event(
+                image=image,
+                key=(text(v, "target", path), text(v, "pkgPath", path)),
+                type=EventType.VULNERABILITY,
+                severity=severity(TRIVY_SEVERITIES, v, "severity", path),
+                title=f"{vuln_id}: {title}" if title else f"{vuln_id} in {package} {installed}",
+                description=text(v, "description", path),
+                finding_id=vuln_id,
+                package=package,
+                installed_version=installed,
+                fixed_version=text(v, "fixedVersion", path),
+                cvss=cvss_score(number(v, "score", path)),
+                details={
+                    "primary_url": text(v, "primaryLink", path),
+                    "links": items(v, "links", path)[:10],
+                    "target": text(v, "target", path),
+                },
+            )
+        )
     return events
 
 
@@ -178,14 +202,17 @@ def _secrets(report: _Report) -> list[dict]:
     for path, s in objects(report.report, "secrets", report.report_path):
         rule = text(s, "ruleID", path, required=True)
         target = text(s, "target", path)
-        events.append(report.event(
-            image=image, key=(target, text(s, "match", path)),
-            type=EventType.SENSITIVE_DATA,
-            severity=severity(TRIVY_SEVERITIES, s, "severity", path),
-            title=f"{text(s, 'title', path) or rule} in {target or image}",
-            finding_id=rule,
-            details={"category": text(s, "category", path), "file": target, "match": text(s, "match", path)},
-        ))
+        events.append(
+            report.event(
+                image=image,
+                key=(target, text(s, "match", path)),
+                type=EventType.SENSITIVE_DATA,
+                severity=severity(TRIVY_SEVERITIES, s, "severity", path),
+                title=f"{text(s, 'title', path) or rule} in {target or image}",
+                finding_id=rule,
+                details={"category": text(s, "category", path), "file": target, "match": text(s, "match", path)},
+            )
+        )
     return events
 
 
@@ -196,16 +223,21 @@ def _checks(report: _Report) -> list[dict]:
             continue
         check_id = text(check, "checkID", path, required=True)
         messages = [m for m in items(check, "messages", path) if isinstance(m, str)]
-        events.append(report.event(
-            key=tuple(messages),
-            type=EventType.MISCONFIGURATION,
-            severity=severity(TRIVY_SEVERITIES, check, "severity", path),
-            title=f"{check_id}: {text(check, 'title', path) or check_id}{report.where()}",
-            description="\n\n".join([*messages, text(check, "description", path)]),
-            finding_id=check_id,
-            details={"category": text(check, "category", path), "messages": messages,
-                     "remediation": text(check, "remediation", path)},
-        ))
+        events.append(
+            report.event(
+                key=tuple(messages),
+                type=EventType.MISCONFIGURATION,
+                severity=severity(TRIVY_SEVERITIES, check, "severity", path),
+                title=f"{check_id}: {text(check, 'title', path) or check_id}{report.where()}",
+                description="\n\n".join([*messages, text(check, "description", path)]),
+                finding_id=check_id,
+                details={
+                    "category": text(check, "category", path),
+                    "messages": messages,
+                    "remediation": text(check, "remediation", path),
+                },
+            )
+        )
     return events
 
 
@@ -227,16 +259,21 @@ def _compliance(report: _Report) -> list[dict]:
     events = []
     for path, control, failed in failing:
         control_id = text(control, "id", path, required=True)
-        events.append(report.event(
-            key=(control_id,),
-            type=EventType.NON_COMPLIANT,
-            severity=severity(TRIVY_SEVERITIES, control, "severity", path),
-            title=f"{title}: {control_id} {text(control, 'name', path)}",
-            finding_id=control_id,
-            details={"compliance": compact({"id": compliance.get("id"), "title": title,
-                                            "version": compliance.get("version")}),
-                     "failed": failed},
-        ))
+        events.append(
+            report.event(
+                key=(control_id,),
+                type=EventType.NON_COMPLIANT,
+                severity=severity(TRIVY_SEVERITIES, control, "severity", path),
+                title=f"{title}: {control_id} {text(control, 'name', path)}",
+                finding_id=control_id,
+                details={
+                    "compliance": compact(
+                        {"id": compliance.get("id"), "title": title, "version": compliance.get("version")}
+                    ),
+                    "failed": failed,
+                },
+            )
+        )
     return events
 
 

@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,54 +16,107 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='EventBatch',
+            name="EventBatch",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('source', models.CharField(max_length=32)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('received', models.PositiveIntegerField(default=0, help_text='Findings in the request')),
-                ('created', models.PositiveIntegerField(default=0, help_text='Events stored (the rest were already known)')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("source", models.CharField(max_length=32)),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("received", models.PositiveIntegerField(default=0, help_text="Findings in the request")),
+                (
+                    "created",
+                    models.PositiveIntegerField(default=0, help_text="Events stored (the rest were already known)"),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'event batches',
-                'ordering': ['-received_at'],
+                "verbose_name_plural": "event batches",
+                "ordering": ["-received_at"],
             },
         ),
         migrations.CreateModel(
-            name='SecurityEvent',
+            name="SecurityEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('type', models.CharField(choices=[('vulnerability', 'Vulnerability'), ('malware', 'Malware'), ('sensitive_data', 'Sensitive data'), ('misconfiguration', 'Misconfiguration'), ('non_compliant', 'Non-compliant'), ('risk_acceptance_expired', 'Risk acceptance expired'), ('runtime', 'Runtime threat')], max_length=32)),
-                ('severity', models.PositiveSmallIntegerField(choices=[(0, 'Unknown'), (1, 'Negligible'), (2, 'Low'), (3, 'Medium'), (4, 'High'), (5, 'Critical')])),
-                ('title', models.CharField(max_length=500)),
-                ('description', models.TextField(blank=True)),
-                ('source', models.CharField(max_length=32)),
-                ('uid', models.CharField(blank=True, max_length=255, null=True, unique=True)),
-                ('registry', models.CharField(blank=True, max_length=255)),
-                ('repository', models.CharField(blank=True, max_length=255)),
-                ('tag', models.CharField(blank=True, max_length=128)),
-                ('digest', models.CharField(blank=True, max_length=100)),
-                ('cluster', models.CharField(blank=True, max_length=255)),
-                ('namespace', models.CharField(blank=True, max_length=255)),
-                ('pod', models.CharField(blank=True, max_length=255)),
-                ('container', models.CharField(blank=True, max_length=255)),
-                ('node', models.CharField(blank=True, max_length=255)),
-                ('finding_id', models.CharField(blank=True, max_length=255)),
-                ('package', models.CharField(blank=True, max_length=255)),
-                ('installed_version', models.CharField(blank=True, max_length=255)),
-                ('fixed_version', models.CharField(blank=True, max_length=255)),
-                ('cvss', models.FloatField(blank=True, null=True)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('fingerprint', models.CharField(max_length=64)),
-                ('occurred_at', models.DateTimeField()),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('evaluated_at', models.DateTimeField(blank=True, null=True)),
-                ('batch', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='events.eventbatch')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("vulnerability", "Vulnerability"),
+                            ("malware", "Malware"),
+                            ("sensitive_data", "Sensitive data"),
+                            ("misconfiguration", "Misconfiguration"),
+                            ("non_compliant", "Non-compliant"),
+                            ("risk_acceptance_expired", "Risk acceptance expired"),
+                            ("runtime", "Runtime threat"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "Unknown"),
+                            (1, "Negligible"),
+                            (2, "Low"),
+                            (3, "Medium"),
+                            (4, "High"),
+                            (5, "Critical"),
+                        ]
+                    ),
+                ),
+                ("title", models.CharField(max_length=500)),
+                ("description", models.TextField(blank=True)),
+                ("source", models.CharField(max_length=32)),
+                ("uid", models.CharField(blank=True, max_length=255, null=True, unique=True)),
+                ("registry", models.CharField(blank=True, max_length=255)),
+                ("repository", models.CharField(blank=True, max_length=255)),
+                ("tag", models.CharField(blank=True, max_length=128)),
+                ("digest", models.CharField(blank=True, max_length=100)),
+                ("cluster", models.CharField(blank=True, max_length=255)),
+                ("namespace", models.CharField(blank=True, max_length=255)),
+                ("pod", models.CharField(blank=True, max_length=255)),
+                ("container", models.CharField(blank=True, max_length=255)),
+                ("node", models.CharField(blank=True, max_length=255)),
+                ("finding_id", models.CharField(blank=True, max_length=255)),
+                ("package", models.CharField(blank=True, max_length=255)),
+                ("installed_version", models.CharField(blank=True, max_length=255)),
+                ("fixed_version", models.CharField(blank=True, max_length=255)),
+                ("cvss", models.FloatField(blank=True, null=True)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                ("fingerprint", models.CharField(max_length=64)),
+                ("occurred_at", models.DateTimeField()),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("evaluated_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="events", to="events.eventbatch"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['type', 'severity'], name='events_secu_type_bbfb30_idx'), models.Index(fields=['source'], name='events_secu_source_1f6c5e_idx'), models.Index(fields=['cluster', 'namespace'], name='events_secu_cluster_f6d1ce_idx'), models.Index(fields=['registry', 'repository'], name='events_secu_registr_d8db3f_idx'), models.Index(fields=['repository'], name='events_secu_reposit_7937e2_idx'), models.Index(fields=['finding_id'], name='events_secu_finding_c951db_idx'), models.Index(fields=['occurred_at'], name='events_secu_occurre_cb95ab_idx'), models.Index(fields=['fingerprint'], name='events_secu_fingerp_1384e6_idx'), models.Index(condition=models.Q(('evaluated_at__isnull', True)), fields=['received_at'], name='event_not_evaluated')],
+                "ordering": ["-id"],
+                "indexes": [
+                    models.Index(fields=["type", "severity"], name="events_secu_type_bbfb30_idx"),
+                    models.Index(fields=["source"], name="events_secu_source_1f6c5e_idx"),
+                    models.Index(fields=["cluster", "namespace"], name="events_secu_cluster_f6d1ce_idx"),
+                    models.Index(fields=["registry", "repository"], name="events_secu_registr_d8db3f_idx"),
+                    models.Index(fields=["repository"], name="events_secu_reposit_7937e2_idx"),
+                    models.Index(fields=["finding_id"], name="events_secu_finding_c951db_idx"),
+                    models.Index(fields=["occurred_at"], name="events_secu_occurre_cb95ab_idx"),
+                    models.Index(fields=["fingerprint"], name="events_secu_fingerp_1384e6_idx"),
+                    models.Index(
+                        condition=models.Q(("evaluated_at__isnull", True)),
+                        fields=["received_at"],
+                        name="event_not_evaluated",
+                    ),
+                ],
             },
         ),
     ]

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,42 +15,80 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('key_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('key_prefix', models.CharField(editable=False, help_text='First characters, to recognise a key', max_length=12)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('last_used_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100)),
+                ("key_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                (
+                    "key_prefix",
+                    models.CharField(editable=False, help_text="First characters, to recognise a key", max_length=12),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("last_used_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'API token',
-                'ordering': ['-created_at'],
+                "verbose_name": "API token",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('timestamp', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_name', models.CharField(blank=True, help_text='Kept when the user is deleted', max_length=150)),
-                ('action', models.CharField(choices=[('create', 'Created'), ('update', 'Changed'), ('enable', 'Enabled'), ('disable', 'Disabled'), ('delete', 'Deleted'), ('test', 'Tested'), ('retry', 'Retried')], max_length=16)),
-                ('object_type', models.CharField(db_index=True, max_length=64)),
-                ('object_id', models.CharField(blank=True, max_length=64)),
-                ('object_repr', models.CharField(blank=True, max_length=300)),
-                ('changes', models.JSONField(blank=True, default=dict)),
-                ('source', models.CharField(choices=[('ui', 'Screen'), ('api', 'API'), ('admin', 'Admin'), ('system', 'System')], max_length=8)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("timestamp", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("actor_name", models.CharField(blank=True, help_text="Kept when the user is deleted", max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("create", "Created"),
+                            ("update", "Changed"),
+                            ("enable", "Enabled"),
+                            ("disable", "Disabled"),
+                            ("delete", "Deleted"),
+                            ("test", "Tested"),
+                            ("retry", "Retried"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("object_type", models.CharField(db_index=True, max_length=64)),
+                ("object_id", models.CharField(blank=True, max_length=64)),
+                ("object_repr", models.CharField(blank=True, max_length=300)),
+                ("changes", models.JSONField(blank=True, default=dict)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("ui", "Screen"), ("api", "API"), ("admin", "Admin"), ("system", "System")],
+                        max_length=8,
+                    ),
+                ),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'security event log entry',
-                'verbose_name_plural': 'security event log',
-                'ordering': ['-timestamp', '-id'],
-                'indexes': [models.Index(fields=['actor', 'timestamp'], name='kcs_auditen_actor_i_594641_idx'), models.Index(fields=['object_type', 'timestamp'], name='kcs_auditen_object__9c4632_idx')],
+                "verbose_name": "security event log entry",
+                "verbose_name_plural": "security event log",
+                "ordering": ["-timestamp", "-id"],
+                "indexes": [
+                    models.Index(fields=["actor", "timestamp"], name="kcs_auditen_actor_i_594641_idx"),
+                    models.Index(fields=["object_type", "timestamp"], name="kcs_auditen_object__9c4632_idx"),
+                ],
             },
         ),
     ]

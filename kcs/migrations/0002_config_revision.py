@@ -4,17 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('kcs', '0001_initial'),
+        ("kcs", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ConfigRevision',
+            name="ConfigRevision",
             fields=[
-                ('name', models.CharField(max_length=50, primary_key=True, serialize=False)),
-                ('value', models.BigIntegerField(default=0)),
+                ("name", models.CharField(max_length=50, primary_key=True, serialize=False)),
+                ("value", models.BigIntegerField(default=0)),
             ],
         ),
     ]

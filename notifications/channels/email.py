@@ -25,11 +25,19 @@ TLS_MODES = [("starttls", "STARTTLS"), ("tls", "TLS (SMTPS)"), ("none", "None")]
 
 
 class EmailForm(IntegrationForm):
-    recipients = MultiEmailField(label="Recipients", help_text="One or more addresses, one per line or comma-separated.")
-    sender = forms.CharField(label="Sender", required=False, max_length=254,
-                             help_text="Optional, e.g. KCS Response <kcs@example.com>; default DEFAULT_FROM_EMAIL.")
+    recipients = MultiEmailField(
+        label="Recipients", help_text="One or more addresses, one per line or comma-separated."
+    )
+    sender = forms.CharField(
+        label="Sender",
+        required=False,
+        max_length=254,
+        help_text="Optional, e.g. KCS Response <kcs@example.com>; default DEFAULT_FROM_EMAIL.",
+    )
     smtp_mode = forms.ChoiceField(
-        label="Mail server", initial="system", widget=forms.RadioSelect,
+        label="Mail server",
+        initial="system",
+        widget=forms.RadioSelect,
         choices=[("system", "The system mail backend (EMAIL_* settings)"), ("custom", "This SMTP server:")],
     )
     smtp_host = forms.CharField(label="SMTP host", required=False, max_length=255)
@@ -144,8 +152,9 @@ class EmailChannel(Channel):
     def render(self, context: MessageContext) -> Message:
         data = context.as_dict(self.list_limit)
         subject = " ".join(self.render_template("subject.txt", data).split())
-        return Message(subject=subject, body=self.render_template("body.txt", data),
-                       html=self.render_template("body.html", data))
+        return Message(
+            subject=subject, body=self.render_template("body.txt", data), html=self.render_template("body.html", data)
+        )
 
     def _connection(self):
         smtp = self.config.get("smtp")
@@ -153,16 +162,24 @@ class EmailChannel(Channel):
             return get_connection(fail_silently=False)
         check_destination(smtp["host"], int(smtp["port"]))
         return get_connection(
-            SMTP_BACKEND, fail_silently=False, host=smtp["host"], port=int(smtp["port"]),
-            username=smtp.get("username") or None, password=self.secrets.get("smtp_password") or None,
-            use_tls=smtp.get("tls") == "starttls", use_ssl=smtp.get("tls") == "tls", timeout=settings.EMAIL_TIMEOUT,
+            SMTP_BACKEND,
+            fail_silently=False,
+            host=smtp["host"],
+            port=int(smtp["port"]),
+            username=smtp.get("username") or None,
+            password=self.secrets.get("smtp_password") or None,
+            use_tls=smtp.get("tls") == "starttls",
+            use_ssl=smtp.get("tls") == "tls",
+            timeout=settings.EMAIL_TIMEOUT,
         )
 
     def send(self, message: Message, delivery: Delivery) -> None:
         email = EmailMultiAlternatives(
-            subject=message.subject, body=message.body,
+            subject=message.subject,
+            body=message.body,
             from_email=self.config.get("sender") or settings.DEFAULT_FROM_EMAIL,
-            to=list(self.config.get("recipients") or []), headers={"X-KCS-Delivery": delivery.key},
+            to=list(self.config.get("recipients") or []),
+            headers={"X-KCS-Delivery": delivery.key},
             connection=self._connection(),
         )
         if message.html:

@@ -149,8 +149,14 @@ def request(
     host = urlsplit(url).hostname or "the receiver"
     try:
         return _session().request(
-            method, url, json=json, data=data, headers=headers, auth=auth,
-            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), allow_redirects=True,
+            method,
+            url,
+            json=json,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+            allow_redirects=True,
         )
     except requests.Timeout:
         raise TransportError(f"Timed out waiting for {host}.") from None
@@ -167,8 +173,15 @@ def request(
 def _reason(exc: Exception) -> str:
     """A short cause without the URL (urllib3 messages embed the path, which may hold a token)."""
     text = str(exc)
-    for marker in ("Connection refused", "Name or service not known", "Temporary failure in name resolution",
-                   "Connection reset", "certificate verify failed", "No route to host", "Network is unreachable"):
+    for marker in (
+        "Connection refused",
+        "Name or service not known",
+        "Temporary failure in name resolution",
+        "Connection reset",
+        "certificate verify failed",
+        "No route to host",
+        "Network is unreachable",
+    ):
         if marker in text:
             return marker.lower()
     return exc.__class__.__name__

@@ -25,7 +25,9 @@ class TeamsChannel(Channel):
 
     def send(self, message: Message, delivery: Delivery) -> None:
         card = {
-            "$schema": CARD_SCHEMA, "type": "AdaptiveCard", "version": "1.4",
+            "$schema": CARD_SCHEMA,
+            "type": "AdaptiveCard",
+            "version": "1.4",
             "body": [
                 {"type": "TextBlock", "text": message.subject, "weight": "Bolder", "size": "Medium", "wrap": True},
                 {"type": "TextBlock", "text": message.body, "wrap": True},
@@ -35,6 +37,7 @@ class TeamsChannel(Channel):
             "type": "message",
             "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}],
         }
-        response = http.request("POST", self.secrets.get("webhook_url", ""), json=payload,
-                                headers={"X-KCS-Delivery": delivery.key})
+        response = http.request(
+            "POST", self.secrets.get("webhook_url", ""), json=payload, headers={"X-KCS-Delivery": delivery.key}
+        )
         http.check_response(response, "Microsoft Teams")

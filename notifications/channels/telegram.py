@@ -23,13 +23,21 @@ LIST_STEPS = (20, 10, 5, 3, 1, 0)
 class TelegramForm(IntegrationForm):
     bot_token = secret_field("Bot token", "From @BotFather, e.g. 123456789:AAE…")
     chat_id = forms.RegexField(
-        label="Chat ID", max_length=100, regex=r"^(-?\d+|@[A-Za-z][A-Za-z0-9_]{3,})$",
+        label="Chat ID",
+        max_length=100,
+        regex=r"^(-?\d+|@[A-Za-z][A-Za-z0-9_]{3,})$",
         error_messages={"invalid": "Enter a numeric chat ID (e.g. -1001234567890) or a @channel name."},
     )
-    thread_id = forms.IntegerField(label="Message thread ID", required=False, min_value=1,
-                                   help_text="Optional: a topic of a forum supergroup.")
-    api_base_url = forms.URLField(label="Bot API base URL", required=False, initial=DEFAULT_API_BASE_URL,
-                                  assume_scheme="https", help_text="Change only for a Bot API proxy or server.")
+    thread_id = forms.IntegerField(
+        label="Message thread ID", required=False, min_value=1, help_text="Optional: a topic of a forum supergroup."
+    )
+    api_base_url = forms.URLField(
+        label="Bot API base URL",
+        required=False,
+        initial=DEFAULT_API_BASE_URL,
+        assume_scheme="https",
+        help_text="Change only for a Bot API proxy or server.",
+    )
 
     config_fields = ("chat_id", "thread_id", "api_base_url")
     secret_fields = ("bot_token",)
@@ -65,7 +73,9 @@ class TelegramChannel(Channel):
     def send(self, message: Message, delivery: Delivery) -> None:
         base = self.config.get("api_base_url") or DEFAULT_API_BASE_URL
         payload: dict[str, Any] = {
-            "chat_id": self.config["chat_id"], "text": message.body, "parse_mode": "HTML",
+            "chat_id": self.config["chat_id"],
+            "text": message.body,
+            "parse_mode": "HTML",
             "link_preview_options": {"is_disabled": True},
         }
         if self.config.get("thread_id"):
@@ -80,8 +90,10 @@ class TelegramChannel(Channel):
         description = str(answer.get("description") or "").strip() or None
         if response.status_code == 429:
             wait = (answer.get("parameters") or {}).get("retry_after")
-            raise TransportError(f"Telegram: {description or 'too many requests'}",
-                                 retry_after=float(wait) if wait else http.retry_after(response))
+            raise TransportError(
+                f"Telegram: {description or 'too many requests'}",
+                retry_after=float(wait) if wait else http.retry_after(response),
+            )
         if response.status_code == 401:
             raise TransportError("Telegram refused the bot token (401 Unauthorized).", permanent=True)
         http.check_response(response, "Telegram", detail=description)

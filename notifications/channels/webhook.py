@@ -41,7 +41,7 @@ VARIABLES = {
     "event_count": "number of events in the notification",
     "listed_count": "number of events in $events",
     "more_count": "events not listed in $events",
-    "counts": "events per severity, e.g. {\"critical\": 3}",
+    "counts": 'events per severity, e.g. {"critical": 3}',
     "worst_severity": "the highest severity slug",
     "images": "distinct images (registry/repository:tag@digest)",
     "workloads": "distinct workloads (cluster/namespace/pod)",
@@ -127,25 +127,43 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 
 class WebhookForm(IntegrationForm):
-    url = forms.URLField(label="URL", max_length=2000, assume_scheme="https",
-                         help_text="Receives a JSON POST for each notification.")
+    url = forms.URLField(
+        label="URL", max_length=2000, assume_scheme="https", help_text="Receives a JSON POST for each notification."
+    )
     auth = forms.ChoiceField(
-        label="Authentication", initial="none",
-        choices=[("none", "Open (no authentication)"), ("basic", "Basic (user name and password)"),
-                 ("hmac", "HMAC-SHA256 signature"), ("token", "API token header")],
+        label="Authentication",
+        initial="none",
+        choices=[
+            ("none", "Open (no authentication)"),
+            ("basic", "Basic (user name and password)"),
+            ("hmac", "HMAC-SHA256 signature"),
+            ("token", "API token header"),
+        ],
     )
     username = forms.CharField(label="User name", required=False, max_length=200, help_text="Basic auth only.")
     password = secret_field("Password", "Basic auth only.")
-    hmac_secret = secret_field("HMAC secret", "Signs X-KCS-Signature: sha256=HMAC(secret, \"<timestamp>.<body>\").")
-    header_name = forms.CharField(label="Token header", required=False, max_length=100, initial="Authorization",
-                                  help_text="API token auth only, e.g. Authorization or X-API-Key.")
+    hmac_secret = secret_field("HMAC secret", 'Signs X-KCS-Signature: sha256=HMAC(secret, "<timestamp>.<body>").')
+    header_name = forms.CharField(
+        label="Token header",
+        required=False,
+        max_length=100,
+        initial="Authorization",
+        help_text="API token auth only, e.g. Authorization or X-API-Key.",
+    )
     token = secret_field("Token", "API token auth only: the header's whole value, e.g. Bearer abc123.")
     body_template = forms.CharField(
-        label="Body template", required=False, widget=forms.Textarea(attrs={"rows": 12, "class": "code"}),
+        label="Body template",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 12, "class": "code"}),
         help_text="JSON with $variables; leave empty for the default body shown as placeholder.",
     )
-    rate_limit = forms.FloatField(label="Requests per second", required=False, min_value=0.01, max_value=1000,
-                                  help_text="Optional. Messages beyond it wait their turn.")
+    rate_limit = forms.FloatField(
+        label="Requests per second",
+        required=False,
+        min_value=0.01,
+        max_value=1000,
+        help_text="Optional. Messages beyond it wait their turn.",
+    )
 
     config_fields = ("url", "auth", "username", "header_name", "body_template", "rate_limit")
     secret_fields = ("password", "hmac_secret", "token")

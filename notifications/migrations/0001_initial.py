@@ -6,54 +6,88 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('events', '0001_initial'),
+        ("events", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='NotificationIntegration',
+            name="NotificationIntegration",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('kind', models.CharField(choices=[('email', 'Email'), ('telegram', 'Telegram'), ('webhook', 'Webhook'), ('slack', 'Slack'), ('teams', 'Microsoft Teams'), ('syslog', 'Syslog (CEF)')], max_length=16)),
-                ('enabled', models.BooleanField(default=True)),
-                ('config', models.JSONField(blank=True, default=dict)),
-                ('secrets_encrypted', models.TextField(blank=True, editable=False)),
-                ('last_test_at', models.DateTimeField(blank=True, null=True)),
-                ('last_test_ok', models.BooleanField(blank=True, null=True)),
-                ('last_test_message', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("email", "Email"),
+                            ("telegram", "Telegram"),
+                            ("webhook", "Webhook"),
+                            ("slack", "Slack"),
+                            ("teams", "Microsoft Teams"),
+                            ("syslog", "Syslog (CEF)"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("config", models.JSONField(blank=True, default=dict)),
+                ("secrets_encrypted", models.TextField(blank=True, editable=False)),
+                ("last_test_at", models.DateTimeField(blank=True, null=True)),
+                ("last_test_ok", models.BooleanField(blank=True, null=True)),
+                ("last_test_message", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'notification integration',
-                'ordering': ['kind', 'name'],
+                "verbose_name": "notification integration",
+                "ordering": ["kind", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('policy_name', models.CharField(blank=True, help_text='Kept when the policy is deleted', max_length=100)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('suppressed', 'Suppressed')], db_index=True, default='pending', max_length=16)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_error', models.TextField(blank=True)),
-                ('subject', models.CharField(blank=True, max_length=500)),
-                ('body', models.TextField(blank=True)),
-                ('idempotency_key', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('batch', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='events.eventbatch')),
-                ('events', models.ManyToManyField(related_name='notifications', to='events.securityevent')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "policy_name",
+                    models.CharField(blank=True, help_text="Kept when the policy is deleted", max_length=100),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("suppressed", "Suppressed"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_error", models.TextField(blank=True)),
+                ("subject", models.CharField(blank=True, max_length=500)),
+                ("body", models.TextField(blank=True)),
+                ("idempotency_key", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="events.eventbatch"
+                    ),
+                ),
+                ("events", models.ManyToManyField(related_name="notifications", to="events.securityevent")),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]

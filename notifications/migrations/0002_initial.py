@@ -5,27 +5,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('notifications', '0001_initial'),
-        ('policies', '0001_initial'),
+        ("notifications", "0001_initial"),
+        ("policies", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='notification',
-            name='policy',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='notifications', to='policies.responsepolicy'),
+            model_name="notification",
+            name="policy",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="notifications",
+                to="policies.responsepolicy",
+            ),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='integration',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='notifications', to='notifications.notificationintegration'),
+            model_name="notification",
+            name="integration",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="notifications",
+                to="notifications.notificationintegration",
+            ),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['status', 'next_attempt_at'], name='notificatio_status_444bb6_idx'),
+            model_name="notification",
+            index=models.Index(fields=["status", "next_attempt_at"], name="notificatio_status_444bb6_idx"),
         ),
     ]

@@ -5,45 +5,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0002_initial'),
-        ('policies', '0002_global_scope'),
+        ("notifications", "0002_initial"),
+        ("policies", "0002_global_scope"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='notification',
-            name='integration_name',
-            field=models.CharField(blank=True, help_text='Kept when the integration is deleted', max_length=100),
+            model_name="notification",
+            name="integration_name",
+            field=models.CharField(blank=True, help_text="Kept when the integration is deleted", max_length=100),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='throttled_until',
+            model_name="notification",
+            name="throttled_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='notificationintegration',
-            name='rate_slot_at',
+            model_name="notificationintegration",
+            name="rate_slot_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='integration',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='notifications', to='notifications.notificationintegration'),
+            model_name="notification",
+            name="integration",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="notifications",
+                to="notifications.notificationintegration",
+            ),
         ),
         migrations.CreateModel(
-            name='RepeatMark',
+            name="RepeatMark",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fingerprint', models.CharField(max_length=64)),
-                ('notified_at', models.DateTimeField()),
-                ('quiet_until', models.DateTimeField()),
-                ('integration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='notifications.notificationintegration')),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='policies.responsepolicy')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("fingerprint", models.CharField(max_length=64)),
+                ("notified_at", models.DateTimeField()),
+                ("quiet_until", models.DateTimeField()),
+                (
+                    "integration",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="notifications.notificationintegration",
+                    ),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="policies.responsepolicy"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('policy', 'integration', 'fingerprint'), name='one_repeat_mark')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("policy", "integration", "fingerprint"), name="one_repeat_mark")
+                ],
             },
         ),
     ]

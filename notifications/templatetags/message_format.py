@@ -42,4 +42,3 @@ def syslog_pri(severity_value: int) -> int:
 def slack(value) -> str:
     """Text safe inside Slack mrkdwn: the three characters Slack asks to escape."""
     return str(value if value is not None else "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-

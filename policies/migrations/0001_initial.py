@@ -6,70 +6,132 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('notifications', '0001_initial'),
+        ("notifications", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Scope',
+            name="Scope",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('is_global', models.BooleanField(default=False, editable=False)),
-                ('clusters', models.JSONField(blank=True, default=list, help_text='Glob patterns, e.g. prod-*')),
-                ('namespaces', models.JSONField(blank=True, default=list)),
-                ('registries', models.JSONField(blank=True, default=list)),
-                ('repositories', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("is_global", models.BooleanField(default=False, editable=False)),
+                ("clusters", models.JSONField(blank=True, default=list, help_text="Glob patterns, e.g. prod-*")),
+                ("namespaces", models.JSONField(blank=True, default=list)),
+                ("registries", models.JSONField(blank=True, default=list)),
+                ("repositories", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-is_global', 'name'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_global', True)), fields=('is_global',), name='one_global_scope')],
+                "ordering": ["-is_global", "name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_global", True)), fields=("is_global",), name="one_global_scope"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ResponsePolicy',
+            name="ResponsePolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('enabled', models.BooleanField(default=True)),
-                ('trigger', models.CharField(choices=[('sensitive_data', 'Sensitive data'), ('non_compliant', 'Non-compliant'), ('critical_vulnerabilities', 'Critical vulnerabilities'), ('malware', 'Malware'), ('risk_acceptance_expiration', 'Risk acceptance expiration'), ('misconfigurations', 'Misconfigurations'), ('runtime_threats', 'Runtime threats')], max_length=32)),
-                ('min_severity', models.PositiveSmallIntegerField(blank=True, choices=[(0, 'Unknown'), (1, 'Negligible'), (2, 'Low'), (3, 'Medium'), (4, 'High'), (5, 'Critical')], null=True)),
-                ('repeat_interval', models.PositiveIntegerField(default=14400, help_text='Seconds during which the same finding is not notified again by this policy (0: always)')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('scopes', models.ManyToManyField(related_name='policies', to='policies.scope')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("sensitive_data", "Sensitive data"),
+                            ("non_compliant", "Non-compliant"),
+                            ("critical_vulnerabilities", "Critical vulnerabilities"),
+                            ("malware", "Malware"),
+                            ("risk_acceptance_expiration", "Risk acceptance expiration"),
+                            ("misconfigurations", "Misconfigurations"),
+                            ("runtime_threats", "Runtime threats"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "min_severity",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        choices=[
+                            (0, "Unknown"),
+                            (1, "Negligible"),
+                            (2, "Low"),
+                            (3, "Medium"),
+                            (4, "High"),
+                            (5, "Critical"),
+                        ],
+                        null=True,
+                    ),
+                ),
+                (
+                    "repeat_interval",
+                    models.PositiveIntegerField(
+                        default=14400,
+                        help_text="Seconds during which the same finding is not notified again by this policy (0: always)",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("scopes", models.ManyToManyField(related_name="policies", to="policies.scope")),
             ],
             options={
-                'verbose_name_plural': 'response policies',
-                'ordering': ['name'],
-                'permissions': [('manage_responsepolicy', 'Can manage response policy settings')],
+                "verbose_name_plural": "response policies",
+                "ordering": ["name"],
+                "permissions": [("manage_responsepolicy", "Can manage response policy settings")],
             },
         ),
         migrations.CreateModel(
-            name='NotificationMethod',
+            name="NotificationMethod",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('integration', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='notification_methods', to='notifications.notificationintegration')),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notification_methods', to='policies.responsepolicy')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "integration",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="notification_methods",
+                        to="notifications.notificationintegration",
+                    ),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notification_methods",
+                        to="policies.responsepolicy",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['policy', 'position', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('policy', 'integration'), name='one_method_per_integration')],
+                "ordering": ["policy", "position", "id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("policy", "integration"), name="one_method_per_integration")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='responsepolicy',
-            index=models.Index(fields=['enabled', 'trigger'], name='policies_re_enabled_ba565d_idx'),
+            model_name="responsepolicy",
+            index=models.Index(fields=["enabled", "trigger"], name="policies_re_enabled_ba565d_idx"),
         ),
     ]

@@ -16,7 +16,8 @@ VIEW = [
     "kcs.view_auditentry",
 ]
 GROUPS = {
-    "Security officer": VIEW + [
+    "Security officer": VIEW
+    + [
         "policies.manage_responsepolicy",
         "policies.add_scope",
         "policies.change_scope",

@@ -41,8 +41,10 @@ def seeded(transactional_db):
 
 @pytest.fixture
 def outputs(seeded):
-    return (NotificationIntegration.objects.create(name="SOC mailbox", kind="email"),
-            NotificationIntegration.objects.create(name="On-call chat", kind="telegram"))
+    return (
+        NotificationIntegration.objects.create(name="SOC mailbox", kind="email"),
+        NotificationIntegration.objects.create(name="On-call chat", kind="telegram"),
+    )
 
 
 @pytest.mark.django_db(transaction=True)

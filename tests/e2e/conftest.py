@@ -129,16 +129,26 @@ class HttpReceiver:
             payload = json.loads(raw)
             record["json"] = payload
             if str(payload.get("chat_id")) == "404":
-                return json.dumps({"ok": False, "error_code": 400,
-                                   "description": "Bad Request: chat not found"}).encode(), {}
+                return json.dumps(
+                    {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+                ).encode(), {}
             if status != 200:
                 return json.dumps({"ok": False, "error_code": status, "description": "Server error"}).encode(), {}
-            return json.dumps({"ok": True, "result": {"message_id": len(self.requests), "chat": {
-                "id": payload["chat_id"]}, "text": payload["text"]}}).encode(), {}
+            return json.dumps(
+                {
+                    "ok": True,
+                    "result": {
+                        "message_id": len(self.requests),
+                        "chat": {"id": payload["chat_id"]},
+                        "text": payload["text"],
+                    },
+                }
+            ).encode(), {}
         if path.startswith("/hook/"):  # the webhook receiver verifies the signature
             timestamp = headers.get("X-KCS-Timestamp", "")
-            expected = "sha256=" + hmac.new(HMAC_SECRET.encode(), f"{timestamp}.".encode() + raw,
-                                            hashlib.sha256).hexdigest()
+            expected = (
+                "sha256=" + hmac.new(HMAC_SECRET.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256).hexdigest()
+            )
             record["verified"] = hmac.compare_digest(expected, headers.get("X-KCS-Signature", ""))
             record["json"] = json.loads(raw)
             return (b"accepted" if status < 300 else b"failed"), {}
@@ -149,8 +159,11 @@ class HttpReceiver:
 
     def received(self, prefix: str, accepted_only: bool = True) -> list[dict]:
         with self.lock:
-            return [r for r in self.requests if r["path"].startswith(prefix)
-                    and (not accepted_only or (r["answered"] or 0) // 100 == 2)]
+            return [
+                r
+                for r in self.requests
+                if r["path"].startswith(prefix) and (not accepted_only or (r["answered"] or 0) // 100 == 2)
+            ]
 
     def close(self):
         self.release()
@@ -183,8 +196,10 @@ class SmtpReceiver:
         self.controller.stop()
 
 
-CEF = re.compile(r"CEF:0\|(?P<vendor>[^|]*)\|(?P<product>[^|]*)\|(?P<version>[^|]*)\|(?P<signature>(?:\\\||[^|])*)"
-                 r"\|(?P<name>(?:\\\||[^|])*)\|(?P<severity>\d+)\|(?P<extension>.*)$")
+CEF = re.compile(
+    r"CEF:0\|(?P<vendor>[^|]*)\|(?P<product>[^|]*)\|(?P<version>[^|]*)\|(?P<signature>(?:\\\||[^|])*)"
+    r"\|(?P<name>(?:\\\||[^|])*)\|(?P<severity>\d+)\|(?P<extension>.*)$"
+)
 
 
 def parse_cef(line: str) -> dict:
@@ -196,7 +211,7 @@ def parse_cef(line: str) -> dict:
     extension = {}
     for index, key in enumerate(keys):
         end = keys[index + 1].start() if index + 1 < len(keys) else len(fields["extension"])
-        extension[key.group(1)] = fields["extension"][key.end():end].replace("\\=", "=").replace("\\\\", "\\")
+        extension[key.group(1)] = fields["extension"][key.end() : end].replace("\\=", "=").replace("\\\\", "\\")
     fields["extension"] = extension
     return fields
 
@@ -254,14 +269,38 @@ class Worker:
         self.log_path = self.log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
         log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "kcs", "worker", "-Q", ",".join(QUEUES), "--pool=prefork",
-             "-c", "2", "--loglevel=info", "--without-heartbeat", "--without-gossip", "--without-mingle",
-             "-n", f"e2e-{uuid.uuid4().hex[:6]}@%h"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "kcs",
+                "worker",
+                "-Q",
+                ",".join(QUEUES),
+                "--pool=prefork",
+                "-c",
+                "2",
+                "--loglevel=info",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"e2e-{uuid.uuid4().hex[:6]}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
-        wait_for(lambda: b" ready." in self.log_path.read_bytes() or self.process.poll() is not None,
-                 timeout=60, interval=0.1, what="the worker to start")
+        wait_for(
+            lambda: b" ready." in self.log_path.read_bytes() or self.process.poll() is not None,
+            timeout=60,
+            interval=0.1,
+            what="the worker to start",
+        )
         if self.process.poll() is not None:
             raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
 
@@ -306,8 +345,10 @@ def purge_broker() -> None:
 def worker(django_db_setup, django_db_blocker, tmp_path_factory):
     db = settings.DATABASES["default"]
     if db["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip("the end-to-end tests share the test database with a worker process: run them with "
-                    "DATABASE_URL=postgres://…")
+        pytest.skip(
+            "the end-to-end tests share the test database with a worker process: run them with "
+            "DATABASE_URL=postgres://…"
+        )
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     database_url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     env = {

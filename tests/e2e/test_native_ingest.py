@@ -24,8 +24,9 @@ def scanner(django_user_model):
 
 
 def post_native(client, tool: str, fixture: str) -> dict:
-    response = client.generic("POST", f"/api/v1/ingest/{tool}/", fixture_bytes(fixture),
-                              content_type="application/json")
+    response = client.generic(
+        "POST", f"/api/v1/ingest/{tool}/", fixture_bytes(fixture), content_type="application/json"
+    )
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -46,7 +47,8 @@ def test_trivy_report_and_falco_alert_reach_their_policies_outputs(scanner, pipe
     assert [e["finding_id"] for e in runtime["json"]["events"]] == ["Terminal shell in container"]
 
     # The same report again: nothing new is stored, so nothing is sent twice.
-    again = scanner.generic("POST", "/api/v1/ingest/trivy/", fixture_bytes("trivy/image_report.json"),
-                            content_type="application/json")
+    again = scanner.generic(
+        "POST", "/api/v1/ingest/trivy/", fixture_bytes("trivy/image_report.json"), content_type="application/json"
+    )
     assert again.status_code == 200 and again.json()["created"] == 0
     assert len(http.received("/hook/vulns")) == 1

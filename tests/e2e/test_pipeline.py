@@ -21,11 +21,20 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def critical(index: int = 0, **overrides) -> dict:
     event = {
-        "type": "vulnerability", "severity": "critical", "source": "trivy",
-        "title": f"openssl: X.400 address type confusion #{index}", "finding_id": f"CVE-2023-{1000 + index}",
-        "package": "libssl3", "installed_version": "3.0.7-r0", "fixed_version": "3.0.8-r0", "cvss": 7.4,
-        "registry": "registry.example.com", "repository": "shop/payments", "tag": "2.3.1",
-        "digest": "sha256:" + "ab" * 32, "occurred_at": "2026-11-20T10:00:00Z",
+        "type": "vulnerability",
+        "severity": "critical",
+        "source": "trivy",
+        "title": f"openssl: X.400 address type confusion #{index}",
+        "finding_id": f"CVE-2023-{1000 + index}",
+        "package": "libssl3",
+        "installed_version": "3.0.7-r0",
+        "fixed_version": "3.0.8-r0",
+        "cvss": 7.4,
+        "registry": "registry.example.com",
+        "repository": "shop/payments",
+        "tag": "2.3.1",
+        "digest": "sha256:" + "ab" * 32,
+        "occurred_at": "2026-11-20T10:00:00Z",
     }
     event.update(overrides)
     return event
@@ -43,25 +52,41 @@ def post_events(api, events):
 
 
 def hook(receivers, name="hook", **config):
-    return make_integration("webhook", name, config={"url": f"{receivers['http'].url}/hook/{name}", "auth": "hmac",
-                                                     **config}, secrets={"hmac_secret": HMAC_SECRET})
+    return make_integration(
+        "webhook",
+        name,
+        config={"url": f"{receivers['http'].url}/hook/{name}", "auth": "hmac", **config},
+        secrets={"hmac_secret": HMAC_SECRET},
+    )
 
 
 def test_one_event_reaches_every_kind_of_output(api, pipeline):
     http, smtp, syslog = pipeline["http"], pipeline["smtp"], pipeline["syslog"]
     outputs = [
-        make_integration("email", "Mail", config={"recipients": ["soc@example.com"], "sender": "kcs@example.com",
-                                                  "smtp": {"host": "127.0.0.1", "port": smtp.port, "tls": "none",
-                                                           "username": ""}}, secrets={}),
-        make_integration("telegram", "Chat", config={"chat_id": "-100777", "thread_id": 5,
-                                                     "api_base_url": http.url},
-                         secrets={"bot_token": "4242:e2e-token"}),
+        make_integration(
+            "email",
+            "Mail",
+            config={
+                "recipients": ["soc@example.com"],
+                "sender": "kcs@example.com",
+                "smtp": {"host": "127.0.0.1", "port": smtp.port, "tls": "none", "username": ""},
+            },
+            secrets={},
+        ),
+        make_integration(
+            "telegram",
+            "Chat",
+            config={"chat_id": "-100777", "thread_id": 5, "api_base_url": http.url},
+            secrets={"bot_token": "4242:e2e-token"},
+        ),
         hook(pipeline),
         make_integration("slack", "Slack", secrets={"webhook_url": f"{http.url}/slack/T1/B1/x"}),
-        make_integration("syslog", "SIEM udp", config={"host": "127.0.0.1", "port": syslog.udp.server_address[1],
-                                                       "protocol": "udp"}),
-        make_integration("syslog", "SIEM tcp", config={"host": "127.0.0.1", "port": syslog.tcp.server_address[1],
-                                                       "protocol": "tcp"}),
+        make_integration(
+            "syslog", "SIEM udp", config={"host": "127.0.0.1", "port": syslog.udp.server_address[1], "protocol": "udp"}
+        ),
+        make_integration(
+            "syslog", "SIEM tcp", config={"host": "127.0.0.1", "port": syslog.tcp.server_address[1], "protocol": "tcp"}
+        ),
     ]
     make_policy("Payments criticals", outputs)
     event_id = post_events(api, critical())["ids"][0]
@@ -69,10 +94,11 @@ def test_one_event_reaches_every_kind_of_output(api, pipeline):
     wait_for(lambda: Notification.objects.filter(status="sent").count() == 6, what="six deliveries")
     link = f"http://kcs.test/events/{event_id}/"
 
-    (envelope, mail), = smtp.messages
+    ((envelope, mail),) = smtp.messages
     assert envelope.rcpt_tos == ["soc@example.com"]
-    assert mail["Subject"].startswith("[KCS Response] Critical vulnerabilities: 1 finding, worst critical in "
-                                      "registry.example.com/shop/payments:2.3.1")
+    assert mail["Subject"].startswith(
+        "[KCS Response] Critical vulnerabilities: 1 finding, worst critical in registry.example.com/shop/payments:2.3.1"
+    )
     text = mail.get_body(("plain",)).get_content()
     assert "CVE-2023-1000 in libssl3 3.0.7-r0 (fixed in 3.0.8-r0)" in text and link in text
     assert "Payments criticals" in mail.get_body(("html",)).get_content()
@@ -114,8 +140,10 @@ def test_two_policies_on_one_event_send_two_messages(api, pipeline):
     make_policy("Team A", [target])
     make_policy("Team B", [target])
     post_events(api, critical())
-    received = wait_for(lambda: len(pipeline["http"].received("/hook/")) == 2 and pipeline["http"].received("/hook/"),
-                        what="two messages")
+    received = wait_for(
+        lambda: len(pipeline["http"].received("/hook/")) == 2 and pipeline["http"].received("/hook/"),
+        what="two messages",
+    )
     assert sorted(r["json"]["policy"]["name"] for r in received) == ["Team A", "Team B"]
     assert len({r["headers"]["X-KCS-Delivery"] for r in received}) == 2
 
@@ -138,8 +166,9 @@ def test_receiver_failing_twice_then_succeeding_gets_the_message_once_more(api, 
     http.script["/hook/flaky"] = [(503, "1"), (503, "1")]  # Retry-After: 1 second
     make_policy("Flaky", [hook(pipeline, "flaky")])
     post_events(api, critical())
-    notification = wait_for(lambda: Notification.objects.filter(status="sent").first(), timeout=30,
-                            what="delivery after two failures")
+    notification = wait_for(
+        lambda: Notification.objects.filter(status="sent").first(), timeout=30, what="delivery after two failures"
+    )
     attempts = http.received("/hook/flaky", accepted_only=False)
     assert [r["answered"] for r in attempts] == [503, 503, 200]
     assert len(http.received("/hook/flaky")) == 1  # delivered exactly once

@@ -19,8 +19,10 @@ from events.models import EventType
         ("localhost/app:dev", ImageRef("localhost", "app", "dev")),
         ("localhost:5000/team/app:1.0", ImageRef("localhost:5000", "team/app", "1.0")),
         ("Registry.Example.com/shop/api:1.4.2", ImageRef("registry.example.com", "shop/api", "1.4.2")),
-        ("ghcr.io/acme/tools/kubectl@sha256:" + "a" * 64, ImageRef("ghcr.io", "acme/tools/kubectl", "",
-                                                                  "sha256:" + "a" * 64)),
+        (
+            "ghcr.io/acme/tools/kubectl@sha256:" + "a" * 64,
+            ImageRef("ghcr.io", "acme/tools/kubectl", "", "sha256:" + "a" * 64),
+        ),
         ("quay.io/org/app:v2@sha256:" + "b" * 64, ImageRef("quay.io", "org/app", "v2", "sha256:" + "b" * 64)),
     ],
 )
@@ -29,8 +31,16 @@ def test_image_references_split_like_docker(reference, expected):
 
 
 def test_same_finding_same_resource_gets_the_same_uid_and_other_resources_do_not():
-    common = dict(source="trivy", type=EventType.VULNERABILITY, severity="high", title="x", hints={},
-                  finding_id="CVE-2024-1", package="openssl", key=("2026-11-20T00:00:00Z",))
+    common = dict(
+        source="trivy",
+        type=EventType.VULNERABILITY,
+        severity="high",
+        title="x",
+        hints={},
+        finding_id="CVE-2024-1",
+        package="openssl",
+        key=("2026-11-20T00:00:00Z",),
+    )
     first = make_event(repository="shop/api", **common)
     again = make_event(repository="shop/api", **common)
     other = make_event(repository="shop/web", **common)
@@ -40,21 +50,29 @@ def test_same_finding_same_resource_gets_the_same_uid_and_other_resources_do_not
 
 
 def test_hints_fill_only_empty_resource_fields():
-    event = make_event(source="falco", type=EventType.RUNTIME, severity="low", title="x",
-                       hints={"cluster": "prod", "namespace": "ignored"}, namespace="payments")
+    event = make_event(
+        source="falco",
+        type=EventType.RUNTIME,
+        severity="low",
+        title="x",
+        hints={"cluster": "prod", "namespace": "ignored"},
+        namespace="payments",
+    )
     assert (event["cluster"], event["namespace"]) == ("prod", "payments")
 
 
 def test_overlong_text_is_clipped_not_refused():
-    event = make_event(source="trivy", type=EventType.VULNERABILITY, severity="low", title="t" * 900, hints={},
-                       package="p" * 400)
+    event = make_event(
+        source="trivy", type=EventType.VULNERABILITY, severity="low", title="t" * 900, hints={}, package="p" * 400
+    )
     assert len(event["title"]) == 500 and event["title"].endswith("…")
     assert len(event["package"]) == 255
 
 
 def test_hints_are_checked():
-    hints, errors = clean_hints({"cluster": " prod-eu ", "registry": "index.docker.io", "colour": "red",
-                                 "tag": "x" * 200})
+    hints, errors = clean_hints(
+        {"cluster": " prod-eu ", "registry": "index.docker.io", "colour": "red", "tag": "x" * 200}
+    )
     assert hints == {"cluster": "prod-eu", "registry": "docker.io"}
     assert set(errors) == {"colour", "tag"}
 
@@ -105,8 +123,15 @@ def test_each_adapter_names_the_right_endpoint_for_another_tools_output(receiver
 
 
 def test_nul_characters_are_dropped_because_postgresql_cannot_store_them():
-    event = make_event(source="grype", type=EventType.VULNERABILITY, severity="high", title="java\x00 flaw", hints={},
-                       installed_version="17.0.10+7\x00-J-ms8m", details={"purl": ["pkg:generic/java@17\x00"]})
+    event = make_event(
+        source="grype",
+        type=EventType.VULNERABILITY,
+        severity="high",
+        title="java\x00 flaw",
+        hints={},
+        installed_version="17.0.10+7\x00-J-ms8m",
+        details={"purl": ["pkg:generic/java@17\x00"]},
+    )
     assert event["installed_version"] == "17.0.10+7-J-ms8m"
     assert event["title"] == "java flaw"
     assert event["details"] == {"purl": ["pkg:generic/java@17"]}

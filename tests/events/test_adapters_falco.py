@@ -15,7 +15,11 @@ def test_alert_becomes_a_runtime_event_on_its_pod_container_and_image():
     assert (event["type"], event["severity"]) == ("runtime", "critical")
     assert event["finding_id"] == event["title"] == "Terminal shell in container"
     assert (event["namespace"], event["pod"], event["container"], event["node"]) == (
-        "payments", "payments-api-7d9f8c6b5-x2x9q", "api", "worker-3")
+        "payments",
+        "payments-api-7d9f8c6b5-x2x9q",
+        "api",
+        "worker-3",
+    )
     assert (event["registry"], event["repository"], event["tag"]) == ("registry.example.com", "shop/payments", "2.3.1")
     assert event["description"].startswith("10:15:42.118029113: Critical A shell was spawned")
     assert event["occurred_at"] == "2026-11-20T10:15:42.118029113Z"
@@ -25,9 +29,19 @@ def test_alert_becomes_a_runtime_event_on_its_pod_container_and_image():
 
 @pytest.mark.parametrize(
     ("priority", "severity"),
-    [("Emergency", "critical"), ("ALERT", "critical"), ("Critical", "critical"), ("Error", "high"),
-     ("Warning", "medium"), ("NOTICE", "low"), ("Informational", "negligible"), ("Info", "negligible"),
-     ("Debug", "negligible"), ("Loud", "unknown"), (None, "unknown")],
+    [
+        ("Emergency", "critical"),
+        ("ALERT", "critical"),
+        ("Critical", "critical"),
+        ("Error", "high"),
+        ("Warning", "medium"),
+        ("NOTICE", "low"),
+        ("Informational", "negligible"),
+        ("Info", "negligible"),
+        ("Debug", "negligible"),
+        ("Loud", "unknown"),
+        (None, "unknown"),
+    ],
 )
 def test_priority_maps_to_severity(priority, severity):
     alert = fixture_json("falco/shell_in_container.json")
@@ -37,8 +51,10 @@ def test_priority_maps_to_severity(priority, severity):
 
 def test_json_lines_skip_blank_lines_and_falco_internal_rules():
     parsed = falco.load(fixture_bytes("falco/alerts.jsonl"))
-    assert [e["finding_id"] for e in parsed.items] == ["Read sensitive file untrusted",
-                                                        "Packet socket created in container"]
+    assert [e["finding_id"] for e in parsed.items] == [
+        "Read sensitive file untrusted",
+        "Packet socket created in container",
+    ]
     assert parsed.ignored == ["Falco internal: syscall event drop: Falco's report on its own health, not a threat."]
     on_host, in_pod = parsed.items
     assert (on_host["container"], on_host["node"], on_host["severity"]) == ("", "worker-1", "medium")
@@ -52,8 +68,11 @@ def test_a_json_list_of_alerts_is_accepted():
 
 def test_audit_alert_names_the_pod_and_a_cluster_set_in_custom_fields():
     (event,) = falco.load(fixture_bytes("falco/k8saudit_exec.json")).items
-    assert (event["cluster"], event["namespace"], event["pod"]) == ("prod-eu-1", "payments",
-                                                                     "payments-api-7d9f8c6b5-x2x9q")
+    assert (event["cluster"], event["namespace"], event["pod"]) == (
+        "prod-eu-1",
+        "payments",
+        "payments-api-7d9f8c6b5-x2x9q",
+    )
     assert event["details"]["uuid"] == "8e7d6c5b-4a39-4281-9f0e-1d2c3b4a5968"
 
 

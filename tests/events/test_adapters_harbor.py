@@ -18,7 +18,10 @@ def test_scanning_completed_gives_one_event_per_severity_with_findings():
     critical = parsed.items[0]
     assert (critical["type"], critical["finding_id"]) == ("vulnerability", "Critical vulnerabilities")
     assert (critical["registry"], critical["repository"], critical["tag"]) == (
-        "harbor.example.com", "shop/payments", "2.3.1")
+        "harbor.example.com",
+        "shop/payments",
+        "2.3.1",
+    )
     assert critical["digest"] == "sha256:" + "3" * 64
     details = critical["details"]
     assert details["counts"] == {"Critical": 2, "High": 3, "Medium": 4, "Low": 0}
@@ -26,15 +29,20 @@ def test_scanning_completed_gives_one_event_per_severity_with_findings():
     assert details["scanner"] == "Trivy v0.56.2"
     assert details["report_url"] == (
         "https://harbor.example.com/api/v2.0/projects/shop/repositories/payments/artifacts/sha256:"
-        + "3" * 64 + "/additions/vulnerabilities")
+        + "3" * 64
+        + "/additions/vulnerabilities"
+    )
     assert critical["occurred_at"] == "2026-11-20T10:40:00Z"
     assert parsed.ignored == []
 
 
 def test_cloudevents_format_and_nested_repository_names():
     (event,) = harbor.load(fixture_bytes("harbor/scanning_completed_cloudevents.json")).items
-    assert (event["registry"], event["repository"], event["tag"]) == ("harbor.example.com", "platform/tools/kubectl",
-                                                                       "")
+    assert (event["registry"], event["repository"], event["tag"]) == (
+        "harbor.example.com",
+        "platform/tools/kubectl",
+        "",
+    )
     assert event["title"] == "1 High vulnerability in harbor.example.com/platform/tools/kubectl@sha256:444444444444"
     assert "/repositories/tools%252Fkubectl/" in event["details"]["report_url"]
     assert event["details"]["operator"] == "robot$ci"
@@ -61,7 +69,8 @@ def test_other_webhook_types_are_acknowledged_not_stored(name, note):
 def test_clean_scan_gives_nothing():
     payload = fixture_json("harbor/scanning_completed.json")
     overview = payload["event_data"]["resources"][0]["scan_overview"][
-        "application/vnd.security.vulnerability.report; version=1.1"]
+        "application/vnd.security.vulnerability.report; version=1.1"
+    ]
     overview.update(severity="None", summary={"total": 0, "fixable": 0, "summary": {}})
     assert harbor.parse(payload, {}).items == []
 
@@ -73,7 +82,10 @@ def test_vulnerability_report_gives_one_event_per_cve_with_registry_from_the_sen
         ("CVE-2024-0727", "medium", 5.5),  # no preferred CVSS: NVD's from the vendor attributes
     ]
     assert (events[0]["registry"], events[0]["repository"], events[0]["tag"]) == (
-        "harbor.example.com", "shop/payments", "2.3.1")
+        "harbor.example.com",
+        "shop/payments",
+        "2.3.1",
+    )
     assert (events[0]["package"], events[0]["fixed_version"]) == ("expat", "2.6.3-r0")
 
 
@@ -83,9 +95,12 @@ def test_vulnerability_report_gives_one_event_per_cve_with_registry_from_the_sen
         (lambda p: p["event_data"].update(resources="all"), "event_data.resources"),
         (lambda p: p.update(type=None), "type"),
         (lambda p: p.update(occur_at="yesterday"), "occur_at"),
-        (lambda p: p["event_data"]["resources"][0]["scan_overview"][
-            "application/vnd.security.vulnerability.report; version=1.1"]["summary"]["summary"].update(High="3"),
-         "event_data.resources[0].scan_overview.summary.summary"),
+        (
+            lambda p: p["event_data"]["resources"][0]["scan_overview"][
+                "application/vnd.security.vulnerability.report; version=1.1"
+            ]["summary"]["summary"].update(High="3"),
+            "event_data.resources[0].scan_overview.summary.summary",
+        ),
     ],
 )
 def test_broken_webhooks_are_refused_with_their_place(mutate, path):

@@ -37,7 +37,10 @@ def test_vulnerability_carries_image_package_fix_and_cvss():
     assert (event["registry"], event["repository"], event["tag"]) == ("registry.example.com", "shop/payments", "2.3.1")
     assert event["digest"] == "sha256:5d2c0b0b7c8a1f7e46a3d1c9e2f4b6a8d0c2e4f6a8b0d2c4e6f8a0b2d4c6e8f0"
     assert (event["package"], event["installed_version"], event["fixed_version"]) == (
-        "libcrypto3", "3.1.3-r0", "3.1.4-r0")
+        "libcrypto3",
+        "3.1.3-r0",
+        "3.1.4-r0",
+    )
     assert event["cvss"] == 9.1
     assert event["title"] == "CVE-2023-5363: openssl: Incorrect cipher key and IV length processing"
     assert event["occurred_at"] == "2026-11-20T09:14:03.512944512Z"
@@ -127,8 +130,10 @@ def test_operator_list_gives_failed_checks_and_secrets_and_acknowledges_sboms():
 
 def test_operator_resources_keyed_by_crd_name_are_read_too():
     resources = fixture_json("trivy/operator_list.json")["items"]
-    payload = {"configauditreports.aquasecurity.github.io": {"items": resources[:1]},
-               "exposedsecretreports.aquasecurity.github.io": resources[1:2]}
+    payload = {
+        "configauditreports.aquasecurity.github.io": {"items": resources[:1]},
+        "exposedsecretreports.aquasecurity.github.io": resources[1:2],
+    }
     assert {e["finding_id"] for e in trivy.parse(payload, {}).items} == {"KSV014", "stripe-secret-token"}
 
 

@@ -19,8 +19,13 @@ def viewer(client, django_user_model):
 
 
 def test_event_list_shows_newest_first_and_filters(viewer):
-    services.ingest([vulnerability(finding_id="CVE-OLD", severity="low"),
-                     vulnerability(finding_id="CVE-NEW", title="<script>alert(1)</script>")], source="api")
+    services.ingest(
+        [
+            vulnerability(finding_id="CVE-OLD", severity="low"),
+            vulnerability(finding_id="CVE-NEW", title="<script>alert(1)</script>"),
+        ],
+        source="api",
+    )
     page = viewer.get("/events/").content.decode()
     assert page.index("CVE-NEW") < page.index("CVE-OLD")
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
@@ -73,13 +78,24 @@ def test_event_page_lists_the_policies_and_notifications_that_carried_it(viewer)
     result = services.ingest([vulnerability()], source="api")
     hook = NotificationIntegration.objects.create(name="SOC hook", kind="webhook")
     policy = ResponsePolicy.objects.create(name="Prod criticals", trigger="critical_vulnerabilities")
-    sent = Notification.objects.create(policy=policy, policy_name=policy.name, integration=hook,
-                                       integration_name=hook.name, status=NotificationStatus.SENT,
-                                       idempotency_key="k1")
+    sent = Notification.objects.create(
+        policy=policy,
+        policy_name=policy.name,
+        integration=hook,
+        integration_name=hook.name,
+        status=NotificationStatus.SENT,
+        idempotency_key="k1",
+    )
     sent.events.add(result.ids[0])
-    gone = Notification.objects.create(policy=None, policy_name="Old policy", integration=None,
-                                       integration_name="Old hook", status=NotificationStatus.FAILED,
-                                       last_error="HTTP 400 from receiver", idempotency_key="k2")
+    gone = Notification.objects.create(
+        policy=None,
+        policy_name="Old policy",
+        integration=None,
+        integration_name="Old hook",
+        status=NotificationStatus.FAILED,
+        last_error="HTTP 400 from receiver",
+        idempotency_key="k2",
+    )
     gone.events.add(result.ids[0])
     page = viewer.get(f"/events/{result.ids[0]}/").content.decode()
     assert "Prod criticals" in page and "SOC hook" in page and f"/notifications/{sent.pk}/" in page

@@ -179,11 +179,18 @@ def test_list_is_newest_first_and_filterable(scanner_api):
         [
             vulnerability(severity="low", finding_id="CVE-1", repository="shop/web"),
             vulnerability(severity="high", finding_id="CVE-2", repository="shop/api", cluster="prod-eu"),
-            vulnerability(type="runtime", severity="critical", finding_id="Terminal shell in container",
-                          repository="", namespace="payments", title="Shell spawned"),
+            vulnerability(
+                type="runtime",
+                severity="critical",
+                finding_id="Terminal shell in container",
+                repository="",
+                namespace="payments",
+                title="Shell spawned",
+            ),
         ],
         format="json",
     )
+
     def ids(**params):
         response = scanner_api.get(URL, params)
         assert response.status_code == 200, response.content
@@ -219,8 +226,9 @@ def test_list_is_cursor_paginated(scanner_api):
 
 
 def test_read_one_event(scanner_api):
-    event_id = scanner_api.post(URL, vulnerability(details={"PrimaryURL": "https://avd.aquasec.com/x"}),
-                                format="json").json()["ids"][0]
+    event_id = scanner_api.post(
+        URL, vulnerability(details={"PrimaryURL": "https://avd.aquasec.com/x"}), format="json"
+    ).json()["ids"][0]
     body = scanner_api.get(f"{URL}{event_id}/").json()
     assert body["id"] == event_id
     assert body["severity"] == "critical" and body["type"] == "vulnerability"

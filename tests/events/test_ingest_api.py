@@ -12,7 +12,9 @@ from tests.fixtures import fixture_bytes, fixture_json
 
 pytestmark = pytest.mark.django_db
 
-IMAGE = "registry.example.com/shop/payments:2.3.1@sha256:5d2c0b0b7c8a1f7e46a3d1c9e2f4b6a8d0c2e4f6a8b0d2c4e6f8a0b2d4c6e8f0"
+IMAGE = (
+    "registry.example.com/shop/payments:2.3.1@sha256:5d2c0b0b7c8a1f7e46a3d1c9e2f4b6a8d0c2e4f6a8b0d2c4e6f8a0b2d4c6e8f0"
+)
 
 
 def post(client, tool: str, body: bytes, content_type: str = "application/json", query: str = ""):
@@ -24,7 +26,11 @@ def test_trivy_report_is_stored_as_one_batch_and_answered_with_counts(scanner_ap
     assert response.status_code == 201, response.content
     body = response.json()
     assert {k: body[k] for k in ("received", "created", "duplicates", "ignored")} == {
-        "received": 6, "created": 6, "duplicates": 0, "ignored": []}
+        "received": 6,
+        "created": 6,
+        "duplicates": 0,
+        "ignored": [],
+    }
     batch = EventBatch.objects.get()
     assert str(batch.id) == body["batch"]
     assert (batch.source, batch.created_by, batch.received, batch.created) == ("trivy", scanner_user, 6, 6)
@@ -43,7 +49,11 @@ def test_reposting_the_same_report_stores_nothing_new(scanner_api):
     again = post(scanner_api, "trivy", fixture_bytes("trivy/image_report.json"))
     assert again.status_code == 200
     assert {k: again.json()[k] for k in ("received", "created", "duplicates", "batch")} == {
-        "received": 6, "created": 0, "duplicates": 6, "batch": None}
+        "received": 6,
+        "created": 0,
+        "duplicates": 6,
+        "batch": None,
+    }
     assert SecurityEvent.objects.count() == 6 and EventBatch.objects.count() == 1
 
 
@@ -56,16 +66,18 @@ def test_a_report_without_findings_is_accepted_with_zero_counts(scanner_api):
 
 def test_curl_without_a_content_type_is_accepted(scanner_api):
     # `curl --data-binary @report.json` sends application/x-www-form-urlencoded.
-    response = post(scanner_api, "grype", fixture_bytes("grype/image.json"),
-                    content_type="application/x-www-form-urlencoded")
+    response = post(
+        scanner_api, "grype", fixture_bytes("grype/image.json"), content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 201, response.content
     assert response.json()["received"] == 6 and response.json()["created"] == 5
     assert response.json()["duplicates"] == 1  # grype listed one libc6 match twice
 
 
 def test_cluster_and_other_resource_fields_can_be_given_in_the_query(scanner_api):
-    response = post(scanner_api, "trivy", fixture_bytes("trivy/operator_vulnerabilityreport.json"),
-                    query="?cluster=prod-eu-1")
+    response = post(
+        scanner_api, "trivy", fixture_bytes("trivy/operator_vulnerabilityreport.json"), query="?cluster=prod-eu-1"
+    )
     assert response.status_code == 201
     assert set(SecurityEvent.objects.values_list("cluster", "namespace")) == {("prod-eu-1", "orders")}
 
@@ -82,14 +94,19 @@ def test_unknown_query_parameters_are_refused(scanner_api):
     [
         ("trivy", b"", "The body is empty: send the Trivy JSON output."),
         ("trivy", b"<html>oops</html>", "The body is not JSON: Expecting value (line 1, column 1)."),
-        ("grype", fixture_bytes("trivy/image_report.json"),
-         "This looks like Trivy output, not Grype JSON output (grype -o json: matches, source, descriptor); "
-         "send it to /api/v1/ingest/trivy/ (manage.py ingest trivy)."),
-        ("trivy", b'{"SchemaVersion": 2, "Results": [{"Target": "x", "Vulnerabilities": [{"PkgName": "a"}]}]}',
-         "Results[0].Vulnerabilities[0].VulnerabilityID: this field is required."),
+        (
+            "grype",
+            fixture_bytes("trivy/image_report.json"),
+            "This looks like Trivy output, not Grype JSON output (grype -o json: matches, source, descriptor); "
+            "send it to /api/v1/ingest/trivy/ (manage.py ingest trivy).",
+        ),
+        (
+            "trivy",
+            b'{"SchemaVersion": 2, "Results": [{"Target": "x", "Vulnerabilities": [{"PkgName": "a"}]}]}',
+            "Results[0].Vulnerabilities[0].VulnerabilityID: this field is required.",
+        ),
         ("falco", b'{"rule": "Terminal shell in container", "tags": "shell"}', "tags: expected a list, got a string."),
-        ("harbor", b'{"type": "SCANNING_COMPLETED", "event_data": []}',
-         "event_data: expected an object, got a list."),
+        ("harbor", b'{"type": "SCANNING_COMPLETED", "event_data": []}', "event_data: expected an object, got a list."),
     ],
 )
 def test_bad_input_is_refused_with_the_reason_and_nothing_is_stored(scanner_api, tool, body, detail):
@@ -106,8 +123,10 @@ def test_one_invalid_finding_refuses_the_whole_report(scanner_api):
     response = post(scanner_api, "trivy", json.dumps(report).encode())
     assert response.status_code == 400
     assert response.json()["errors"] == {
-        "Results[1].Vulnerabilities[0].Severity": ["Results[1].Vulnerabilities[0].Severity: expected a string, "
-                                                   "got a list."]}
+        "Results[1].Vulnerabilities[0].Severity": [
+            "Results[1].Vulnerabilities[0].Severity: expected a string, got a list."
+        ]
+    }
     assert SecurityEvent.objects.count() == 0
 
 
@@ -133,14 +152,18 @@ def test_harbor_scan_completed_stores_one_event_per_severity(scanner_api):
     response = post(scanner_api, "harbor", fixture_bytes("harbor/scanning_completed.json"))
     assert response.status_code == 201
     assert sorted(SecurityEvent.objects.values_list("severity", flat=True)) == [
-        Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
+        Severity.MEDIUM,
+        Severity.HIGH,
+        Severity.CRITICAL,
+    ]
 
 
 def test_harbor_events_other_than_scan_results_are_acknowledged_with_200(scanner_api):
     response = post(scanner_api, "harbor", fixture_bytes("harbor/push_artifact.json"))
     assert response.status_code == 200
     assert response.json()["ignored"] == [
-        "PUSH_ARTIFACT for harbor.example.com/shop/payments:2.3.1: not a finding, acknowledged."]
+        "PUSH_ARTIFACT for harbor.example.com/shop/payments:2.3.1: not a finding, acknowledged."
+    ]
     assert SecurityEvent.objects.count() == 0
 
 

@@ -18,7 +18,9 @@ from tests.notifications.conftest import make_integration, make_policy
 
 pytestmark = pytest.mark.django_db
 
-IMAGE = "registry.example.com/shop/payments:2.3.1@sha256:5d2c0b0b7c8a1f7e46a3d1c9e2f4b6a8d0c2e4f6a8b0d2c4e6f8a0b2d4c6e8f0"
+IMAGE = (
+    "registry.example.com/shop/payments:2.3.1@sha256:5d2c0b0b7c8a1f7e46a3d1c9e2f4b6a8d0c2e4f6a8b0d2c4e6f8a0b2d4c6e8f0"
+)
 
 
 @pytest.fixture
@@ -58,14 +60,16 @@ def policies(receiver):
 
 def ingest(client, tool: str, name: str, capture):
     with capture(execute=True):
-        response = client.generic("POST", f"/api/v1/ingest/{tool}/", fixture_bytes(name),
-                                  content_type="application/json")
+        response = client.generic(
+            "POST", f"/api/v1/ingest/{tool}/", fixture_bytes(name), content_type="application/json"
+        )
     assert response.status_code == 201, response.content
     return response.json()
 
 
 def test_trivy_report_with_a_critical_cve_notifies_the_critical_vulnerabilities_policy(
-        policies, receiver, scanner_api, django_capture_on_commit_callbacks):
+    policies, receiver, scanner_api, django_capture_on_commit_callbacks
+):
     ingest(scanner_api, "trivy", "trivy/image_report.json", django_capture_on_commit_callbacks)
     _, received = receiver
     (message,) = received
@@ -75,7 +79,8 @@ def test_trivy_report_with_a_critical_cve_notifies_the_critical_vulnerabilities_
 
 
 def test_falco_alert_notifies_the_runtime_threats_policy(
-        policies, receiver, scanner_api, django_capture_on_commit_callbacks):
+    policies, receiver, scanner_api, django_capture_on_commit_callbacks
+):
     ingest(scanner_api, "falco", "falco/shell_in_container.json", django_capture_on_commit_callbacks)
     _, received = receiver
     (message,) = received
@@ -86,7 +91,8 @@ def test_falco_alert_notifies_the_runtime_threats_policy(
 
 
 def test_a_falco_alert_below_the_runtime_threshold_sends_nothing(
-        policies, receiver, scanner_api, django_capture_on_commit_callbacks):
+    policies, receiver, scanner_api, django_capture_on_commit_callbacks
+):
     ingest(scanner_api, "falco", "falco/k8saudit_exec.json", django_capture_on_commit_callbacks)  # Notice: low
     _, received = receiver
     assert received == []

@@ -19,8 +19,14 @@ SAMPLES = Path(settings.BASE_DIR).parent / "shared" / "samples"
 if not SAMPLES.is_dir():
     pytest.skip(f"shared samples not found at {SAMPLES}: nothing to check here", allow_module_level=True)
 
-ENDPOINT = {"trivy": "trivy", "trivy-operator": "trivy", "grype": "grype", "harbor": "harbor",
-            "harbor-webhook": "harbor", "falco": "falco"}
+ENDPOINT = {
+    "trivy": "trivy",
+    "trivy-operator": "trivy",
+    "grype": "grype",
+    "harbor": "harbor",
+    "harbor-webhook": "harbor",
+    "falco": "falco",
+}
 
 V, S, M, N, R = "vulnerability", "sensitive_data", "misconfiguration", "non_compliant", "runtime"
 
@@ -28,7 +34,9 @@ V, S, M, N, R = "vulnerability", "sensitive_data", "misconfiguration", "non_comp
 EXPECTED = {
     "trivy/scheme_2_many_vulns.json": ({(V, "critical"): 1, (V, "high"): 1, (V, "medium"): 3}, 0),
     "trivy/misconfigurations_and_secrets.json": (
-        {(V, "high"): 1, (V, "medium"): 1, (M, "high"): 1, (S, "critical"): 2}, 0),
+        {(V, "high"): 1, (V, "medium"): 1, (M, "high"): 1, (S, "critical"): 2},
+        0,
+    ),
     "trivy/kubernetes.json": ({(V, "medium"): 2, (V, "low"): 8, (M, "medium"): 4, (M, "low"): 6}, 0),
     "trivy/issue_9170.json": ({(M, "high"): 1, (M, "medium"): 5, (M, "low"): 31}, 0),
     "trivy/scheme_2_no_vuln.json": ({}, 0),
@@ -46,13 +54,16 @@ EXPECTED = {
     "harbor/harbor-0-vuln.json": ({}, 0),
     "harbor/harborapipip.json": ({(V, "high"): 1, (V, "medium"): 1}, 0),
     "trivy-operator/vulnerabilityreport_many.json": (
-        {(V, "critical"): 2, (V, "high"): 3, (V, "medium"): 25, (V, "low"): 11}, 0),
+        {(V, "critical"): 2, (V, "high"): 3, (V, "medium"): 25, (V, "low"): 11},
+        0,
+    ),
     "trivy-operator/configauditreport_many.json": ({(M, "medium"): 2, (M, "low"): 11}, 0),
     "trivy-operator/exposedsecretreport_many.json": ({(S, "critical"): 2}, 0),
     "trivy-operator/clustercompliancereport.json": ({(N, "critical"): 2}, 0),  # 2 controls with totalFail > 0
     "trivy-operator/all_reports_in_dict.json": (
         {(M, "low"): 1, (S, "critical"): 1, (V, "critical"): 2, (V, "high"): 3, (V, "medium"): 25, (V, "low"): 11},
-        0),
+        0,
+    ),
     "harbor-webhook/push_artifact.json": ({}, 1),
     "harbor-webhook/scanning_completed_default.json": ({}, 0),  # severity None: a clean image
     "harbor-webhook/scanning_completed_cloudevents.json": ({}, 0),
@@ -70,8 +81,10 @@ EXPECTED = {
     "falco/error_write_below_binary_dir.json": ({(R, "high"): 1}, 0),
     "falco/debug_falcosidekick_test_event.json": ({(R, "negligible"): 1}, 0),
     "falco/debug_falco_internal_syscall_event_drop.json": ({}, 1),  # Falco's own health report
-    "falco/alerts.jsonl": ({(R, "critical"): 1, (R, "low"): 3, (R, "medium"): 1, (R, "negligible"): 2,
-                            (R, "high"): 1}, 1),
+    "falco/alerts.jsonl": (
+        {(R, "critical"): 1, (R, "low"): 3, (R, "medium"): 1, (R, "negligible"): 2, (R, "high"): 1},
+        1,
+    ),
 }
 
 SAMPLE_FILES = sorted(str(p.relative_to(SAMPLES)) for p in SAMPLES.glob("*/*") if p.is_file())
@@ -87,8 +100,9 @@ def test_every_sample_has_expected_counts_and_is_listed_in_sources():
 def test_sample_is_ingested_with_the_listed_counts(scanner_api, name):
     expected, acknowledged = EXPECTED[name]
     tool = ENDPOINT[name.split("/")[0]]
-    response = scanner_api.generic("POST", f"/api/v1/ingest/{tool}/", (SAMPLES / name).read_bytes(),
-                                   content_type="application/json")
+    response = scanner_api.generic(
+        "POST", f"/api/v1/ingest/{tool}/", (SAMPLES / name).read_bytes(), content_type="application/json"
+    )
     assert response.status_code in (200, 201), response.content
     body = response.json()
     stored = Counter((e.type, e.severity_slug) for e in SecurityEvent.objects.all())
@@ -96,6 +110,7 @@ def test_sample_is_ingested_with_the_listed_counts(scanner_api, name):
     assert body["created"] == sum(expected.values())
     assert len(body["ignored"]) == acknowledged
     assert response.status_code == (201 if expected else 200)
-    again = scanner_api.generic("POST", f"/api/v1/ingest/{tool}/", (SAMPLES / name).read_bytes(),
-                                content_type="application/json").json()
+    again = scanner_api.generic(
+        "POST", f"/api/v1/ingest/{tool}/", (SAMPLES / name).read_bytes(), content_type="application/json"
+    ).json()
     assert again["created"] == 0 and again["duplicates"] == body["received"]

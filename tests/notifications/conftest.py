@@ -20,19 +20,24 @@ from policies.models import NotificationMethod, ResponsePolicy, Scope, Trigger
 HMAC_SECRET = "s3cret-hmac-key"
 
 
-def make_integration(kind: str, name: str | None = None, *, config: dict | None = None,
-                     secrets: dict | None = None, enabled: bool = True) -> NotificationIntegration:
+def make_integration(
+    kind: str, name: str | None = None, *, config: dict | None = None, secrets: dict | None = None, enabled: bool = True
+) -> NotificationIntegration:
     defaults = {
         "webhook": ({"url": "https://hooks.example.com/kcs", "auth": "hmac"}, {"hmac_secret": HMAC_SECRET}),
-        "telegram": ({"chat_id": "-1001234567890", "api_base_url": "https://api.telegram.org"},
-                     {"bot_token": "123456:ABCdefGhIJKlmNoPQRsTUVwxyZ"}),
+        "telegram": (
+            {"chat_id": "-1001234567890", "api_base_url": "https://api.telegram.org"},
+            {"bot_token": "123456:ABCdefGhIJKlmNoPQRsTUVwxyZ"},
+        ),
         "slack": ({}, {"webhook_url": "https://hooks.slack.com/services/T000/B000/XXXX"}),
         "teams": ({}, {"webhook_url": "https://example.webhook.office.com/workflows/abc"}),
         "email": ({"recipients": ["soc@example.com"], "sender": "KCS <kcs@example.com>", "smtp": None}, {}),
         "syslog": ({"host": "siem.example.com", "port": 514, "protocol": "udp"}, {}),
     }[kind]
     return NotificationIntegration.objects.create(
-        name=name or f"{kind} output {NotificationIntegration.objects.count() + 1}", kind=kind, enabled=enabled,
+        name=name or f"{kind} output {NotificationIntegration.objects.count() + 1}",
+        kind=kind,
+        enabled=enabled,
         config=config if config is not None else defaults[0],
         secrets_encrypted=encrypt(secrets if secrets is not None else defaults[1]),
     )
@@ -43,12 +48,19 @@ def global_scope() -> Scope:
     return scope
 
 
-def make_policy(name: str, integrations: list[NotificationIntegration], *,
-                trigger: str = Trigger.CRITICAL_VULNERABILITIES, min_severity: int | None = None,
-                repeat_interval: int = 3600, enabled: bool = True, scopes: list[Scope] | None = None
-                ) -> ResponsePolicy:
-    policy = ResponsePolicy.objects.create(name=name, trigger=trigger, min_severity=min_severity,
-                                           repeat_interval=repeat_interval, enabled=enabled)
+def make_policy(
+    name: str,
+    integrations: list[NotificationIntegration],
+    *,
+    trigger: str = Trigger.CRITICAL_VULNERABILITIES,
+    min_severity: int | None = None,
+    repeat_interval: int = 3600,
+    enabled: bool = True,
+    scopes: list[Scope] | None = None,
+) -> ResponsePolicy:
+    policy = ResponsePolicy.objects.create(
+        name=name, trigger=trigger, min_severity=min_severity, repeat_interval=repeat_interval, enabled=enabled
+    )
     policy.scopes.set(scopes or [global_scope()])
     for position, integration in enumerate(integrations):
         NotificationMethod.objects.create(policy=policy, integration=integration, position=position)
@@ -57,11 +69,20 @@ def make_policy(name: str, integrations: list[NotificationIntegration], *,
 
 def event_fields(index: int = 0, **overrides) -> dict[str, Any]:
     fields = {
-        "type": EventType.VULNERABILITY, "severity": Severity.CRITICAL, "source": "trivy",
-        "title": f"openssl: buffer overflow #{index}", "finding_id": f"CVE-2024-{1000 + index}",
-        "package": "openssl", "installed_version": "3.0.1", "fixed_version": "3.0.7", "cvss": 9.1,
-        "registry": "registry.example.com", "repository": "shop/web", "tag": "1.4.2",
-        "digest": "sha256:" + "ab" * 32, "occurred_at": timezone.now() - timedelta(minutes=5),
+        "type": EventType.VULNERABILITY,
+        "severity": Severity.CRITICAL,
+        "source": "trivy",
+        "title": f"openssl: buffer overflow #{index}",
+        "finding_id": f"CVE-2024-{1000 + index}",
+        "package": "openssl",
+        "installed_version": "3.0.1",
+        "fixed_version": "3.0.7",
+        "cvss": 9.1,
+        "registry": "registry.example.com",
+        "repository": "shop/web",
+        "tag": "1.4.2",
+        "digest": "sha256:" + "ab" * 32,
+        "occurred_at": timezone.now() - timedelta(minutes=5),
     }
     fields.update(overrides)
     return fields
@@ -83,8 +104,11 @@ def make_batch(count: int = 1, *, received_at=None, **overrides) -> EventBatch:
 def response(status: int = 200, body: Any = "ok", headers: dict | None = None) -> requests.Response:
     result = requests.Response()
     result.status_code = status
-    result._content = (json.dumps(body) if not isinstance(body, (str, bytes)) else body).encode() \
-        if not isinstance(body, bytes) else body
+    result._content = (
+        (json.dumps(body) if not isinstance(body, (str, bytes)) else body).encode()
+        if not isinstance(body, bytes)
+        else body
+    )
     result.headers.update(headers or {})
     return result
 
@@ -97,8 +121,9 @@ class FakeHttp:
     calls: list[dict[str, Any]] = field(default_factory=list)
 
     def __call__(self, method, url, *, json=None, data=None, headers=None, auth=None):
-        self.calls.append({"method": method, "url": url, "json": json, "data": data, "headers": headers or {},
-                           "auth": auth})
+        self.calls.append(
+            {"method": method, "url": url, "json": json, "data": data, "headers": headers or {}, "auth": auth}
+        )
         answer = self.answers.pop(0) if self.answers else response()
         if isinstance(answer, Exception):
             raise answer

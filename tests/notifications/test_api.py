@@ -12,9 +12,12 @@ from tests.notifications.conftest import make_batch, make_integration, make_poli
 
 pytestmark = pytest.mark.django_db
 
-WEBHOOK = {"name": "SIEM", "kind": "webhook",
-           "config": {"url": "https://siem.example.com/in", "auth": "hmac", "rate_limit": 5},
-           "secrets": {"hmac_secret": "topsecret-value"}}
+WEBHOOK = {
+    "name": "SIEM",
+    "kind": "webhook",
+    "config": {"url": "https://siem.example.com/in", "auth": "hmac", "rate_limit": 5},
+    "secrets": {"hmac_secret": "topsecret-value"},
+}
 
 
 def test_create_integration_stores_secret_encrypted_and_answers_it_masked(admin_api):
@@ -31,23 +34,53 @@ def test_create_integration_stores_secret_encrypted_and_answers_it_masked(admin_
     assert "topsecret" not in admin_api.get(f"/api/v1/integrations/{stored.pk}/").content.decode()
 
 
-@pytest.mark.parametrize("payload,errors", [
-    ({"kind": "webhook", "name": "x", "config": {"url": "ftp://x", "auth": "hmac"}},
-     {"config": {"url": ["Enter a valid URL."]}, "secrets": {"hmac_secret": ["This field is required."]}}),
-    ({"kind": "webhook", "name": "x", "config": {"url": "https://a.example", "auth": "none", "body_template": "{$nope}"}},
-     {"config": {"body_template": ["Unknown variables: $nope. Available:"]}}),
-    ({"kind": "webhook", "name": "x", "config": {"url": "https://a.example", "auth": "none", "colour": "red"}},
-     {"config": {"colour": ["Unknown setting for webhook."]}}),
-    ({"kind": "email", "name": "x", "config": {"recipients": ["ok@example.com", "bad"],
-                                                "smtp": {"port": 70000, "tls": "ssl3"}}},
-     {"config": {"recipients": ["Not valid email addresses: bad"],
-                 "smtp": {"host": ["Enter the SMTP server"], "port": ["Ensure this value"], "tls": ["Select a valid"]}}}),
-    ({"kind": "telegram", "name": "x", "config": {"chat_id": "soc"}, "secrets": {"bot_token": "nocolon"}},
-     {"config": {"chat_id": ["Enter a numeric chat ID"]}, "secrets": {"bot_token": ["A bot token looks like"]}}),
-    ({"kind": "syslog", "name": "x", "config": {"host": "http://siem", "port": 514, "protocol": "udp"}},
-     {"config": {"host": ["Enter a host name or an IP address"]}}),
-    ({"kind": "pager", "name": "x"}, {"kind": ['"pager" is not a valid choice.']}),
-])
+@pytest.mark.parametrize(
+    "payload,errors",
+    [
+        (
+            {"kind": "webhook", "name": "x", "config": {"url": "ftp://x", "auth": "hmac"}},
+            {"config": {"url": ["Enter a valid URL."]}, "secrets": {"hmac_secret": ["This field is required."]}},
+        ),
+        (
+            {
+                "kind": "webhook",
+                "name": "x",
+                "config": {"url": "https://a.example", "auth": "none", "body_template": "{$nope}"},
+            },
+            {"config": {"body_template": ["Unknown variables: $nope. Available:"]}},
+        ),
+        (
+            {"kind": "webhook", "name": "x", "config": {"url": "https://a.example", "auth": "none", "colour": "red"}},
+            {"config": {"colour": ["Unknown setting for webhook."]}},
+        ),
+        (
+            {
+                "kind": "email",
+                "name": "x",
+                "config": {"recipients": ["ok@example.com", "bad"], "smtp": {"port": 70000, "tls": "ssl3"}},
+            },
+            {
+                "config": {
+                    "recipients": ["Not valid email addresses: bad"],
+                    "smtp": {
+                        "host": ["Enter the SMTP server"],
+                        "port": ["Ensure this value"],
+                        "tls": ["Select a valid"],
+                    },
+                }
+            },
+        ),
+        (
+            {"kind": "telegram", "name": "x", "config": {"chat_id": "soc"}, "secrets": {"bot_token": "nocolon"}},
+            {"config": {"chat_id": ["Enter a numeric chat ID"]}, "secrets": {"bot_token": ["A bot token looks like"]}},
+        ),
+        (
+            {"kind": "syslog", "name": "x", "config": {"host": "http://siem", "port": 514, "protocol": "udp"}},
+            {"config": {"host": ["Enter a host name or an IP address"]}},
+        ),
+        ({"kind": "pager", "name": "x"}, {"kind": ['"pager" is not a valid choice.']}),
+    ],
+)
 def test_invalid_integrations_are_refused_with_field_messages(admin_api, payload, errors):
     answer = admin_api.post("/api/v1/integrations/", payload, format="json")
     assert answer.status_code == 400
@@ -74,8 +107,9 @@ def test_duplicate_name_is_refused_ignoring_case(admin_api):
 
 def test_patch_keeps_secrets_and_other_settings(admin_api):
     ident = admin_api.post("/api/v1/integrations/", WEBHOOK, format="json").json()["id"]
-    answer = admin_api.patch(f"/api/v1/integrations/{ident}/", {"config": {"rate_limit": 2}, "enabled": False},
-                             format="json")
+    answer = admin_api.patch(
+        f"/api/v1/integrations/{ident}/", {"config": {"rate_limit": 2}, "enabled": False}, format="json"
+    )
     assert answer.status_code == 200, answer.json()
     data = answer.json()
     assert data["config"]["url"] == "https://siem.example.com/in" and data["config"]["rate_limit"] == 2
@@ -90,10 +124,16 @@ def test_switching_auth_drops_the_secret_it_no_longer_needs(admin_api):
 
 
 def test_email_with_own_smtp_server_round_trips(admin_api):
-    payload = {"name": "Mail", "kind": "email", "config": {
-        "recipients": ["soc@example.com"], "sender": "KCS <kcs@example.com>",
-        "smtp": {"host": "smtp.example.com", "port": 465, "tls": "tls", "username": "kcs"}},
-        "secrets": {"smtp_password": "pw"}}
+    payload = {
+        "name": "Mail",
+        "kind": "email",
+        "config": {
+            "recipients": ["soc@example.com"],
+            "sender": "KCS <kcs@example.com>",
+            "smtp": {"host": "smtp.example.com", "port": 465, "tls": "tls", "username": "kcs"},
+        },
+        "secrets": {"smtp_password": "pw"},
+    }
     data = admin_api.post("/api/v1/integrations/", payload, format="json").json()
     assert data["config"]["smtp"] == {"host": "smtp.example.com", "port": 465, "tls": "tls", "username": "kcs"}
     assert data["secrets"] == {"smtp_password": "********"}
@@ -145,11 +185,19 @@ def test_notifications_list_filters_and_shapes(admin_api):
     hook, chat = make_integration("webhook"), make_integration("telegram")
     policy = make_policy("P", [hook])
     batch = make_batch(2)
-    sent = Notification.objects.create(policy=policy, policy_name="P", integration=hook, integration_name="h",
-                                       status="sent", idempotency_key="a", batch=batch)
+    sent = Notification.objects.create(
+        policy=policy,
+        policy_name="P",
+        integration=hook,
+        integration_name="h",
+        status="sent",
+        idempotency_key="a",
+        batch=batch,
+    )
     sent.events.set(batch.events.all())
-    Notification.objects.create(integration=chat, integration_name="c", status="failed", idempotency_key="b",
-                                last_error="HTTP 400")
+    Notification.objects.create(
+        integration=chat, integration_name="c", status="failed", idempotency_key="b", last_error="HTTP 400"
+    )
     rows = admin_api.get("/api/v1/notifications/", {"status": "sent"}).json()["results"]
     assert len(rows) == 1
     row = rows[0]
@@ -157,16 +205,18 @@ def test_notifications_list_filters_and_shapes(admin_api):
     assert sorted(row["events"]) == sorted(batch.events.values_list("id", flat=True))
     assert {"attempts", "last_error", "created_at", "sent_at"} <= set(row)
     event_id = row["events"][0]
-    assert [r["id"] for r in admin_api.get("/api/v1/notifications/", {"event": event_id}).json()["results"]] == \
-        [sent.pk]
+    assert [r["id"] for r in admin_api.get("/api/v1/notifications/", {"event": event_id}).json()["results"]] == [
+        sent.pk
+    ]
     assert len(admin_api.get("/api/v1/notifications/", {"integration": chat.pk}).json()["results"]) == 1
     assert "body" in admin_api.get(f"/api/v1/notifications/{sent.pk}/").json()
 
 
 def test_retry_sends_a_failed_notification_again(admin_api, fake_http, django_capture_on_commit_callbacks):
     hook = make_integration("webhook")
-    failed = Notification.objects.create(integration=hook, integration_name="h", status="failed", attempts=8,
-                                         idempotency_key="f", last_error="HTTP 500")
+    failed = Notification.objects.create(
+        integration=hook, integration_name="h", status="failed", attempts=8, idempotency_key="f", last_error="HTTP 500"
+    )
     failed.events.set(make_batch(1).events.all())
     with django_capture_on_commit_callbacks(execute=True):
         answer = admin_api.post(f"/api/v1/notifications/{failed.pk}/retry/")

@@ -22,9 +22,15 @@ pytestmark = pytest.mark.django_db
 
 
 def context_for(batch, policy_name="Prod critical", integration_name="out") -> MessageContext:
-    return MessageContext(policy_id=7, policy_name=policy_name, trigger="critical_vulnerabilities",
-                          integration_name=integration_name, delivery_id="d-123", events=list(batch.events.all()),
-                          notification_id=42)
+    return MessageContext(
+        policy_id=7,
+        policy_name=policy_name,
+        trigger="critical_vulnerabilities",
+        integration_name=integration_name,
+        delivery_id="d-123",
+        events=list(batch.events.all()),
+        notification_id=42,
+    )
 
 
 def send(integration, batch, key="d-123", timestamp=1_700_000_000):
@@ -62,8 +68,9 @@ def test_webhook_posts_signed_json_with_policy_events_and_delivery_headers(fake_
 
 def test_webhook_body_template_substitutes_json_values(fake_http):
     template = '{"text": $summary, "who": $policy_name, "n": $event_count, "cost": "$$5", "first": ${events}}'
-    integration = make_integration("webhook", config={"url": "https://hooks.example.com/x", "auth": "none",
-                                                      "body_template": template})
+    integration = make_integration(
+        "webhook", config={"url": "https://hooks.example.com/x", "auth": "none", "body_template": template}
+    )
     batch = make_batch(1, title='quote " and <tag>')
     send(integration, batch)
     body = fake_http.body()
@@ -74,16 +81,31 @@ def test_webhook_body_template_substitutes_json_values(fake_http):
 
 def test_webhook_basic_and_token_auth(fake_http):
     batch = make_batch(1)
-    send(make_integration("webhook", "basic", config={"url": "https://h.example.com/", "auth": "basic",
-                                                      "username": "kcs"}, secrets={"password": "pw"}), batch)
+    send(
+        make_integration(
+            "webhook",
+            "basic",
+            config={"url": "https://h.example.com/", "auth": "basic", "username": "kcs"},
+            secrets={"password": "pw"},
+        ),
+        batch,
+    )
     assert fake_http.last["auth"] == ("kcs", "pw")
-    send(make_integration("webhook", "token", config={"url": "https://h.example.com/", "auth": "token",
-                                                      "header_name": "X-API-Key"}, secrets={"token": "tok"}), batch)
+    send(
+        make_integration(
+            "webhook",
+            "token",
+            config={"url": "https://h.example.com/", "auth": "token", "header_name": "X-API-Key"},
+            secrets={"token": "tok"},
+        ),
+        batch,
+    )
     assert fake_http.last["headers"]["X-API-Key"] == "tok"
 
 
-@pytest.mark.parametrize("status,permanent", [(400, True), (404, True), (410, True), (500, False), (503, False),
-                                              (429, False), (408, False)])
+@pytest.mark.parametrize(
+    "status,permanent", [(400, True), (404, True), (410, True), (500, False), (503, False), (429, False), (408, False)]
+)
 def test_http_status_decides_whether_a_retry_can_help(fake_http, status, permanent):
     fake_http.answers.append(response(status, "nope", {"Retry-After": "7"}))
     with pytest.raises(TransportError) as failure:
@@ -94,8 +116,9 @@ def test_http_status_decides_whether_a_retry_can_help(fake_http, status, permane
 
 
 def test_telegram_sends_escaped_html_to_the_chat_and_thread(fake_http):
-    integration = make_integration("telegram", config={"chat_id": "@soc_alerts", "thread_id": 12,
-                                                       "api_base_url": "http://tg.local:8081"})
+    integration = make_integration(
+        "telegram", config={"chat_id": "@soc_alerts", "thread_id": 12, "api_base_url": "http://tg.local:8081"}
+    )
     send(integration, make_batch(1, title="<script>alert(1)</script>", finding_id="", package="lib&co"))
     call = fake_http.last
     assert call["url"] == "http://tg.local:8081/bot123456:ABCdefGhIJKlmNoPQRsTUVwxyZ/sendMessage"
@@ -115,13 +138,25 @@ def test_telegram_message_of_300_findings_fits_the_length_limit_and_counts_the_r
     assert "more: " in message.body and "/notifications/42/" in message.body
 
 
-@pytest.mark.parametrize("status,answer,permanent,text", [
-    (400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}, True, "chat not found"),
-    (401, {"ok": False, "error_code": 401, "description": "Unauthorized"}, True, "bot token"),
-    (429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 5",
-           "parameters": {"retry_after": 5}}, False, "Too Many Requests"),
-    (502, "Bad Gateway", False, "HTTP 502"),
-])
+@pytest.mark.parametrize(
+    "status,answer,permanent,text",
+    [
+        (400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}, True, "chat not found"),
+        (401, {"ok": False, "error_code": 401, "description": "Unauthorized"}, True, "bot token"),
+        (
+            429,
+            {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 5",
+                "parameters": {"retry_after": 5},
+            },
+            False,
+            "Too Many Requests",
+        ),
+        (502, "Bad Gateway", False, "HTTP 502"),
+    ],
+)
 def test_telegram_errors_are_readable_and_classified(fake_http, status, answer, permanent, text):
     fake_http.answers.append(response(status, answer))
     with pytest.raises(TransportError) as failure:
@@ -158,24 +193,35 @@ def test_email_has_subject_text_and_html_with_worst_first_capped_list(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.KCS_BASE_URL = "https://kcs.example.com"
     batch = make_batch(300)
-    send(make_integration("email", config={"recipients": ["a@example.com", "b@example.com"], "sender": "",
-                                           "smtp": None}), batch)
+    send(
+        make_integration(
+            "email", config={"recipients": ["a@example.com", "b@example.com"], "sender": "", "smtp": None}
+        ),
+        batch,
+    )
     (message,) = mail.outbox
     assert message.to == ["a@example.com", "b@example.com"]
-    assert message.subject == ("[KCS Response] Critical vulnerabilities: 300 findings, worst critical in "
-                               "registry.example.com/shop/web:1.4.2@sha256:" + "ab" * 32 + " (policy Prod critical)")
+    assert message.subject == (
+        "[KCS Response] Critical vulnerabilities: 300 findings, worst critical in "
+        "registry.example.com/shop/web:1.4.2@sha256:" + "ab" * 32 + " (policy Prod critical)"
+    )
     assert message.extra_headers["X-KCS-Delivery"] == "d-123"
-    assert "Response policy \"Prod critical\" (Critical vulnerabilities) fired for 300 events." in message.body
+    assert 'Response policy "Prod critical" (Critical vulnerabilities) fired for 300 events.' in message.body
     assert "[CRITICAL] Vulnerability: CVE-2024-1000 in openssl 3.0.1 (fixed in 3.0.7)" in message.body
     assert "... and 250 more events: https://kcs.example.com/notifications/42/" in message.body
     html, mime = message.alternatives[0]
-    assert mime == "text/html" and html.count("<tr style=\"border-top") == 50 and "250 more events" in html
+    assert mime == "text/html" and html.count('<tr style="border-top') == 50 and "250 more events" in html
 
 
 def test_email_with_own_smtp_server_refuses_private_destination_when_not_allowed(deny_private):
-    integration = make_integration("email", config={"recipients": ["a@example.com"], "sender": "",
-                                                    "smtp": {"host": "127.0.0.1", "port": 2525, "tls": "none",
-                                                             "username": ""}})
+    integration = make_integration(
+        "email",
+        config={
+            "recipients": ["a@example.com"],
+            "sender": "",
+            "smtp": {"host": "127.0.0.1", "port": 2525, "tls": "none", "username": ""},
+        },
+    )
     with pytest.raises(TransportError) as failure:
         send(integration, make_batch(1))
     assert failure.value.permanent and "127.0.0.1" in failure.value.message
@@ -185,9 +231,14 @@ def test_email_smtp_server_that_is_down_is_a_transient_failure(allow_private):
     with socket.socket() as probe:  # a loopback port with nobody listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    integration = make_integration("email", config={"recipients": ["a@example.com"], "sender": "",
-                                                    "smtp": {"host": "127.0.0.1", "port": port, "tls": "none",
-                                                             "username": ""}})
+    integration = make_integration(
+        "email",
+        config={
+            "recipients": ["a@example.com"],
+            "sender": "",
+            "smtp": {"host": "127.0.0.1", "port": port, "tls": "none", "username": ""},
+        },
+    )
     with pytest.raises(TransportError) as failure:
         send(integration, make_batch(1))
     assert not failure.value.permanent and "mail server" in failure.value.message
@@ -201,8 +252,9 @@ def test_syslog_sends_one_cef_line_per_event(allow_private, protocol):
         server.settimeout(5)
         if protocol == "tcp":
             server.listen(1)
-        integration = make_integration("syslog", config={"host": "127.0.0.1", "port": server.getsockname()[1],
-                                                         "protocol": protocol})
+        integration = make_integration(
+            "syslog", config={"host": "127.0.0.1", "port": server.getsockname()[1], "protocol": protocol}
+        )
         send(integration, make_batch(2, title="a|b=c\nd", package="pkg"))
         if protocol == "tcp":
             conn, _ = server.accept()
@@ -216,7 +268,7 @@ def test_syslog_sends_one_cef_line_per_event(allow_private, protocol):
     assert len(lines) == 2
     line = lines[0]
     assert line.startswith("<130>1 ")  # local0.critical
-    cef = line[line.index("CEF:0|"):]
+    cef = line[line.index("CEF:0|") :]
     assert cef.startswith("CEF:0|KCS Response|KCS Response|1|vulnerability:CVE-2024-100")
     assert "|a\\|b=c d|10|" in cef  # header escaping: pipe escaped, new line flattened
     assert "cs1Label=policy cs1=Prod critical" in cef and "cs6Label=fixedVersion cs6=3.0.7" in cef
@@ -227,8 +279,9 @@ def test_notification_context_lists_policy_and_events_of_the_row(settings):
     settings.KCS_BASE_URL = "https://kcs.example.com"
     integration = make_integration("webhook")
     batch = make_batch(2)
-    notification = Notification.objects.create(integration=integration, integration_name=integration.name,
-                                               policy_name="Kept name", idempotency_key="k1")
+    notification = Notification.objects.create(
+        integration=integration, integration_name=integration.name, policy_name="Kept name", idempotency_key="k1"
+    )
     notification.events.set(batch.events.all())
     data = MessageContext.for_notification(notification).as_dict(1)
     assert data["policy_name"] == "Kept name" and data["total"] == 2 and data["listed"] == 1 and data["more"] == 1

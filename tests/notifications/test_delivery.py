@@ -30,8 +30,12 @@ def queued(monkeypatch):
 def make_notification(integration=None, events=1, **fields) -> Notification:
     integration = integration or make_integration("webhook")
     notification = Notification.objects.create(
-        integration=integration, integration_name=integration.name, policy_name="P",
-        idempotency_key=fields.pop("idempotency_key", f"key-{Notification.objects.count()}"), **fields)
+        integration=integration,
+        integration_name=integration.name,
+        policy_name="P",
+        idempotency_key=fields.pop("idempotency_key", f"key-{Notification.objects.count()}"),
+        **fields,
+    )
     notification.events.set(make_batch(events).events.all())
     return notification
 
@@ -61,7 +65,7 @@ def test_transient_failure_goes_back_to_pending_with_backoff(fake_http, queued):
     assert notification.attempts == 1 and "HTTP 503" in notification.last_error
     wait = (notification.next_attempt_at - before).total_seconds()
     assert delivery.BASE_DELAY * 0.8 - 1 <= wait <= delivery.BASE_DELAY * 1.2 + 1
-    (name, ident, countdown), = queued
+    ((name, ident, countdown),) = queued
     assert (name, ident) == ("notifications.deliver", notification.pk) and countdown == pytest.approx(wait, abs=1)
 
 
@@ -103,8 +107,11 @@ def test_not_yet_due_and_recently_claimed_rows_are_not_claimed(fake_http, queued
 
 
 def test_a_row_stuck_in_sending_is_taken_over(fake_http, queued):
-    stuck = make_notification(status=NotificationStatus.SENDING, attempts=1,
-                              claimed_at=timezone.now() - delivery.STUCK_AFTER - timedelta(seconds=1))
+    stuck = make_notification(
+        status=NotificationStatus.SENDING,
+        attempts=1,
+        claimed_at=timezone.now() - delivery.STUCK_AFTER - timedelta(seconds=1),
+    )
     assert delivery.deliver(stuck.pk) == NotificationStatus.SENT
     stuck.refresh_from_db()
     assert stuck.attempts == 2
@@ -126,8 +133,7 @@ def test_disabled_or_deleted_integration_fails_the_notification(fake_http, queue
 
 
 def test_rate_limited_output_defers_beyond_its_rate(fake_http, queued):
-    hook = make_integration("webhook", config={"url": "https://hooks.example.com/", "auth": "none",
-                                               "rate_limit": 0.1})
+    hook = make_integration("webhook", config={"url": "https://hooks.example.com/", "auth": "none", "rate_limit": 0.1})
     first, second = make_notification(hook), make_notification(hook)
     assert delivery.deliver(first.pk) == NotificationStatus.SENT
     assert delivery.deliver(second.pk) == NotificationStatus.PENDING  # its slot is 10 s away
@@ -154,7 +160,8 @@ def test_a_task_also_sends_the_other_due_messages_of_its_output(fake_http, queue
     other = make_notification(make_integration("webhook"))
     assert delivery.deliver(first.pk) == NotificationStatus.SENT
     assert sorted(call["headers"]["X-KCS-Delivery"] for call in fake_http.calls) == sorted(
-        n.idempotency_key for n in (first, second, third))
+        n.idempotency_key for n in (first, second, third)
+    )
     for notification in (second, third):
         notification.refresh_from_db()
         assert notification.status == "sent" and notification.attempts == 1

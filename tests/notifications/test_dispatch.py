@@ -44,12 +44,13 @@ def test_two_policies_on_one_event_make_two_notifications(queued, django_capture
     evaluate(make_batch(1), django_capture_on_commit_callbacks)
     rows = Notification.objects.order_by("policy_name")
     assert [(n.policy_id, n.integration_id, n.status) for n in rows] == [
-        (first.pk, hook.pk, "pending"), (second.pk, hook.pk, "pending")]
+        (first.pk, hook.pk, "pending"),
+        (second.pk, hook.pk, "pending"),
+    ]
     assert queued == [("notifications.deliver", n.pk) for n in rows.order_by("id")]
 
 
-def test_a_300_finding_batch_is_one_notification_per_policy_and_integration(queued,
-                                                                           django_capture_on_commit_callbacks):
+def test_a_300_finding_batch_is_one_notification_per_policy_and_integration(queued, django_capture_on_commit_callbacks):
     hook, chat = make_integration("webhook"), make_integration("telegram")
     make_policy("Critical", [hook, chat])
     batch = make_batch(300)

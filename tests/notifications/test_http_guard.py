@@ -49,10 +49,17 @@ def fake_dns(monkeypatch, answers: dict[str, list[str]]):
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:9/hook", "http://10.1.2.3/hook", "http://169.254.169.254/latest/meta-data/",
-    "http://[::1]/hook", "http://192.168.0.10/", "http://0.0.0.0/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/hook",
+        "http://10.1.2.3/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/hook",
+        "http://192.168.0.10/",
+        "http://0.0.0.0/",
+    ],
+)
 def test_guard_refuses_private_addresses(deny_private, url):
     with pytest.raises(TransportError) as failure:
         http.request("POST", url, json={})

@@ -37,10 +37,19 @@ def test_kind_page_lists_its_integrations_with_destination_and_usage(admin_clien
 
 
 def test_add_webhook_through_the_form(admin_client):
-    answer = admin_client.post("/integrations/webhook/add/", {
-        "name": "SOAR", "enabled": "on", "url": "https://soar.example.com/hook", "auth": "token",
-        "header_name": "X-API-Key", "token": "tok-123456", "body_template": "", "rate_limit": "",
-    })
+    answer = admin_client.post(
+        "/integrations/webhook/add/",
+        {
+            "name": "SOAR",
+            "enabled": "on",
+            "url": "https://soar.example.com/hook",
+            "auth": "token",
+            "header_name": "X-API-Key",
+            "token": "tok-123456",
+            "body_template": "",
+            "rate_limit": "",
+        },
+    )
     integration = NotificationIntegration.objects.get(name="SOAR")
     assert answer.status_code == 302 and answer["Location"] == f"/integrations/webhook/{integration.pk}/"
     assert integration.config["auth"] == "token" and integration.config["header_name"] == "X-API-Key"
@@ -61,24 +70,41 @@ def test_edit_keeps_a_secret_left_blank(admin_client):
     chat = make_integration("telegram", "Chat")
     form = admin_client.get(f"/integrations/telegram/{chat.pk}/edit/").content.decode()
     assert "ABCdef" not in form and "Leave blank to keep it." in form
-    answer = admin_client.post(f"/integrations/telegram/{chat.pk}/edit/", {
-        "name": "Chat", "enabled": "on", "chat_id": "-100200", "thread_id": "", "api_base_url": "", "bot_token": ""})
+    answer = admin_client.post(
+        f"/integrations/telegram/{chat.pk}/edit/",
+        {"name": "Chat", "enabled": "on", "chat_id": "-100200", "thread_id": "", "api_base_url": "", "bot_token": ""},
+    )
     assert answer.status_code == 302
     chat.refresh_from_db()
     from notifications.secrets import decrypt
+
     assert chat.config["chat_id"] == "-100200" and decrypt(chat.secrets_encrypted)["bot_token"].startswith("123456:")
     assert chat.config["api_base_url"] == "https://api.telegram.org"
 
 
 def test_email_form_with_own_smtp_server(admin_client):
-    answer = admin_client.post("/integrations/email/add/", {
-        "name": "Mail", "enabled": "on", "recipients": "a@example.com, b@example.com", "sender": "",
-        "smtp_mode": "custom", "smtp_host": "smtp.example.com", "smtp_port": "587", "smtp_tls": "starttls",
-        "smtp_username": "kcs", "smtp_password": "pw"})
+    answer = admin_client.post(
+        "/integrations/email/add/",
+        {
+            "name": "Mail",
+            "enabled": "on",
+            "recipients": "a@example.com, b@example.com",
+            "sender": "",
+            "smtp_mode": "custom",
+            "smtp_host": "smtp.example.com",
+            "smtp_port": "587",
+            "smtp_tls": "starttls",
+            "smtp_username": "kcs",
+            "smtp_password": "pw",
+        },
+    )
     assert answer.status_code == 302
     mail = NotificationIntegration.objects.get(name="Mail")
-    assert mail.config == {"recipients": ["a@example.com", "b@example.com"], "sender": "",
-                           "smtp": {"host": "smtp.example.com", "port": 587, "tls": "starttls", "username": "kcs"}}
+    assert mail.config == {
+        "recipients": ["a@example.com", "b@example.com"],
+        "sender": "",
+        "smtp": {"host": "smtp.example.com", "port": 587, "tls": "starttls", "username": "kcs"},
+    }
 
 
 def test_delete_is_refused_naming_the_policies_then_allowed(admin_client):
@@ -97,8 +123,9 @@ def test_delete_is_refused_naming_the_policies_then_allowed(admin_client):
 def test_test_button_shows_the_result(admin_client, fake_http):
     hook = make_integration("webhook", "Hook")
     fake_http.answers.append(response(401, "bad token"))
-    page = admin_client.post(f"/integrations/webhook/{hook.pk}/test/", {"next": "/integrations/webhook/"},
-                             follow=True).content.decode()
+    page = admin_client.post(
+        f"/integrations/webhook/{hook.pk}/test/", {"next": "/integrations/webhook/"}, follow=True
+    ).content.decode()
     assert "Test of “Hook”: Webhook hooks.example.com answered HTTP 401: bad token" in page
     partial = admin_client.post(f"/integrations/webhook/{hook.pk}/test/", HTTP_HX_REQUEST="true").content.decode()
     assert "test OK" in partial and "<html" not in partial
@@ -121,12 +148,26 @@ def test_delivery_log_shows_each_message_and_filters(admin_client):
     hook, chat = make_integration("webhook", "Hook"), make_integration("telegram", "Chat")
     policy = make_policy("Criticals", [hook, chat])
     batch = make_batch(3)
-    sent = Notification.objects.create(policy=policy, policy_name="Criticals", integration=hook,
-                                       integration_name="Hook", status="sent", attempts=1, idempotency_key="a")
+    sent = Notification.objects.create(
+        policy=policy,
+        policy_name="Criticals",
+        integration=hook,
+        integration_name="Hook",
+        status="sent",
+        attempts=1,
+        idempotency_key="a",
+    )
     sent.events.set(batch.events.all())
-    Notification.objects.create(policy=policy, policy_name="Criticals", integration=chat, integration_name="Chat",
-                                status="failed", attempts=1, idempotency_key="b",
-                                last_error="Telegram answered HTTP 400: Bad Request: chat not found")
+    Notification.objects.create(
+        policy=policy,
+        policy_name="Criticals",
+        integration=chat,
+        integration_name="Chat",
+        status="failed",
+        attempts=1,
+        idempotency_key="b",
+        last_error="Telegram answered HTTP 400: Bad Request: chat not found",
+    )
     page = admin_client.get("/notifications/").content.decode()
     assert "chat not found" in page and "Retry</button>" in page and page.count('class="badge badge-') >= 2
     filtered = admin_client.get("/notifications/", {"status": "sent"}).content.decode()
@@ -138,8 +179,9 @@ def test_delivery_log_shows_each_message_and_filters(admin_client):
 
 def test_retry_button_queues_a_failed_notification(admin_client, fake_http, django_capture_on_commit_callbacks):
     hook = make_integration("webhook", "Hook")
-    failed = Notification.objects.create(integration=hook, integration_name="Hook", status="failed",
-                                         idempotency_key="f")
+    failed = Notification.objects.create(
+        integration=hook, integration_name="Hook", status="failed", idempotency_key="f"
+    )
     failed.events.set(make_batch(1).events.all())
     with django_capture_on_commit_callbacks(execute=True):
         answer = admin_client.post(f"/notifications/{failed.pk}/retry/", {"next": "/notifications/"}, follow=True)

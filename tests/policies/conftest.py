@@ -74,8 +74,16 @@ def auditor_api(auditor):
 def make_policy(global_scope, outputs):
     """Create a policy directly in the database (not through the code under test)."""
 
-    def make(name="Critical CVEs", trigger=Trigger.CRITICAL_VULNERABILITIES, min_severity=5, enabled=True,
-             scopes=None, methods=("mail",), created_by=None, **extra) -> ResponsePolicy:
+    def make(
+        name="Critical CVEs",
+        trigger=Trigger.CRITICAL_VULNERABILITIES,
+        min_severity=5,
+        enabled=True,
+        scopes=None,
+        methods=("mail",),
+        created_by=None,
+        **extra,
+    ) -> ResponsePolicy:
         policy = ResponsePolicy.objects.create(
             name=name, trigger=trigger, min_severity=min_severity, enabled=enabled, created_by=created_by, **extra
         )

@@ -31,9 +31,16 @@ def admin_client(client, admin_user):
 
 @pytest.mark.django_db
 def test_admin_adds_a_policy_with_inline_methods_and_logs_it(admin_client, admin_user, global_scope, outputs):
-    data = {"name": "From admin", "description": "", "enabled": "on", "scopes": [global_scope.pk],
-            "trigger": "runtime_threats", "min_severity": "", "repeat_interval": "3600",
-            **inline([(outputs["chat"].pk, 0), (outputs["mail"].pk, 1)])}
+    data = {
+        "name": "From admin",
+        "description": "",
+        "enabled": "on",
+        "scopes": [global_scope.pk],
+        "trigger": "runtime_threats",
+        "min_severity": "",
+        "repeat_interval": "3600",
+        **inline([(outputs["chat"].pk, 0), (outputs["mail"].pk, 1)]),
+    }
     response = admin_client.post(f"{ADMIN}add/", data)
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
     policy = ResponsePolicy.objects.get(name="From admin")
@@ -45,8 +52,14 @@ def test_admin_adds_a_policy_with_inline_methods_and_logs_it(admin_client, admin
 
 @pytest.mark.django_db
 def test_admin_refuses_a_policy_without_methods_or_with_a_threshold_on_malware(admin_client, global_scope):
-    data = {"name": "Bad", "scopes": [global_scope.pk], "trigger": "malware", "min_severity": "5",
-            "repeat_interval": "0", **inline([])}
+    data = {
+        "name": "Bad",
+        "scopes": [global_scope.pk],
+        "trigger": "malware",
+        "min_severity": "5",
+        "repeat_interval": "0",
+        **inline([]),
+    }
     response = admin_client.post(f"{ADMIN}add/", data)
     html = response.content.decode()
     assert response.status_code == 200
@@ -58,10 +71,18 @@ def test_admin_refuses_a_policy_without_methods_or_with_a_threshold_on_malware(a
 def test_admin_change_logs_only_the_changed_fields(admin_client, make_policy, global_scope, outputs):
     policy = make_policy("Critical CVEs")
     method = policy.notification_methods.get()
-    data = {"name": "Critical CVEs", "description": "now described", "enabled": "on", "scopes": [global_scope.pk],
-            "trigger": "critical_vulnerabilities", "min_severity": "5", "repeat_interval": "14400",
-            **inline([(outputs["mail"].pk, 0)], initial=1), "notification_methods-0-id": str(method.pk),
-            "notification_methods-0-policy": str(policy.pk)}
+    data = {
+        "name": "Critical CVEs",
+        "description": "now described",
+        "enabled": "on",
+        "scopes": [global_scope.pk],
+        "trigger": "critical_vulnerabilities",
+        "min_severity": "5",
+        "repeat_interval": "14400",
+        **inline([(outputs["mail"].pk, 0)], initial=1),
+        "notification_methods-0-id": str(method.pk),
+        "notification_methods-0-policy": str(policy.pk),
+    }
     assert admin_client.post(f"{ADMIN}{policy.pk}/change/", data).status_code == 302
     assert AuditEntry.objects.get().changes == {"description": ["", "now described"]}
 
@@ -105,8 +126,14 @@ def test_admin_protects_the_global_scope_and_scopes_in_use(admin_client, make_po
 
 @pytest.mark.django_db
 def test_admin_scope_change_is_logged(admin_client, prod_scope):
-    data = {"name": "Production", "description": "", "clusters": '["prod-eu-*"]', "namespaces": '["payments"]',
-            "registries": "[]", "repositories": "[]"}
+    data = {
+        "name": "Production",
+        "description": "",
+        "clusters": '["prod-eu-*"]',
+        "namespaces": '["payments"]',
+        "registries": "[]",
+        "repositories": "[]",
+    }
     assert admin_client.post(f"/admin/policies/scope/{prod_scope.pk}/change/", data).status_code == 302
     entry = AuditEntry.objects.get()
     assert entry.source == "admin" and entry.changes == {"clusters": [["prod-*"], ["prod-eu-*"]]}

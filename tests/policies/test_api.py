@@ -27,8 +27,20 @@ def test_create_returns_the_policy_in_the_documented_shape(officer_api, officer,
     response = officer_api.post(POLICIES, body(global_scope, outputs, min_severity="high"), format="json")
     assert response.status_code == 201, response.json()
     data = response.json()
-    assert set(data) == {"id", "name", "description", "enabled", "scopes", "trigger", "min_severity",
-                         "notification_methods", "repeat_interval", "created_by", "created_at", "updated_at"}
+    assert set(data) == {
+        "id",
+        "name",
+        "description",
+        "enabled",
+        "scopes",
+        "trigger",
+        "min_severity",
+        "notification_methods",
+        "repeat_interval",
+        "created_by",
+        "created_at",
+        "updated_at",
+    }
     assert data["scopes"] == [global_scope.pk]
     assert data["min_severity"] == "high" and data["enabled"] is True and data["repeat_interval"] == 14400
     assert data["notification_methods"] == [outputs["mail"].pk, outputs["chat"].pk]
@@ -68,11 +80,18 @@ def test_patch_enabled_toggles_and_logs_a_disable(officer_api, make_policy):
 @pytest.mark.django_db
 def test_put_replaces_the_policy_and_logs_changed_fields(officer_api, make_policy, prod_scope, outputs):
     policy = make_policy("Critical CVEs")
-    response = officer_api.put(f"{POLICIES}{policy.pk}/", {
-        "name": "Prod misconfigurations", "scopes": [prod_scope.pk], "trigger": "misconfigurations",
-        "min_severity": "medium", "notification_methods": [{"integration": outputs["hook"].pk, "kind": "webhook"}],
-        "repeat_interval": 0,
-    }, format="json")
+    response = officer_api.put(
+        f"{POLICIES}{policy.pk}/",
+        {
+            "name": "Prod misconfigurations",
+            "scopes": [prod_scope.pk],
+            "trigger": "misconfigurations",
+            "min_severity": "medium",
+            "notification_methods": [{"integration": outputs["hook"].pk, "kind": "webhook"}],
+            "repeat_interval": 0,
+        },
+        format="json",
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["notification_methods"] == [outputs["hook"].pk]
     changes = AuditEntry.objects.get().changes
@@ -181,13 +200,27 @@ def test_add_change_delete_rights_alone_do_not_allow_writes(plain_user, plain_ap
 
 @pytest.mark.django_db
 def test_scope_crud_in_the_documented_shape(officer_api):
-    created = officer_api.post(SCOPES, {
-        "name": "Prod", "clusters": ["prod-*", " prod-*", ""], "namespaces": ["payments"],
-    }, format="json")
+    created = officer_api.post(
+        SCOPES,
+        {
+            "name": "Prod",
+            "clusters": ["prod-*", " prod-*", ""],
+            "namespaces": ["payments"],
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.json()
     data = created.json()
-    assert data == {"id": data["id"], "name": "Prod", "description": "", "is_global": False,
-                    "clusters": ["prod-*"], "namespaces": ["payments"], "registries": [], "repositories": []}
+    assert data == {
+        "id": data["id"],
+        "name": "Prod",
+        "description": "",
+        "is_global": False,
+        "clusters": ["prod-*"],
+        "namespaces": ["payments"],
+        "registries": [],
+        "repositories": [],
+    }
     changed = officer_api.patch(f"{SCOPES}{data['id']}/", {"registries": ["registry.example.com"]}, format="json")
     assert changed.json()["registries"] == ["registry.example.com"]
     assert officer_api.delete(f"{SCOPES}{data['id']}/").status_code == 204

@@ -13,8 +13,15 @@ GLOBAL = CompiledScope.build(1, "Global", True, {})
 
 
 def compiled(id=10, trigger=Trigger.MALWARE, min_severity=None, scopes=(1,), integrations=(100,)) -> CompiledPolicy:
-    return CompiledPolicy(id=id, name=f"policy {id}", trigger=trigger, min_severity=min_severity, repeat_interval=0,
-                          integration_ids=tuple(integrations), scope_ids=tuple(scopes))
+    return CompiledPolicy(
+        id=id,
+        name=f"policy {id}",
+        trigger=trigger,
+        min_severity=min_severity,
+        repeat_interval=0,
+        integration_ids=tuple(integrations),
+        scope_ids=tuple(scopes),
+    )
 
 
 def scope(id=2, **patterns) -> CompiledScope:
@@ -58,31 +65,42 @@ def test_each_trigger_acts_on_its_event_type_only(trigger, event_type):
             assert_does_not_pass(policy, event(type=other, severity=Severity.CRITICAL))
 
 
-@pytest.mark.parametrize("trigger, event_type", [
-    (Trigger.SENSITIVE_DATA, EventType.SENSITIVE_DATA), (Trigger.NON_COMPLIANT, EventType.NON_COMPLIANT),
-    (Trigger.MALWARE, EventType.MALWARE), (Trigger.RISK_ACCEPTANCE_EXPIRATION, EventType.RISK_ACCEPTANCE_EXPIRED),
-])
+@pytest.mark.parametrize(
+    "trigger, event_type",
+    [
+        (Trigger.SENSITIVE_DATA, EventType.SENSITIVE_DATA),
+        (Trigger.NON_COMPLIANT, EventType.NON_COMPLIANT),
+        (Trigger.MALWARE, EventType.MALWARE),
+        (Trigger.RISK_ACCEPTANCE_EXPIRATION, EventType.RISK_ACCEPTANCE_EXPIRED),
+    ],
+)
 def test_triggers_without_threshold_act_on_every_severity(trigger, event_type):
     for severity in Severity:
         assert_passes(compiled(trigger=trigger), event(type=event_type, severity=severity))
 
 
-@pytest.mark.parametrize("trigger, event_type, default", [
-    (Trigger.CRITICAL_VULNERABILITIES, EventType.VULNERABILITY, Severity.CRITICAL),
-    (Trigger.MISCONFIGURATIONS, EventType.MISCONFIGURATION, Severity.HIGH),
-    (Trigger.RUNTIME_THREATS, EventType.RUNTIME, Severity.HIGH),
-])
+@pytest.mark.parametrize(
+    "trigger, event_type, default",
+    [
+        (Trigger.CRITICAL_VULNERABILITIES, EventType.VULNERABILITY, Severity.CRITICAL),
+        (Trigger.MISCONFIGURATIONS, EventType.MISCONFIGURATION, Severity.HIGH),
+        (Trigger.RUNTIME_THREATS, EventType.RUNTIME, Severity.HIGH),
+    ],
+)
 def test_threshold_triggers_use_their_default_when_none_is_set(trigger, event_type, default):
     policy = compiled(trigger=trigger, min_severity=None)
     assert_passes(policy, event(type=event_type, severity=default))
     assert_does_not_pass(policy, event(type=event_type, severity=default - 1))
 
 
-@pytest.mark.parametrize("trigger, event_type", [
-    (Trigger.CRITICAL_VULNERABILITIES, EventType.VULNERABILITY),
-    (Trigger.MISCONFIGURATIONS, EventType.MISCONFIGURATION),
-    (Trigger.RUNTIME_THREATS, EventType.RUNTIME),
-])
+@pytest.mark.parametrize(
+    "trigger, event_type",
+    [
+        (Trigger.CRITICAL_VULNERABILITIES, EventType.VULNERABILITY),
+        (Trigger.MISCONFIGURATIONS, EventType.MISCONFIGURATION),
+        (Trigger.RUNTIME_THREATS, EventType.RUNTIME),
+    ],
+)
 @pytest.mark.parametrize("threshold", list(Severity))
 def test_threshold_means_at_least_this_severe(trigger, event_type, threshold):
     policy = compiled(trigger=trigger, min_severity=threshold)
@@ -100,28 +118,31 @@ def test_global_scope_contains_every_resource():
     assert_passes(policy, event(cluster="prod-1", namespace="x", registry="r.example.com", repository="a/b"))
 
 
-@pytest.mark.parametrize("patterns, resource, inside", [
-    ({"clusters": ["prod-*"]}, {"cluster": "prod-eu-1"}, True),
-    ({"clusters": ["prod-*"]}, {"cluster": "stage-1"}, False),
-    ({"clusters": ["prod-*"]}, {}, False),  # an event without a cluster is not in a cluster-bound scope
-    ({"namespaces": ["payments"]}, {"namespace": "payments"}, True),
-    ({"namespaces": ["payments"]}, {"namespace": "payments-dev"}, False),  # the whole value must match
-    ({"registries": ["registry.example.com"]}, {"registry": "registry.example.com"}, True),
-    ({"registries": ["*.example.com"]}, {"registry": "docker.io"}, False),
-    ({"repositories": ["library/*"]}, {"repository": "library/nginx"}, True),
-    ({"repositories": ["library/*"]}, {"repository": "team/nginx"}, False),
-    ({"clusters": ["PROD-*"]}, {"cluster": "prod-1"}, True),  # ignoring case
-    ({"clusters": ["prod-?"]}, {"cluster": "prod-7"}, True),
-    ({"clusters": ["prod-?"]}, {"cluster": "prod-17"}, False),
-    ({"clusters": ["prod-[ab]"]}, {"cluster": "prod-b"}, True),
-    ({"clusters": ["prod-[ab]"]}, {"cluster": "prod-c"}, False),
-    ({"clusters": ["a", "b*"]}, {"cluster": "b-2"}, True),  # any pattern of a list
-    ({"clusters": ["prod-*"], "namespaces": ["payments"]}, {"cluster": "prod-1", "namespace": "payments"}, True),
-    ({"clusters": ["prod-*"], "namespaces": ["payments"]}, {"cluster": "prod-1", "namespace": "web"}, False),
-    ({"clusters": ["prod-*"], "namespaces": ["payments"]}, {"cluster": "dev", "namespace": "payments"}, False),
-    ({"clusters": [], "namespaces": ["web"]}, {"cluster": "anything", "namespace": "web"}, True),  # empty = any
-    ({"clusters": ["  prod-*  "]}, {"cluster": "prod-1"}, True),
-])
+@pytest.mark.parametrize(
+    "patterns, resource, inside",
+    [
+        ({"clusters": ["prod-*"]}, {"cluster": "prod-eu-1"}, True),
+        ({"clusters": ["prod-*"]}, {"cluster": "stage-1"}, False),
+        ({"clusters": ["prod-*"]}, {}, False),  # an event without a cluster is not in a cluster-bound scope
+        ({"namespaces": ["payments"]}, {"namespace": "payments"}, True),
+        ({"namespaces": ["payments"]}, {"namespace": "payments-dev"}, False),  # the whole value must match
+        ({"registries": ["registry.example.com"]}, {"registry": "registry.example.com"}, True),
+        ({"registries": ["*.example.com"]}, {"registry": "docker.io"}, False),
+        ({"repositories": ["library/*"]}, {"repository": "library/nginx"}, True),
+        ({"repositories": ["library/*"]}, {"repository": "team/nginx"}, False),
+        ({"clusters": ["PROD-*"]}, {"cluster": "prod-1"}, True),  # ignoring case
+        ({"clusters": ["prod-?"]}, {"cluster": "prod-7"}, True),
+        ({"clusters": ["prod-?"]}, {"cluster": "prod-17"}, False),
+        ({"clusters": ["prod-[ab]"]}, {"cluster": "prod-b"}, True),
+        ({"clusters": ["prod-[ab]"]}, {"cluster": "prod-c"}, False),
+        ({"clusters": ["a", "b*"]}, {"cluster": "b-2"}, True),  # any pattern of a list
+        ({"clusters": ["prod-*"], "namespaces": ["payments"]}, {"cluster": "prod-1", "namespace": "payments"}, True),
+        ({"clusters": ["prod-*"], "namespaces": ["payments"]}, {"cluster": "prod-1", "namespace": "web"}, False),
+        ({"clusters": ["prod-*"], "namespaces": ["payments"]}, {"cluster": "dev", "namespace": "payments"}, False),
+        ({"clusters": [], "namespaces": ["web"]}, {"cluster": "anything", "namespace": "web"}, True),  # empty = any
+        ({"clusters": ["  prod-*  "]}, {"cluster": "prod-1"}, True),
+    ],
+)
 def test_scope_rules(patterns, resource, inside):
     bound = scope(2, **patterns)
     policy = compiled(scopes=(2,))
@@ -148,10 +169,12 @@ def test_every_matching_policy_acts_and_none_overrides_another():
 def test_match_batch_groups_the_events_of_each_policy_in_order():
     vuln = compiled(id=1, trigger=Trigger.CRITICAL_VULNERABILITIES, min_severity=Severity.HIGH)
     malware = compiled(id=2)
-    events = [event(type=EventType.VULNERABILITY, severity=Severity.CRITICAL, cluster="a"),
-              event(type=EventType.MALWARE),
-              event(type=EventType.VULNERABILITY, severity=Severity.LOW),
-              event(type=EventType.VULNERABILITY, severity=Severity.HIGH, cluster="b")]
+    events = [
+        event(type=EventType.VULNERABILITY, severity=Severity.CRITICAL, cluster="a"),
+        event(type=EventType.MALWARE),
+        event(type=EventType.VULNERABILITY, severity=Severity.LOW),
+        event(type=EventType.VULNERABILITY, severity=Severity.HIGH, cluster="b"),
+    ]
     result = PolicyIndex([vuln, malware], [GLOBAL]).match_batch(events)
     assert [(policy.id, matched) for policy, matched in result] == [(1, [events[0], events[3]]), (2, [events[1]])]
 

@@ -9,10 +9,36 @@ import pytest
 from policies.engine import CompiledScope, PolicyIndex
 from tests.policies.test_engine import GLOBAL, compiled, event, scope
 
-PATTERNS = ["prod-*", "prod-eu-1", "PROD-US-*", "*-prod", "team-1/*", "team-12/*", "team-1?/api", "shop/[ab]*",
-            "registry.example.com", "*.example.com", "staging", "*"]
-VALUES = ["prod-eu-1", "prod-us-2", "dev-prod", "team-1/web", "team-12/api", "team-13/api", "team-2/web",
-          "shop/api", "shop/cart", "registry.example.com", "mirror.example.com", "staging", "", "Prod-EU-1"]
+PATTERNS = [
+    "prod-*",
+    "prod-eu-1",
+    "PROD-US-*",
+    "*-prod",
+    "team-1/*",
+    "team-12/*",
+    "team-1?/api",
+    "shop/[ab]*",
+    "registry.example.com",
+    "*.example.com",
+    "staging",
+    "*",
+]
+VALUES = [
+    "prod-eu-1",
+    "prod-us-2",
+    "dev-prod",
+    "team-1/web",
+    "team-12/api",
+    "team-13/api",
+    "team-2/web",
+    "shop/api",
+    "shop/cart",
+    "registry.example.com",
+    "mirror.example.com",
+    "staging",
+    "",
+    "Prod-EU-1",
+]
 FIELDS = ("clusters", "namespaces", "registries", "repositories")
 
 
@@ -39,12 +65,18 @@ def test_literal_prefixes_are_matched_ignoring_case():
 def test_lookup_agrees_with_testing_every_scope(seed):
     rng = random.Random(seed)
     scopes = [GLOBAL] + [
-        scope(id=i, **{name: rng.sample(PATTERNS, rng.choice((1, 2))) for name in rng.sample(FIELDS, rng.choice((1, 2)))})
+        scope(
+            id=i, **{name: rng.sample(PATTERNS, rng.choice((1, 2))) for name in rng.sample(FIELDS, rng.choice((1, 2)))}
+        )
         for i in range(2, 60)
     ]
     policies = [compiled(id=100 + i, scopes=tuple(rng.sample([s.id for s in scopes], 2))) for i in range(200)]
     index = PolicyIndex(policies, scopes)
     for _ in range(300):
-        ev = event(cluster=rng.choice(VALUES), namespace=rng.choice(VALUES), registry=rng.choice(VALUES),
-                   repository=rng.choice(VALUES))
+        ev = event(
+            cluster=rng.choice(VALUES),
+            namespace=rng.choice(VALUES),
+            registry=rng.choice(VALUES),
+            repository=rng.choice(VALUES),
+        )
         assert [p.id for p in index.match(ev)] == brute_force(scopes, policies, ev)

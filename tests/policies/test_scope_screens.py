@@ -20,10 +20,17 @@ def test_list_shows_global_first_with_its_usage(officer_client, make_policy, pro
 
 @pytest.mark.django_db
 def test_officer_adds_a_scope_with_patterns_one_per_line(officer_client):
-    response = officer_client.post(f"{SCOPES}add/", {
-        "name": "Payments", "description": "", "clusters": "prod-*\nstage-*, prod-*", "namespaces": "payments",
-        "registries": "", "repositories": "",
-    })
+    response = officer_client.post(
+        f"{SCOPES}add/",
+        {
+            "name": "Payments",
+            "description": "",
+            "clusters": "prod-*\nstage-*, prod-*",
+            "namespaces": "payments",
+            "registries": "",
+            "repositories": "",
+        },
+    )
     assert response.status_code == 302
     scope = Scope.objects.get(name="Payments")
     assert scope.clusters == ["prod-*", "stage-*"] and scope.namespaces == ["payments"]
@@ -38,9 +45,14 @@ def test_scope_name_taken_ignoring_case_is_refused(officer_client, prod_scope):
 
 @pytest.mark.django_db
 def test_editing_a_scope_logs_the_changed_patterns(officer_client, prod_scope):
-    response = officer_client.post(f"{SCOPES}{prod_scope.pk}/", {
-        "name": "Production", "clusters": "prod-eu-*", "namespaces": "payments",
-    })
+    response = officer_client.post(
+        f"{SCOPES}{prod_scope.pk}/",
+        {
+            "name": "Production",
+            "clusters": "prod-eu-*",
+            "namespaces": "payments",
+        },
+    )
     assert response.status_code == 302
     assert AuditEntry.objects.get().changes == {"clusters": [["prod-*"], ["prod-eu-*"]]}
 

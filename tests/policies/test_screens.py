@@ -77,7 +77,7 @@ def test_search_with_htmx_answers_with_the_table_only(officer_client, make_polic
     make_policy("Prod criticals")
     response = officer_client.get(LIST, {"q": "prod"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="policy-results")
     html = response.content.decode()
-    assert "Prod criticals" in html and "<nav class=\"sidebar\"" not in html and "<table" in html
+    assert "Prod criticals" in html and '<nav class="sidebar"' not in html and "<table" in html
 
 
 @pytest.mark.django_db
@@ -135,8 +135,13 @@ def test_list_page_runs_the_same_number_of_queries_for_5_and_50_policies(officer
 
 @pytest.mark.django_db
 def test_officer_adds_a_policy_with_two_notification_methods(officer_client, officer, global_scope, outputs):
-    data = form_data(global_scope, [("email", outputs["mail"].pk), ("telegram", outputs["chat"].pk)],
-                     name="Critical CVEs in prod", trigger=Trigger.CRITICAL_VULNERABILITIES, min_severity="4")
+    data = form_data(
+        global_scope,
+        [("email", outputs["mail"].pk), ("telegram", outputs["chat"].pk)],
+        name="Critical CVEs in prod",
+        trigger=Trigger.CRITICAL_VULNERABILITIES,
+        min_severity="4",
+    )
     response = officer_client.post(ADD, data, follow=True)
     assert response.redirect_chain[-1][0] == LIST
     assert "Policy “Critical CVEs in prod” created." in response.content.decode()
@@ -158,8 +163,15 @@ def test_threshold_left_empty_takes_the_trigger_default(officer_client, global_s
 @pytest.mark.django_db
 def test_add_form_offers_triggers_in_kcs_order_and_integrations_grouped_by_type(officer_client, outputs):
     html = officer_client.get(ADD).content.decode()
-    labels = ["Sensitive data", "Non-compliant", "Critical vulnerabilities", "Malware", "Risk acceptance expiration",
-              "Misconfigurations", "Runtime threats"]
+    labels = [
+        "Sensitive data",
+        "Non-compliant",
+        "Critical vulnerabilities",
+        "Malware",
+        "Risk acceptance expiration",
+        "Misconfigurations",
+        "Runtime threats",
+    ]
     positions = [html.index(f">{label}</option>") for label in labels]
     assert positions == sorted(positions)
     assert '<optgroup label="Telegram">' in html and 'data-kind="telegram"' in html
@@ -171,8 +183,13 @@ BAD_INPUT = [
     ("over-long name", {"name": "x" * 101}, None, "name", "at most 100 characters"),
     ("no scope", {"scopes": []}, None, "scopes", "Choose at least one scope"),
     ("unknown trigger", {"trigger": "ransomware"}, None, "trigger", "Select a valid choice"),
-    ("threshold on a trigger without one", {"trigger": Trigger.MALWARE, "min_severity": "5"}, None, "min_severity",
-     "The Malware trigger has no severity threshold"),
+    (
+        "threshold on a trigger without one",
+        {"trigger": Trigger.MALWARE, "min_severity": "5"},
+        None,
+        "min_severity",
+        "The Malware trigger has no severity threshold",
+    ),
     ("no notification method", {}, [], None, "Add at least one notification method."),
     ("integration of the wrong type", {}, [("telegram", "mail")], None, "is a Email output, not Telegram"),
     ("type without integration", {}, [("email", None)], None, "Choose an integration of this type"),
@@ -185,9 +202,11 @@ BAD_INPUT = [
 def test_bad_input_is_refused_with_a_message_and_nothing_is_saved(
     officer_client, global_scope, outputs, case, fields, methods, field, message
 ):
-    rows = [("email", outputs["mail"].pk)] if methods is None else [
-        (kind, None if key is None else outputs[key].pk) for kind, key in methods
-    ]
+    rows = (
+        [("email", outputs["mail"].pk)]
+        if methods is None
+        else [(kind, None if key is None else outputs[key].pk) for kind, key in methods]
+    )
     data = form_data(global_scope, rows, **fields)
     if fields.get("scopes") == []:
         del data["scopes"]
@@ -215,9 +234,14 @@ def test_edit_form_changes_the_policy_and_logs_the_changed_fields(officer_client
     policy = make_policy("Critical CVEs", methods=("mail",))
     form = officer_client.get(f"/policies/response/{policy.pk}/").content.decode()
     assert 'value="Critical CVEs"' in form and 'selected data-kind="email">SOC mailbox' in form
-    data = form_data(global_scope, [("email", outputs["mail"].pk), ("webhook", outputs["hook"].pk)],
-                     name="Critical CVEs (all)", trigger=Trigger.CRITICAL_VULNERABILITIES, min_severity="5",
-                     **{"methods-INITIAL_FORMS": "1"})
+    data = form_data(
+        global_scope,
+        [("email", outputs["mail"].pk), ("webhook", outputs["hook"].pk)],
+        name="Critical CVEs (all)",
+        trigger=Trigger.CRITICAL_VULNERABILITIES,
+        min_severity="5",
+        **{"methods-INITIAL_FORMS": "1"},
+    )
     response = officer_client.post(f"/policies/response/{policy.pk}/", data)
     assert response.status_code == 302
     policy.refresh_from_db()
@@ -233,9 +257,14 @@ def test_edit_form_changes_the_policy_and_logs_the_changed_fields(officer_client
 @pytest.mark.django_db
 def test_remove_box_drops_a_notification_method_row(officer_client, make_policy, global_scope, outputs):
     policy = make_policy("Two outputs", methods=("mail", "chat"))
-    data = form_data(global_scope, [("email", outputs["mail"].pk), ("telegram", outputs["chat"].pk)],
-                     name="Two outputs", trigger=Trigger.CRITICAL_VULNERABILITIES, min_severity="5",
-                     **{"methods-INITIAL_FORMS": "2", "methods-0-DELETE": "on"})
+    data = form_data(
+        global_scope,
+        [("email", outputs["mail"].pk), ("telegram", outputs["chat"].pk)],
+        name="Two outputs",
+        trigger=Trigger.CRITICAL_VULNERABILITIES,
+        min_severity="5",
+        **{"methods-INITIAL_FORMS": "2", "methods-0-DELETE": "on"},
+    )
     assert officer_client.post(f"/policies/response/{policy.pk}/", data).status_code == 302
     assert [m.integration.name for m in policy.notification_methods.all()] == ["On-call chat"]
 
@@ -309,7 +338,7 @@ def test_auditor_sees_a_policy_read_only(auditor_client, make_policy):
     policy = make_policy("Critical CVEs", methods=("mail", "chat"))
     response = auditor_client.get(f"/policies/response/{policy.pk}/")
     html = response.content.decode()
-    assert response.status_code == 200 and "<form method=\"post\" class=\"policy-form\"" not in html
+    assert response.status_code == 200 and '<form method="post" class="policy-form"' not in html
     assert "On-call chat" in html and "4 hours" in html
 
 

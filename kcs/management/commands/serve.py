@@ -22,17 +22,37 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         web = [
-            sys.executable, "-m", "gunicorn", "kcs.wsgi",
-            "--bind", f"{settings.HOST}:{settings.PORT}",
-            "--workers", str(settings.WEB_CONCURRENCY),
-            "--threads", str(settings.WEB_THREADS),
-            "--access-logfile", "-", "--timeout", "60",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "kcs.wsgi",
+            "--bind",
+            f"{settings.HOST}:{settings.PORT}",
+            "--workers",
+            str(settings.WEB_CONCURRENCY),
+            "--threads",
+            str(settings.WEB_THREADS),
+            "--access-logfile",
+            "-",
+            "--timeout",
+            "60",
         ]
         worker = [
-            sys.executable, "-m", "celery", "-A", "kcs", "worker", "--beat",
-            "--queues", QUEUES, "--concurrency", str(settings.WORKER_CONCURRENCY),
-            "--loglevel", settings.LOG_LEVEL.lower(),
-            "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "kcs",
+            "worker",
+            "--beat",
+            "--queues",
+            QUEUES,
+            "--concurrency",
+            str(settings.WORKER_CONCURRENCY),
+            "--loglevel",
+            settings.LOG_LEVEL.lower(),
+            "--schedule",
+            settings.CELERY_BEAT_SCHEDULE_FILENAME,
         ]
         processes = [subprocess.Popen(web), subprocess.Popen(worker)]
         self.stdout.write(f"KCS Response is up: http://{settings.HOST}:{settings.PORT}/  (Ctrl-C stops)")
