@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-dev migrate bench clean
+.PHONY: run test lint install install-dev migrate bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
@@ -29,8 +29,14 @@ run: migrate
 	$(BIN)/python manage.py ensure_admin
 	exec $(BIN)/python manage.py serve
 
-test: install-dev
+test: install-dev lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Style and architecture: ruff (lint + format) and import-linter's layers contract. Part of `make test`.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 bench: install-dev
 	$(BIN)/python bench/ingest.py

@@ -20,6 +20,9 @@ from events.storage import insert_events
 from events.validation import EventValidationError, clean_events
 from kcs.queueing import enqueue_on_commit
 
+# The task that evaluates a stored batch against the response policies (registered by the policies app).
+EVALUATE_TASK = "policies.evaluate_batch"
+
 logger = logging.getLogger(__name__)
 
 # The parts of an event that make "the same finding on the same resource" (for repeat suppression).
@@ -119,9 +122,8 @@ def _store(cleaned: list[dict[str, Any]], source: str, user, now) -> IngestResul
             rows = [{**data, "batch_id": batch.id, "received_at": now, "evaluated_at": None} for _, data in new_rows]
             for (index, _), event_id in zip(new_rows, insert_events(rows)):
                 ids[index] = event_id
-            from events.tasks import evaluate_batch
-
-            enqueue_on_commit(evaluate_batch, str(batch.id))
+            # Evaluation is the policies layer's stage: handed off by task name, never imported.
+            enqueue_on_commit(EVALUATE_TASK, str(batch.id))
         for index, target in duplicate_of.items():
             ids[index] = target if isinstance(target, int) else ids[first_index_of_uid[target]]
     return IngestResult(

@@ -6,9 +6,3 @@ from django.apps import AppConfig
 class KcsConfig(AppConfig):
     name = "kcs"
     verbose_name = "KCS Response"
-
-    def ready(self) -> None:
-        # The compiled policy index must learn of every configuration change, whoever makes it.
-        from policies.index_cache import connect_signals
-
-        connect_signals()

@@ -1,7 +1,8 @@
-"""Enqueueing Celery tasks safely: only after the surrounding transaction commits, never failing the caller.
+"""Enqueueing Celery tasks safely: by name, only after the surrounding transaction commits, never failing the caller.
 
-A broker that is down when a request commits must not turn a stored event into a 500: the row is already safe in
-the database, and the periodic sweeper re-enqueues whatever was never picked up.
+Tasks are named, not imported: a lower layer hands work to a higher one (ingest → evaluation) by the task's name,
+so no app imports the app above it. A broker that is down when a request commits must not turn a stored event into
+a 500: the row is already safe in the database, and each stage's sweeper re-enqueues whatever was never picked up.
 """
 
 from __future__ import annotations
@@ -10,22 +11,38 @@ import logging
 
 from django.db import transaction
 
+from kcs.celery import app
+
 logger = logging.getLogger(__name__)
 
 
-def send_now(task, *args, countdown: float | None = None) -> bool:
-    """Publish ``task(*args)`` (after ``countdown`` seconds); log and return False when the broker refuses (the
-    sweeper will retry)."""
+def _task(name: str):
+    """The registered task called ``name``.
+
+    Calling the task object rather than ``app.send_task`` keeps ``task_always_eager`` working in tests. A worker
+    imports every app's ``tasks`` module at start; a web process does so here, the first time it enqueues.
+    """
+    try:
+        return app.tasks[name]
+    except KeyError:
+        app.loader.import_default_modules()  # runs the autodiscovery of kcs.celery
+        return app.tasks[name]
+
+
+def send_now(name: str, *args, countdown: float | None = None) -> bool:
+    """Publish task ``name(*args)`` (after ``countdown`` seconds); log and return False when the broker refuses
+    (the sweeper will retry)."""
+    task = _task(name)  # an unknown name is a bug, not a broker outage: let it raise
     try:
         task.apply_async(
             args=args, countdown=countdown, retry=True, retry_policy={"max_retries": 2, "interval_start": 0.1}
         )
     except Exception as exc:  # kombu raises transport-specific errors; none of them may lose the stored row
-        logger.warning("could not enqueue %s%r: %s; the sweeper will pick it up", task.name, args, exc)
+        logger.warning("could not enqueue %s%r: %s; the sweeper will pick it up", name, args, exc)
         return False
     return True
 
 
-def enqueue_on_commit(task, *args) -> None:
-    """Publish ``task(*args)`` once the current transaction commits (at once outside a transaction)."""
-    transaction.on_commit(lambda: send_now(task, *args))
+def enqueue_on_commit(name: str, *args) -> None:
+    """Publish task ``name(*args)`` once the current transaction commits (at once outside a transaction)."""
+    transaction.on_commit(lambda: send_now(name, *args))

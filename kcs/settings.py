@@ -219,15 +219,18 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Queue "events" carries the evaluation of incoming events (the policies stage), "notifications" the deliveries, so
+# each kind of work can get its own worker pool (README: running at scale).
 CELERY_TASK_ROUTES = {
-    "events.*": {"queue": "events"},
+    "policies.*": {"queue": "events"},
     "notifications.*": {"queue": "notifications"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 KCS_SWEEP_INTERVAL = env_int("KCS_SWEEP_INTERVAL", 30, minimum=1)  # seconds between sweeper runs
 CELERY_BEAT_SCHEDULE = {
-    # Re-enqueue events never evaluated and notifications left pending or stuck in sending.
-    "sweep": {"task": "notifications.sweep", "schedule": float(KCS_SWEEP_INTERVAL)},
+    # Each stage re-enqueues its own stragglers: batches never evaluated, notifications left pending or stuck.
+    "sweep-evaluation": {"task": "policies.sweep", "schedule": float(KCS_SWEEP_INTERVAL)},
+    "sweep-delivery": {"task": "notifications.sweep", "schedule": float(KCS_SWEEP_INTERVAL)},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fixup closes every database connection before and after each task unless this is set, which

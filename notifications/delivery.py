@@ -19,12 +19,13 @@ from django.utils import timezone
 
 from events.models import SecurityEvent
 from kcs.queueing import send_now
-from notifications.channels import Channel, Delivery, Message, TransportError, channel_for
+from notifications.channels import CHANNELS, Channel, Delivery, Message, TransportError, channel_for, http
 from notifications.messages import MessageContext, notification_events_by_id
 from notifications.models import Notification, NotificationIntegration, NotificationStatus
 
 logger = logging.getLogger(__name__)
 
+DELIVER_TASK = "notifications.deliver"  # the task that delivers one notification (see notifications.tasks)
 MAX_ATTEMPTS = 8  # then the notification fails and waits for a person's Retry
 BASE_DELAY = 20.0  # seconds before the 2nd attempt; doubled for each further one
 MAX_DELAY = 1800.0
@@ -33,9 +34,8 @@ DELIVERY_SOFT_TIME_LIMIT = 60  # seconds; the channel timeouts (connect 5 s, rea
 DELIVERY_TIME_LIMIT = 90
 # A row in "sending" for longer than the task may live belongs to a worker that died: it may be taken over.
 STUCK_AFTER = timedelta(seconds=DELIVERY_TIME_LIMIT + 60)
-# A due row nobody claimed for this long lost its task message; an unevaluated event likewise.
+# A due row nobody claimed for this long lost its task message.
 PENDING_GRACE = timedelta(seconds=60)
-EVALUATION_GRACE = timedelta(seconds=60)
 SWEEP_LIMIT = 1000  # rows re-queued per sweep, so one sweep never floods the broker
 # Celery's countdown and the database clock may disagree slightly: a row due within this much counts as due.
 CLOCK_TOLERANCE = timedelta(seconds=1)
@@ -177,13 +177,11 @@ def _claim_due(integration: NotificationIntegration, limit: int) -> list[Notific
 def _give_back(notifications: list[Notification]) -> None:
     """Return claimed rows that were not attempted (not counted as attempts) and queue their tasks again: their
     original task messages may already have found them claimed and done nothing."""
-    from notifications.tasks import deliver as deliver_task
-
     for notification in notifications:
         if Notification.objects.filter(
             pk=notification.pk, status=NotificationStatus.SENDING, claimed_at=notification.claimed_at
         ).update(status=NotificationStatus.PENDING, attempts=F("attempts") - 1):
-            send_now(deliver_task, notification.pk)
+            send_now(DELIVER_TASK, notification.pk)
 
 
 def record_outcome(notification: Notification, message: Message | None, error: TransportError | None) -> str | None:
@@ -230,9 +228,7 @@ def record_outcome(notification: Notification, message: Message | None, error: T
             fields["status"],
         )
     if delay is not None:
-        from notifications.tasks import deliver as deliver_task
-
-        send_now(deliver_task, notification.pk, countdown=delay)
+        send_now(DELIVER_TASK, notification.pk, countdown=delay)
     return fields["status"]
 
 
@@ -262,34 +258,22 @@ def reserve_slot(integration_id: int, rate: float, now: datetime) -> datetime:
 
 def _defer(notification: Notification, slot: datetime) -> str | None:
     """Give back the claim (not counted as an attempt) and come back at the reserved slot."""
-    from notifications.tasks import deliver as deliver_task
-
     updated = Notification.objects.filter(
         pk=notification.pk, status=NotificationStatus.SENDING, claimed_at=notification.claimed_at
     ).update(status=NotificationStatus.PENDING, attempts=F("attempts") - 1, next_attempt_at=slot, throttled_until=slot)
     if updated:
-        send_now(deliver_task, notification.pk, countdown=(slot - timezone.now()).total_seconds())
+        send_now(DELIVER_TASK, notification.pk, countdown=(slot - timezone.now()).total_seconds())
         return NotificationStatus.PENDING
     return None
 
 
-def sweep(now: datetime | None = None) -> dict[str, int]:
-    """Re-queue batches never evaluated and notifications left pending or stuck in sending; returns the counts.
+def sweep(now: datetime | None = None) -> int:
+    """Re-queue notifications left pending (their task message was lost) or stuck in sending (their worker died);
+    returns how many. Re-queuing is always safe: delivery claims each row once.
 
-    Re-queuing is always safe: evaluation skips evaluated events and delivery claims each row once.
+    This is the delivery stage's sweeper; the evaluation stage has its own (:func:`policies.evaluation.sweep`).
     """
-    from events.tasks import evaluate_batch
-    from notifications.tasks import deliver as deliver_task
-
     now = now or timezone.now()
-    batch_ids = list(
-        SecurityEvent.objects.filter(evaluated_at__isnull=True, received_at__lt=now - EVALUATION_GRACE)
-        .order_by()
-        .values_list("batch_id", flat=True)
-        .distinct()[:SWEEP_LIMIT]
-    )
-    for batch_id in batch_ids:
-        send_now(evaluate_batch, str(batch_id))
     notification_ids = list(
         Notification.objects.filter(
             Q(status=NotificationStatus.PENDING, next_attempt_at__lt=now - PENDING_GRACE)
@@ -299,7 +283,19 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         .values_list("id", flat=True)[:SWEEP_LIMIT]
     )
     for notification_id in notification_ids:
-        send_now(deliver_task, notification_id)
-    if batch_ids or notification_ids:
-        logger.info("sweep: re-queued %d batches and %d notifications", len(batch_ids), len(notification_ids))
-    return {"batches": len(batch_ids), "notifications": len(notification_ids)}
+        send_now(DELIVER_TASK, notification_id)
+    if notification_ids:
+        logger.info("sweep: re-queued %d notifications", len(notification_ids))
+    return len(notification_ids)
+
+
+def warm_up() -> None:
+    """Do once, at a worker process's start, what the first delivery would otherwise pay for: compile every
+    kind's message templates (by rendering its test message) and open the thread's HTTP session."""
+    http.session()
+    for kind, channel_class in CHANNELS.items():
+        integration = NotificationIntegration(name=f"warm-up {kind}", kind=kind, config={})
+        try:
+            channel_class(integration).render(MessageContext.sample(integration, "warm-up"))
+        except Exception as exc:  # an output kind that needs configuration to render: it warms on first use
+            logger.debug("warm-up of %s templates skipped: %s", kind, exc)

@@ -15,7 +15,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from events.models import EventType, SecurityEvent, Severity
-from policies.models import Trigger
+from notifications.models import Notification
+
+# The trigger a test message pretends to come from (a critical vulnerability, like its sample event).
+SAMPLE_TRIGGER = "critical_vulnerabilities"
+SAMPLE_TRIGGER_LABEL = "Critical vulnerabilities"
 
 # How many distinct images/workloads a summary names before "and N more".
 RESOURCE_LIMIT = 3
@@ -117,8 +121,6 @@ def notification_events_by_id(notification_ids: list[int]) -> dict[int, list[Sec
     """The events of several notifications, by notification id. Link rows first, then events by primary key: two
     index lookups whatever the table statistics say (a join ordered by id lets the planner walk the whole events
     table)."""
-    from notifications.models import Notification
-
     links = list(
         Notification.events.through.objects.filter(notification_id__in=notification_ids).values_list(
             "notification_id", "securityevent_id"
@@ -152,6 +154,7 @@ class MessageContext:
         policy_id: int | None,
         policy_name: str,
         trigger: str,
+        trigger_label: str = "",
         integration_name: str,
         delivery_id: str,
         events: list[SecurityEvent],
@@ -163,6 +166,8 @@ class MessageContext:
         self.policy_id = policy_id
         self.policy_name = policy_name
         self.trigger = trigger
+        # A row stored without a label (made by hand or by an older version) still reads well.
+        self.trigger_label = trigger_label or trigger.replace("_", " ").capitalize() or "Response policy"
         self.integration_name = integration_name
         self.delivery_id = delivery_id
         self.events = sorted(events, key=_worst_first)
@@ -172,11 +177,11 @@ class MessageContext:
     @classmethod
     def for_notification(cls, notification, events: list[SecurityEvent] | None = None) -> MessageContext:
         """The context of a stored notification; ``events`` when the caller already loaded them."""
-        policy = notification.policy
         return cls(
             policy_id=notification.policy_id,
-            policy_name=notification.policy_name or (policy.name if policy else ""),
-            trigger=policy.trigger if policy else "",
+            policy_name=notification.policy_name,
+            trigger=notification.trigger,
+            trigger_label=notification.trigger_label,
             integration_name=notification.integration_name,
             delivery_id=notification.idempotency_key,
             events=notification_events(notification.pk) if events is None else events,
@@ -210,20 +215,14 @@ class MessageContext:
         return cls(
             policy_id=None,
             policy_name="Test message",
-            trigger=Trigger.CRITICAL_VULNERABILITIES,
+            trigger=SAMPLE_TRIGGER,
+            trigger_label=SAMPLE_TRIGGER_LABEL,
             integration_name=integration.name,
             delivery_id=delivery_id,
             events=[event],
             created_at=now,
             is_test=True,
         )
-
-    @property
-    def trigger_label(self) -> str:
-        try:
-            return Trigger(self.trigger).label
-        except ValueError:
-            return self.trigger or "Response policy"
 
     def as_dict(self, limit: int) -> dict[str, Any]:
         """Template context listing at most ``limit`` events (worst first)."""

@@ -54,6 +54,9 @@ class Notification(models.Model):
         "policies.ResponsePolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
     )
     policy_name = models.CharField(max_length=100, blank=True, help_text="Kept when the policy is deleted")
+    # Why the message is sent, as the deciding layer said it: notifications deliver without knowing policies.
+    trigger = models.CharField(max_length=32, blank=True)
+    trigger_label = models.CharField(max_length=100, blank=True)
     # SET_NULL (not PROTECT): deleting an output must not erase or block the record of what it delivered.
     integration = models.ForeignKey(
         NotificationIntegration, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
@@ -91,7 +94,7 @@ class Notification(models.Model):
 class RepeatMark(models.Model):
     """When a fingerprint was last notified by a policy through an integration, and until when it stays quiet.
 
-    Written only by :func:`notifications.dispatch.claim_fingerprints` with one conditional upsert, which is what
+    Written only by :func:`policies.evaluation.claim_fingerprints` with one conditional upsert, which is what
     makes repeat suppression race-safe between concurrently evaluated batches.
     """
 

@@ -19,6 +19,7 @@ from kcs import audit
 from kcs.models import AuditAction
 from kcs.queueing import enqueue_on_commit
 from notifications.channels import CHANNELS, Delivery, TransportError, channel_for
+from notifications.delivery import DELIVER_TASK
 from notifications.forms import IntegrationForm
 from notifications.messages import MessageContext
 from notifications.models import Notification, NotificationIntegration, NotificationStatus
@@ -170,8 +171,6 @@ def send_test(request, integration: NotificationIntegration) -> tuple[bool, str]
 
 def retry(request, notification: Notification) -> bool:
     """Send a failed notification again (attempts start over); False when it is not failed (any more)."""
-    from notifications.tasks import deliver
-
     with transaction.atomic():
         updated = Notification.objects.filter(pk=notification.pk, status=NotificationStatus.FAILED).update(
             status=NotificationStatus.PENDING,
@@ -187,5 +186,5 @@ def retry(request, notification: Notification) -> bool:
                 notification,
                 {"status": [NotificationStatus.FAILED, NotificationStatus.PENDING]},
             )
-            enqueue_on_commit(deliver, notification.pk)
+            enqueue_on_commit(DELIVER_TASK, notification.pk)
     return bool(updated)

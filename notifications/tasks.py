@@ -10,7 +10,7 @@ from notifications import delivery
 
 
 @shared_task(
-    name="notifications.deliver",
+    name=delivery.DELIVER_TASK,
     acks_late=True,
     ignore_result=True,
     soft_time_limit=delivery.DELIVERY_SOFT_TIME_LIMIT,
@@ -23,5 +23,5 @@ def deliver(notification_id: int) -> None:
 
 @shared_task(name="notifications.sweep", acks_late=True, ignore_result=True, time_limit=120)
 def sweep() -> None:
-    """Re-queue events never evaluated and notifications left pending or stuck in sending (run by beat)."""
+    """Re-queue notifications left pending or stuck in sending (run by beat)."""
     delivery.sweep()

@@ -15,8 +15,8 @@ Why an index: 10,000 policies must cost little more than 10. Policies are groupe
 scope; per scope they are sorted by threshold, so for an event only the distinct scopes of its type are tested
 (each once per resource in a batch) and the policies at or below its severity are taken by bisection.
 
-``get_index()`` returns the process-wide compiled index, rebuilt when the policy configuration revision changes
-(see :mod:`policies.index_cache`).
+Building the index from the database and caching it per process is :mod:`policies.index_cache`'s job (its
+``get_index()``); this module never touches the database.
 """
 
 from __future__ import annotations
@@ -239,17 +239,3 @@ class PolicyIndex:
             for policy in self._match(event, cache):
                 by_policy.setdefault(policy.id, []).append(event)
         return [(self.policies[pid], matched) for pid, matched in sorted(by_policy.items())]
-
-
-def get_index() -> PolicyIndex:
-    """The compiled index of enabled policies for this process, rebuilt when the configuration changed."""
-    from policies.index_cache import current_index
-
-    return current_index()
-
-
-def invalidate() -> None:
-    """Tell every process to rebuild its index (call after bulk ``QuerySet.update()`` on policies/scopes)."""
-    from policies.index_cache import bump_revision
-
-    bump_revision()

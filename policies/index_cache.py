@@ -1,8 +1,10 @@
-"""Per-process cache of the compiled policy index, invalidated through a revision counter in the database.
+"""The compiled policy index: built from the database, cached per process, invalidated through a revision.
 
-Any save or delete of a policy, scope, notification method or integration gives the configuration a new revision
-in the same transaction (signals below); bulk updates must call :func:`policies.engine.invalidate`. Each process
-compares the revision (one primary-key read) before using its cached index and rebuilds it when it changed.
+:func:`get_index` is the one way to the index the engine matches against. Any save or delete of a policy, scope,
+notification method or integration gives the configuration a new revision in the same transaction (the signals
+connected by :func:`connect_signals`, which ``PoliciesConfig.ready`` calls); bulk ``QuerySet.update()`` calls send
+no signal and must call :func:`invalidate`. Each process compares the revision (one primary-key read) before using
+its cached index and rebuilds it when it changed.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def read_revision() -> int:
     return row or 0
 
 
-def bump_revision(**_ignored) -> None:
+def invalidate() -> None:
     """Give the configuration a new revision (inside the caller's transaction, so it is visible exactly when the
     change is).
 
@@ -81,7 +83,8 @@ def build_index(revision: int = 0) -> PolicyIndex:
     return PolicyIndex(compiled, scopes, revision=revision)
 
 
-def current_index() -> PolicyIndex:
+def get_index() -> PolicyIndex:
+    """The compiled index of enabled policies for this process, rebuilt when the configuration changed."""
     global _cached
     revision = read_revision()
     cached = _cached
@@ -94,15 +97,16 @@ def current_index() -> PolicyIndex:
 
 
 def _on_change(sender, **kwargs) -> None:
-    bump_revision()
+    invalidate()
 
 
 def _on_scopes_changed(sender, action: str, **kwargs) -> None:
     if action in ("post_add", "post_remove", "post_clear"):
-        bump_revision()
+        invalidate()
 
 
 def connect_signals() -> None:
+    """Invalidate the index on every configuration change, whoever makes it (screens, API, admin, shell)."""
     for model in (ResponsePolicy, Scope, NotificationMethod, NotificationIntegration):
         post_save.connect(_on_change, sender=model, dispatch_uid=f"policy-index-save-{model.__name__}")
         post_delete.connect(_on_change, sender=model, dispatch_uid=f"policy-index-delete-{model.__name__}")

@@ -118,7 +118,7 @@ class _GuardedSession(requests.Session):
 _local = threading.local()
 
 
-def _session() -> requests.Session:
+def session() -> requests.Session:
     """One session per thread, so connections to a receiver are reused (keep-alive) across deliveries."""
     session = getattr(_local, "session", None)
     if session is None:
@@ -148,7 +148,7 @@ def request(
     """
     host = urlsplit(url).hostname or "the receiver"
     try:
-        return _session().request(
+        return session().request(
             method,
             url,
             json=json,

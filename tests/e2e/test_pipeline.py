@@ -9,9 +9,11 @@ import pytest
 from django.utils import timezone
 
 from events.models import EventBatch, SecurityEvent
-from notifications import delivery, dispatch
+from notifications import delivery
 from notifications.models import Notification, NotificationStatus
 from notifications.tasks import sweep
+from policies import evaluation
+from policies.tasks import sweep as sweep_evaluation
 from tests.conftest import token_client
 from tests.e2e.conftest import HMAC_SECRET, parse_cef, wait_for
 from tests.notifications.conftest import make_batch, make_integration, make_policy
@@ -188,10 +190,10 @@ def test_receiver_answering_400_fails_at_once(api, pipeline):
 def test_sweeper_recovers_a_notification_whose_task_was_never_enqueued(pipeline, monkeypatch):
     make_policy("Lost", [hook(pipeline, "lost")])
     batch = make_batch(1)
-    # The broker refuses the delivery task (as when it is down at commit time): the row is stored, nothing queued.
-    monkeypatch.setattr("kcs.queueing.send_now", lambda *args, **kwargs: False)
+    # The evaluating worker dies right after its commit: the row is stored, never attempted, nothing queued.
+    monkeypatch.setattr("policies.evaluation.first_deliveries", lambda result: None)
     monkeypatch.setattr("policies.index_cache._cached", None)
-    dispatch.evaluate_batch(str(batch.id))
+    evaluation.evaluate_batch(str(batch.id))
     monkeypatch.undo()
     notification = Notification.objects.get()
     assert notification.status == "pending"
@@ -205,8 +207,8 @@ def test_sweeper_recovers_a_notification_whose_task_was_never_enqueued(pipeline,
 
 def test_sweeper_evaluates_a_batch_whose_evaluation_was_never_enqueued(pipeline):
     make_policy("Late", [hook(pipeline, "late")])
-    batch = make_batch(2, received_at=timezone.now() - delivery.EVALUATION_GRACE * 2)
-    sweep.delay()
+    batch = make_batch(2, received_at=timezone.now() - evaluation.EVALUATION_GRACE * 2)
+    sweep_evaluation.delay()
     wait_for(lambda: pipeline["http"].received("/hook/late"), what="the late batch's message")
     assert not SecurityEvent.objects.filter(batch=batch, evaluated_at__isnull=True).exists()
 

@@ -6,7 +6,8 @@ import pytest
 
 from events.models import EventType, SecurityEvent, Severity
 from notifications.models import NotificationIntegration
-from policies.engine import CompiledPolicy, CompiledScope, PolicyIndex, get_index, invalidate
+from policies.engine import CompiledPolicy, CompiledScope, PolicyIndex
+from policies.index_cache import get_index, invalidate
 from policies.models import ResponsePolicy, Scope, Trigger
 
 GLOBAL = CompiledScope.build(1, "Global", True, {})

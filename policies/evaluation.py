@@ -1,0 +1,291 @@
+"""Evaluation of ingested events against response policies: a batch in, Notification rows out.
+
+:func:`evaluate_batch` runs after the ingest transaction committed (task ``policies.evaluate_batch``). In one
+transaction it takes the batch's events that were never evaluated (locked, so a redelivered task waits and then
+finds nothing), matches them against the cached policy index, creates one Notification per (policy, integration)
+listing its events, records repeats inside a policy's ``repeat_interval`` as a *suppressed* Notification and marks
+the events evaluated. Once that is committed, :func:`first_deliveries` hands the new notifications to delivery.
+
+The fast path: a notification whose output is not rate-limited gets its first delivery attempt right here, in the
+worker that evaluated it, with no second trip through the broker. Everything else about delivery stays as it is:
+the outbox row, the atomic claim, retries with backoff, and the sweeper, which re-queues a row this worker did not
+get to (killed, or out of its time budget) after ``PENDING_GRACE``. Rate-limited outputs and whatever is left when
+the budget runs out are queued as ``notifications.deliver`` tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from events.models import SecurityEvent
+from events.services import EVALUATE_TASK
+from kcs.queueing import send_now
+from notifications import delivery
+from notifications.channels import Channel, channel_for
+from notifications.models import Notification, NotificationIntegration, NotificationStatus, RepeatMark
+from policies.index_cache import get_index
+from policies.models import Trigger
+
+logger = logging.getLogger(__name__)
+
+# First delivery attempts made in the evaluating worker stop after this long; the rest are queued (one slow or
+# unreachable output must not hold back the others, which other worker processes can then send in parallel).
+FAST_PATH_SECONDS = 0.5
+# An event nobody evaluated for this long lost its task message: the sweeper queues its batch again.
+EVALUATION_GRACE = timedelta(seconds=60)
+SWEEP_LIMIT = 1000  # batches re-queued per sweep, so one sweep never floods the broker
+
+# Rows per upsert statement (5 parameters each: well under every backend's parameter limit).
+UPSERT_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """The fields of an event that matching and planning read: loading only these keeps a 1,000-event batch cheap
+    (full model instances cost more than the matching itself)."""
+
+    id: int
+    batch_id: uuid.UUID
+    fingerprint: str
+    type: str
+    severity: int
+    cluster: str
+    namespace: str
+    registry: str
+    repository: str
+
+
+EVENT_ROW_FIELDS = [f.name for f in EventRow.__dataclass_fields__.values()]
+
+
+@dataclass
+class Evaluation:
+    """What one evaluation did (for logs, tests and the bench)."""
+
+    events: int = 0
+    pending: list[int] = field(default_factory=list)
+    suppressed: list[int] = field(default_factory=list)
+    # Pending notifications whose output takes them as fast as we send (no rate limit): sent by the fast path.
+    unthrottled: set[int] = field(default_factory=set)
+
+
+def claim_fingerprints(
+    keys: Iterable[tuple[int, int, str]], intervals: dict[int, int], now: datetime
+) -> set[tuple[int, int, str]]:
+    """The (policy, integration, fingerprint) keys that may be notified now; the others are still quiet.
+
+    One conditional upsert: a key is claimed when it has no mark yet or its quiet period is over, and claiming
+    sets its new quiet period (``intervals[policy_id]`` seconds). Two transactions claiming the same key serialise
+    on its row, and the second sees the first one's quiet period: race-safe without explicit locks. Keys are
+    sorted so that concurrent claims lock rows in the same order (no deadlocks).
+    """
+    table = connection.ops.quote_name(RepeatMark._meta.db_table)
+    ordered = sorted(set(keys))
+    quiet = [now + timedelta(seconds=intervals[policy_id]) for policy_id, _, _ in ordered]
+    upsert = (
+        "ON CONFLICT (policy_id, integration_id, fingerprint) DO UPDATE "
+        "SET notified_at = excluded.notified_at, quiet_until = excluded.quiet_until "
+        f"WHERE {table}.quiet_until <= excluded.notified_at "
+        "RETURNING policy_id, integration_id, fingerprint"
+    )
+    claimed: set[tuple[int, int, str]] = set()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Arrays: one statement and five parameters however many keys a large batch has.
+            policy_ids, integration_ids, fingerprints = (
+                (list(column) for column in zip(*ordered)) if ordered else ([], [], [])
+            )
+            cursor.execute(
+                f"INSERT INTO {table} (policy_id, integration_id, fingerprint, notified_at, quiet_until) "
+                "SELECT p, i, f, %s, q FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::timestamptz[]) "
+                f"AS u(p, i, f, q) {upsert}",
+                [now, policy_ids, integration_ids, fingerprints, quiet],
+            )
+            claimed.update((int(p), int(i), f) for p, i, f in cursor.fetchall())
+            return claimed
+        adapt = connection.ops.adapt_datetimefield_value
+        for start in range(0, len(ordered), UPSERT_CHUNK):
+            chunk = ordered[start : start + UPSERT_CHUNK]
+            params: list = []
+            for (policy_id, integration_id, fingerprint), until in zip(chunk, quiet[start : start + UPSERT_CHUNK]):
+                params += [policy_id, integration_id, fingerprint, adapt(now), adapt(until)]
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} (policy_id, integration_id, fingerprint, notified_at, quiet_until) "
+                f"VALUES {values} {upsert}",
+                params,
+            )
+            claimed.update((int(p), int(i), f) for p, i, f in cursor.fetchall())
+    return claimed
+
+
+def link_events(pairs: list[tuple[int, int]]) -> None:
+    """Store (notification id, event id) rows of the notifications' events in as few statements as possible."""
+    Through = Notification.events.through
+    if connection.vendor == "postgresql" and pairs:
+        table = connection.ops.quote_name(Through._meta.db_table)
+        notification_ids, event_ids = (list(column) for column in zip(*pairs))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (notification_id, securityevent_id) "
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
+                [notification_ids, event_ids],
+            )
+        return
+    Through.objects.bulk_create([Through(notification_id=n, securityevent_id=e) for n, e in pairs], batch_size=2000)
+
+
+def evaluate_batch(batch_id: str) -> Evaluation:
+    """Evaluate the batch's not-yet-evaluated events; hand the new notifications to delivery once committed.
+
+    Idempotent: a redelivered task finds the events evaluated and only offers the batch's notifications that were
+    never attempted to delivery again (their claim makes that safe), which also recovers them quickly when the
+    worker that evaluated them died before sending.
+    """
+    index = get_index()
+    result = Evaluation()
+    with transaction.atomic():
+        events = [
+            EventRow(**row)
+            for row in SecurityEvent.objects.select_for_update()
+            .filter(batch_id=batch_id, evaluated_at__isnull=True)
+            .order_by("id")
+            .values(*EVENT_ROW_FIELDS)
+        ]
+        if events:
+            now = timezone.now()
+            matches = index.match_batch(events)
+            integrations = _integrations({i for policy, _ in matches for i in policy.integration_ids})
+            plans = _plan(matches, integrations, now)
+            notifications = [plan.notification for plan in plans]
+            Notification.objects.bulk_create(notifications)
+            link_events([(plan.notification.pk, event.id) for plan in plans for event in plan.events])
+            # The rows locked above: exactly the batch's events not evaluated yet.
+            SecurityEvent.objects.filter(batch_id=batch_id, evaluated_at__isnull=True).update(evaluated_at=now)
+            result.events = len(events)
+            for notification in notifications:
+                if notification.status == NotificationStatus.PENDING:
+                    result.pending.append(notification.pk)
+                    if integrations[notification.integration_id].rate_limit is None:
+                        result.unthrottled.add(notification.pk)
+                else:
+                    result.suppressed.append(notification.pk)
+        else:
+            _never_attempted(batch_id, result)
+        if result.pending:
+            transaction.on_commit(lambda: first_deliveries(result))
+    if result.events:
+        logger.info(
+            "batch %s: %d events evaluated, %d notifications queued, %d suppressed",
+            batch_id,
+            result.events,
+            len(result.pending),
+            len(result.suppressed),
+        )
+    return result
+
+
+def _never_attempted(batch_id: str, result: Evaluation) -> None:
+    """The batch's pending notifications that no attempt has claimed yet (a redelivered evaluation task)."""
+    for pk, kind, config in Notification.objects.filter(
+        batch_id=batch_id, status=NotificationStatus.PENDING, attempts=0, integration__isnull=False
+    ).values_list("pk", "integration__kind", "integration__config"):
+        result.pending.append(pk)
+        if channel_for(NotificationIntegration(kind=kind, config=config)).rate_limit is None:
+            result.unthrottled.add(pk)
+
+
+def first_deliveries(result: Evaluation) -> None:
+    """Make the first delivery attempts of an evaluation's new notifications (after its commit).
+
+    Unthrottled ones are attempted here, in order, until ``FAST_PATH_SECONDS`` have passed; the rest are queued.
+    An attempt claims its row like any delivery task, so a queued task or the sweeper meeting the same row later
+    finds it claimed or sent and does nothing.
+    """
+    started = time.monotonic()
+    for notification_id in result.pending:
+        if notification_id in result.unthrottled and time.monotonic() - started < FAST_PATH_SECONDS:
+            delivery.deliver(notification_id)
+        else:
+            send_now(delivery.DELIVER_TASK, notification_id)
+
+
+def sweep(now: datetime | None = None) -> int:
+    """Re-queue the batches whose events were never evaluated (their task message was lost); returns how many.
+
+    The evaluation stage's sweeper (the delivery stage has :func:`notifications.delivery.sweep`). Re-queuing is
+    always safe: evaluation skips events already evaluated.
+    """
+    now = now or timezone.now()
+    batch_ids = list(
+        SecurityEvent.objects.filter(evaluated_at__isnull=True, received_at__lt=now - EVALUATION_GRACE)
+        .order_by()
+        .values_list("batch_id", flat=True)
+        .distinct()[:SWEEP_LIMIT]
+    )
+    for batch_id in batch_ids:
+        send_now(EVALUATE_TASK, str(batch_id))
+    if batch_ids:
+        logger.info("sweep: re-queued %d unevaluated batches", len(batch_ids))
+    return len(batch_ids)
+
+
+@dataclass
+class _Plan:
+    notification: Notification
+    events: list[EventRow]
+
+
+def _plan(matches, integrations: dict[int, Channel], now: datetime) -> list[_Plan]:
+    """One pending Notification per (policy, integration) for events due, one suppressed one for the repeats."""
+    # An integration deleted (or disabled) since the index was compiled is skipped.
+    targets = [
+        (policy, matched, [i for i in policy.integration_ids if i in integrations]) for policy, matched in matches
+    ]
+    intervals = {policy.id: policy.repeat_interval for policy, _ in matches}
+    keys = [
+        (policy.id, integration_id, event.fingerprint)
+        for policy, matched, integration_ids in targets
+        for integration_id in integration_ids
+        for event in matched
+    ]
+    due = claim_fingerprints(keys, intervals, now) if keys else set()
+    plans: list[_Plan] = []
+    for policy, matched, integration_ids in targets:
+        trigger_label = Trigger(policy.trigger).label
+        for integration_id in integration_ids:
+            fresh = [e for e in matched if (policy.id, integration_id, e.fingerprint) in due]
+            repeats = [e for e in matched if (policy.id, integration_id, e.fingerprint) not in due]
+            for status, chosen in ((NotificationStatus.PENDING, fresh), (NotificationStatus.SUPPRESSED, repeats)):
+                if chosen:
+                    notification = Notification(
+                        policy_id=policy.id,
+                        policy_name=policy.name,
+                        trigger=policy.trigger,
+                        trigger_label=trigger_label,
+                        integration_id=integration_id,
+                        integration_name=integrations[integration_id].integration.name,
+                        batch_id=chosen[0].batch_id,
+                        status=status,
+                        next_attempt_at=now,
+                        created_at=now,
+                        idempotency_key=uuid.uuid4().hex,
+                    )
+                    plans.append(_Plan(notification, chosen))
+    return plans
+
+
+def _integrations(ids: set[int]) -> dict[int, Channel]:
+    """The channels of the integrations that still exist and are enabled, by id (one query)."""
+    if not ids:
+        return {}
+    rows = NotificationIntegration.objects.filter(pk__in=ids, enabled=True).only("id", "name", "kind", "config")
+    return {integration.pk: channel_for(integration) for integration in rows}
