@@ -11,9 +11,9 @@ from django.utils import timezone
 from events.models import EventBatch, SecurityEvent
 from notifications import delivery
 from notifications.models import Notification, NotificationStatus
-from notifications.tasks import sweep
+from notifications.tasks import sweep_delivery_task
 from policies import evaluation
-from policies.tasks import sweep as sweep_evaluation
+from policies.tasks import sweep_evaluation_task
 from tests.conftest import token_client
 from tests.e2e.conftest import HMAC_SECRET, parse_cef, wait_for
 from tests.notifications.conftest import make_batch, make_integration, make_policy
@@ -199,7 +199,7 @@ def test_sweeper_recovers_a_notification_whose_task_was_never_enqueued(pipeline,
     assert notification.status == "pending"
     # Time passes beyond the grace period; beat runs the sweeper on the worker.
     Notification.objects.update(next_attempt_at=timezone.now() - delivery.PENDING_GRACE * 2)
-    sweep.delay()
+    sweep_delivery_task.delay()
     wait_for(lambda: Notification.objects.filter(status="sent").exists(), what="the swept notification")
     (received,) = pipeline["http"].received("/hook/lost")
     assert received["headers"]["X-KCS-Delivery"] == notification.idempotency_key
@@ -208,7 +208,7 @@ def test_sweeper_recovers_a_notification_whose_task_was_never_enqueued(pipeline,
 def test_sweeper_evaluates_a_batch_whose_evaluation_was_never_enqueued(pipeline):
     make_policy("Late", [hook(pipeline, "late")])
     batch = make_batch(2, received_at=timezone.now() - evaluation.EVALUATION_GRACE * 2)
-    sweep_evaluation.delay()
+    sweep_evaluation_task.delay()
     wait_for(lambda: pipeline["http"].received("/hook/late"), what="the late batch's message")
     assert not SecurityEvent.objects.filter(batch=batch, evaluated_at__isnull=True).exists()
 
@@ -227,7 +227,7 @@ def test_killing_the_worker_mid_delivery_loses_nothing(api, pipeline, worker):
     worker.start()
     # Later, the row is past the stuck timeout, and the sweeper hands it to the new worker.
     Notification.objects.update(claimed_at=timezone.now() - delivery.STUCK_AFTER - timedelta(seconds=5))
-    sweep.delay()
+    sweep_delivery_task.delay()
     sent = wait_for(lambda: Notification.objects.filter(status="sent").first(), what="the re-delivery")
     keys = {r["headers"]["X-KCS-Delivery"] for r in http.received("/hook/slow", accepted_only=False)}
     assert keys == {sent.idempotency_key}  # a receiver can drop the duplicate by its delivery id
