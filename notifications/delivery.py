@@ -79,7 +79,7 @@ def deliver(notification_id: int) -> str | None:
     )
     if not claimed:
         return None
-    notification = Notification.objects.select_related("integration", "policy").get(pk=notification_id)
+    notification = Notification.objects.select_related("integration").get(pk=notification_id)
     status, channel = _attempt(notification, now)
     if status == NotificationStatus.SENT and channel is not None and not channel.rate_limit:
         _drain(notification.integration, channel, started)
@@ -168,9 +168,9 @@ def _claim_due(integration: NotificationIntegration, limit: int) -> list[Notific
             status=NotificationStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now
         )
     return list(
-        Notification.objects.filter(pk__in=ids, status=NotificationStatus.SENDING, claimed_at=now)
-        .select_related("policy")
-        .order_by("next_attempt_at", "id")
+        Notification.objects.filter(pk__in=ids, status=NotificationStatus.SENDING, claimed_at=now).order_by(
+            "next_attempt_at", "id"
+        )
     )
 
 
