@@ -22,8 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from events import services
-from events.adapters import ADAPTERS, AdapterError, clean_hints, ingest_native
-from events.adapters.base import HINT_FIELDS, TOOL_LABELS
+from events.adapters import ADAPTERS, HINT_FIELDS, AdapterError, clean_hints, ingest_native
 from events.api import validation_response
 from events.models import SecurityEvent
 from kcs.permissions import ModelPermissions
@@ -101,7 +100,7 @@ class NativeIngestView(APIView):
 def _view_for(tool: str):
     adapter_module = type(ADAPTERS[tool]).__module__
     view = type(
-        f"{TOOL_LABELS[tool]}IngestView",
+        f"{ADAPTERS[tool].label}IngestView",
         (NativeIngestView,),
         {
             "tool": tool,

@@ -1,14 +1,17 @@
 """Validation of incoming security events, fast enough for 5,000-item requests.
 
 A hand-written validator rather than a DRF serializer per item: it gives the same field-level messages at a
-fraction of the cost (the serializer machinery dominated ingest time). Each item is checked completely, so a client
-sees every problem of the first bad items at once.
+fraction of the cost (the serializer machinery dominated ingest time). Each field has one small validator, listed in
+:data:`FIELD_VALIDATORS`; each item is checked completely, so a client sees every problem of the first bad items at
+once, and the whole request is checked before anything is stored.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,92 +85,141 @@ def parse_datetime(value: Any) -> datetime | None:
     return parsed
 
 
-def _text(item: dict, name: str, limit: int, errors: dict) -> str:
-    value = item.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        errors[name] = ["Must be a string."]
-        return ""
-    if len(value) > limit:
-        errors[name] = [f"Ensure this field has no more than {limit} characters."]
-    elif "\x00" in value:
-        errors[name] = [NUL_MESSAGE]
-    return value
+@dataclass(frozen=True)
+class Defaults:
+    """What an item may leave out and gets from its request: the source (the endpoint's) and the receive time."""
+
+    source: str
+    now: datetime
+
+
+# A field validator: the raw value (None when the key is missing) → (value to store, error message or None).
+# One message per field, as the API has always answered.
+Validator = Callable[[Any, Defaults], tuple[Any, str | None]]
+REQUIRED_MESSAGE = "This field is required."
+
+
+def _event_type(kind: Any, defaults: Defaults) -> tuple[Any, str | None]:
+    if kind is None or kind == "":
+        return kind, REQUIRED_MESSAGE
+    if kind not in EVENT_TYPES:
+        return kind, f'"{kind}" is not a valid choice; one of: {", ".join(sorted(EVENT_TYPES))}.'
+    return kind, None
+
+
+def _severity(severity: Any, defaults: Defaults) -> tuple[int | None, str | None]:
+    """The slug (any case) → the stored small integer."""
+    if severity is None or severity == "":
+        return None, REQUIRED_MESSAGE
+    if not isinstance(severity, str) or severity.lower() not in SEVERITY_BY_SLUG:
+        return None, f'"{severity}" is not a valid choice; one of: {", ".join(SEVERITY_BY_SLUG)}.'
+    return SEVERITY_BY_SLUG[severity.lower()], None
+
+
+def _title(title: Any, defaults: Defaults) -> tuple[Any, str | None]:
+    if not isinstance(title, str) or not title.strip():
+        return title, REQUIRED_MESSAGE if title in (None, "") else "Must be a non-blank string."
+    if len(title) > TITLE_MAX:
+        return title, f"Ensure this field has no more than {TITLE_MAX} characters."
+    if "\x00" in title:
+        return title, NUL_MESSAGE
+    return title, None
+
+
+def _optional_text(limit: int) -> Validator:
+    """A validator for an optional string of at most ``limit`` characters (missing or null: '')."""
+
+    def validate(value: Any, defaults: Defaults) -> tuple[str, str | None]:
+        if value is None:
+            return "", None
+        if not isinstance(value, str):
+            return "", "Must be a string."
+        if len(value) > limit:
+            return value, f"Ensure this field has no more than {limit} characters."
+        if "\x00" in value:
+            return value, NUL_MESSAGE
+        return value, None
+
+    return validate
+
+
+def _source(source: Any, defaults: Defaults) -> tuple[Any, str | None]:
+    source = source or defaults.source
+    if not isinstance(source, str) or len(source) > SOURCE_MAX or not SOURCE_RE.match(source):
+        return source, "Must be a lower-case slug (letters, digits, . _ -) of at most 32 characters."
+    return source, None
+
+
+def _uid(uid: Any, defaults: Defaults) -> tuple[Any, str | None]:
+    """The client's idempotency key; '' counts as none."""
+    if uid is not None and not isinstance(uid, str):
+        return uid or None, "Must be a string."
+    if uid is not None and len(uid) > UID_MAX:
+        return uid, f"Ensure this field has no more than {UID_MAX} characters."
+    if uid is not None and "\x00" in uid:
+        return uid, NUL_MESSAGE
+    return uid or None, None
+
+
+def _cvss(cvss: Any, defaults: Defaults) -> tuple[Any, str | None]:
+    # bool is an int in Python but never a score in JSON.
+    if cvss is not None and (isinstance(cvss, bool) or not isinstance(cvss, (int, float)) or not 0 <= cvss <= 10):
+        return cvss, "Must be a number from 0 to 10."
+    return cvss, None
+
+
+def _details(details: Any, defaults: Defaults) -> tuple[Any, str | None]:
+    if details is not None and not isinstance(details, dict):
+        return details or {}, "Must be a JSON object."
+    # json.dumps escapes NUL wherever it hides (keys, nested lists): one check covers the whole tree.
+    if details and "\\u0000" in json.dumps(details):
+        return details, NUL_MESSAGE
+    return details or {}, None
+
+
+def _occurred_at(occurred: Any, defaults: Defaults) -> tuple[datetime | None, str | None]:
+    """An ISO 8601 date-time; missing or '' means now (when it was received)."""
+    if occurred in (None, ""):
+        return defaults.now, None
+    parsed = parse_datetime(occurred)
+    if parsed is None:
+        return None, "Must be an ISO 8601 date-time, e.g. 2026-11-26T10:00:00Z."
+    return parsed, None
+
+
+# Every field an event may have, validated in this order (the order of the messages a client sees, and so of the
+# "first" error in summaries). Keys not listed here are ignored.
+FIELD_VALIDATORS: tuple[tuple[str, Validator], ...] = (
+    ("type", _event_type),
+    ("severity", _severity),
+    ("title", _title),
+    ("description", _optional_text(DESCRIPTION_MAX)),
+    *((name, _optional_text(limit)) for name, limit in TEXT_FIELDS.items()),
+    ("source", _source),
+    ("uid", _uid),
+    ("cvss", _cvss),
+    ("details", _details),
+    ("occurred_at", _occurred_at),
+)
 
 
 def clean_event(item: Any, default_source: str, now: datetime) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Validate one incoming event; returns ``(model field values, errors)``. Unknown keys are ignored."""
+    """Validate one incoming event; returns ``(model field values, errors)``. Unknown keys are ignored.
+
+    The values are only meant to be stored when there are no errors.
+    """
+    return _clean(item, Defaults(default_source, now))
+
+
+def _clean(item: Any, defaults: Defaults) -> tuple[dict[str, Any], dict[str, list[str]]]:
     if not isinstance(item, dict):
         return {}, {"non_field_errors": ["Expected a JSON object."]}
     errors: dict[str, list[str]] = {}
     data: dict[str, Any] = {}
-
-    kind = item.get("type")
-    if kind is None or kind == "":
-        errors["type"] = ["This field is required."]
-    elif kind not in EVENT_TYPES:
-        errors["type"] = [f'"{kind}" is not a valid choice; one of: {", ".join(sorted(EVENT_TYPES))}.']
-    data["type"] = kind
-
-    severity = item.get("severity")
-    if severity is None or severity == "":
-        errors["severity"] = ["This field is required."]
-    elif not isinstance(severity, str) or severity.lower() not in SEVERITY_BY_SLUG:
-        errors["severity"] = [f'"{severity}" is not a valid choice; one of: {", ".join(SEVERITY_BY_SLUG)}.']
-    else:
-        data["severity"] = SEVERITY_BY_SLUG[severity.lower()]
-
-    title = item.get("title")
-    if not isinstance(title, str) or not title.strip():
-        errors["title"] = ["This field is required." if title in (None, "") else "Must be a non-blank string."]
-    elif len(title) > TITLE_MAX:
-        errors["title"] = [f"Ensure this field has no more than {TITLE_MAX} characters."]
-    elif "\x00" in title:
-        errors["title"] = [NUL_MESSAGE]
-    data["title"] = title
-
-    data["description"] = _text(item, "description", DESCRIPTION_MAX, errors)
-    for name, limit in TEXT_FIELDS.items():
-        data[name] = _text(item, name, limit, errors)
-
-    source = item.get("source") or default_source
-    if not isinstance(source, str) or len(source) > SOURCE_MAX or not SOURCE_RE.match(source):
-        errors["source"] = ["Must be a lower-case slug (letters, digits, . _ -) of at most 32 characters."]
-    data["source"] = source
-
-    uid = item.get("uid")
-    if uid is not None and not isinstance(uid, str):
-        errors["uid"] = ["Must be a string."]
-    elif uid is not None and len(uid) > UID_MAX:
-        errors["uid"] = [f"Ensure this field has no more than {UID_MAX} characters."]
-    elif uid is not None and "\x00" in uid:
-        errors["uid"] = [NUL_MESSAGE]
-    data["uid"] = uid or None
-
-    cvss = item.get("cvss")
-    if cvss is not None:
-        if isinstance(cvss, bool) or not isinstance(cvss, (int, float)):
-            errors["cvss"] = ["Must be a number from 0 to 10."]
-        elif not 0 <= cvss <= 10:
-            errors["cvss"] = ["Must be a number from 0 to 10."]
-    data["cvss"] = cvss
-
-    details = item.get("details")
-    if details is not None and not isinstance(details, dict):
-        errors["details"] = ["Must be a JSON object."]
-    elif details and "\\u0000" in json.dumps(details):
-        errors["details"] = [NUL_MESSAGE]
-    data["details"] = details or {}
-
-    occurred = item.get("occurred_at")
-    if occurred in (None, ""):
-        data["occurred_at"] = now
-    else:
-        parsed = parse_datetime(occurred)
-        if parsed is None:
-            errors["occurred_at"] = ["Must be an ISO 8601 date-time, e.g. 2026-11-26T10:00:00Z."]
-        data["occurred_at"] = parsed
+    for name, validate in FIELD_VALIDATORS:
+        data[name], error = validate(item.get(name), defaults)
+        if error:
+            errors[name] = [error]
     return data, errors
 
 
@@ -176,8 +228,9 @@ def clean_events(items: list[Any], default_source: str, now: datetime, *, single
     cleaned = []
     errors: dict[int | None, dict[str, list[str]]] = {}
     invalid = 0
+    defaults = Defaults(default_source, now)
     for index, item in enumerate(items):
-        data, item_errors = clean_event(item, default_source, now)
+        data, item_errors = _clean(item, defaults)
         if item_errors:
             invalid += 1
             if len(errors) < MAX_REPORTED_ITEMS:

@@ -1,6 +1,7 @@
 """Native ingestion: one adapter per tool, and the one way a tool's output reaches the ingest service.
 
-The adapter modules are pure (bytes → event dicts). :func:`ingest_native` is what the API views and
+The adapter modules are pure (bytes → event dicts); :mod:`events.adapters.base` says what one must provide, and the
+:func:`register` call below is the one list of them. :func:`ingest_native` is what the API views and
 ``manage.py ingest`` call: decode and map the payload, then store it through :func:`events.services.ingest` (one
 transaction, one batch, evaluation after commit, uid idempotency), exactly as ``/api/v1/events/`` does.
 """
@@ -13,19 +14,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from events import services
-from events.adapters.base import Adapter, AdapterError, clean_hints
-
-__all__ = ["ADAPTERS", "Adapter", "AdapterError", "NativeIngestResult", "clean_hints", "ingest_native"]
+from events.adapters.base import ADAPTERS, Adapter, AdapterError, register
+from events.adapters.event_dicts import HINT_FIELDS, clean_hints
 from events.adapters.falco import FalcoAdapter
 from events.adapters.grype import GrypeAdapter
 from events.adapters.harbor import HarborAdapter
 from events.adapters.trivy import TrivyAdapter
 
+__all__ = [
+    "ADAPTERS",
+    "HINT_FIELDS",
+    "Adapter",
+    "AdapterError",
+    "NativeIngestResult",
+    "clean_hints",
+    "ingest_native",
+]
+
 logger = logging.getLogger(__name__)
 
-ADAPTERS: dict[str, Adapter] = {
-    adapter.name: adapter for adapter in (TrivyAdapter(), GrypeAdapter(), HarborAdapter(), FalcoAdapter())
-}
+# The one registration of every native format. Order matters for wrong-tool hints: the first adapter whose
+# looks_like() accepts a payload is named, so Falco (a "rule" key and little else) is asked last.
+register(TrivyAdapter(), GrypeAdapter(), HarborAdapter(), FalcoAdapter())
 MAX_IGNORED_SHOWN = 20  # acknowledgements listed in one answer; the rest are counted
 
 

@@ -14,24 +14,39 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from events.adapters.base import (
-    FALCO_SEVERITIES,
-    Adapter,
+from events.adapters.base import Adapter, Parsed
+from events.adapters.event_dicts import make_event
+from events.adapters.images import ImageRef, image_ref, parse_image_reference
+from events.adapters.readers import (
     AdapterError,
-    Parsed,
     decode_json,
     items,
-    make_event,
     section,
     severity,
+    severity_table,
     text,
     text_of,
 )
-from events.adapters.images import ImageRef, image_ref, parse_image_reference
-from events.models import EventType
+from events.models import EventType, Severity
 from events.validation import parse_datetime
 
 SOURCE = "falco"
+# Falco's priorities → ours (any case). Falco has 8 priorities for our 6 levels: the top three collapse into
+# critical; Error→high, Warning→medium and Notice→low follow the rule defaults; Informational and Debug are
+# noise-level (the module docstring, shown in the API docs, says the same). The README shows this table.
+SEVERITIES = severity_table(
+    {
+        "Emergency": Severity.CRITICAL,
+        "Alert": Severity.CRITICAL,
+        "Critical": Severity.CRITICAL,
+        "Error": Severity.HIGH,
+        "Warning": Severity.MEDIUM,
+        "Notice": Severity.LOW,
+        "Informational": Severity.NEGLIGIBLE,
+        "Info": Severity.NEGLIGIBLE,
+        "Debug": Severity.NEGLIGIBLE,
+    }
+)
 INTERNAL_RULE_PREFIX = "Falco internal:"
 # Fields a deployment may add with append_output or Falcosidekick customfields to name its cluster.
 CLUSTER_FIELDS = ("k8s.cluster.name", "cluster", "cluster_name", "k8s_cluster")
@@ -41,6 +56,12 @@ MISSING = {"", "<NA>", "N/A"}  # how Falco writes "no value"
 class FalcoAdapter(Adapter):
     name = SOURCE
     label = "Falco"
+    severities = SEVERITIES
+
+    @classmethod
+    def looks_like_object(cls, document: dict[str, Any]) -> bool:
+        # A json_output alert: a rule beside its priority or its output text.
+        return "rule" in document and ("priority" in document or "output" in document)
 
     def decode(self, body: bytes) -> Any:
         """One JSON value, or JSON lines (each non-empty line one alert) returned as a list."""
@@ -113,7 +134,7 @@ def _alert(alert: dict[str, Any], path: str, rule: str, hints: Mapping[str, str]
         # A Falco alert has no id before Falcosidekick's uuid: time (ns), host, rule and text tell alerts apart.
         key=(text(alert, "uuid", path), time, hostname, output),
         type=EventType.RUNTIME,
-        severity=severity(FALCO_SEVERITIES, alert, "priority", path),
+        severity=severity(SEVERITIES, alert, "priority", path),
         title=rule,
         description=output,
         finding_id=rule,

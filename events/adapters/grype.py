@@ -10,32 +10,48 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from events.adapters.base import (
-    GRYPE_SEVERITIES,
-    Adapter,
-    Parsed,
-    compact,
+from events.adapters.base import Adapter, Parsed
+from events.adapters.event_dicts import compact, make_event
+from events.adapters.images import ImageRef, digest_of, looks_like_image_reference, parse_image_reference
+from events.adapters.readers import (
     cvss_score,
     items,
-    make_event,
     name_and_version,
     number,
     obj,
     objects,
     section,
     severity,
+    severity_table,
     text,
 )
-from events.adapters.images import ImageRef, digest_of, looks_like_image_reference, parse_image_reference
-from events.models import EventType
+from events.models import EventType, Severity
 
 SOURCE = "grype"
 MAX_URLS = 10
+# Grype's severity names → ours (any case). The README shows this table.
+SEVERITIES = severity_table(
+    {
+        "Critical": Severity.CRITICAL,
+        "High": Severity.HIGH,
+        "Medium": Severity.MEDIUM,
+        "Low": Severity.LOW,
+        "Negligible": Severity.NEGLIGIBLE,
+        "Unknown": Severity.UNKNOWN,
+    }
+)
+# Beside "matches", the keys of grype -o json's document: the scanned source, grype's descriptor, the distro.
+DOCUMENT_KEYS = frozenset({"source", "descriptor", "distro"})
 
 
 class GrypeAdapter(Adapter):
     name = SOURCE
     label = "Grype"
+    severities = SEVERITIES
+
+    @classmethod
+    def looks_like_object(cls, document: dict[str, Any]) -> bool:
+        return "matches" in document and bool(DOCUMENT_KEYS & document.keys())
 
     def parse(self, payload: Any, hints: Mapping[str, str]) -> Parsed:
         if not (isinstance(payload, dict) and "matches" in payload and ({"source", "descriptor"} & set(payload))):
@@ -106,7 +122,7 @@ def _match(
         occurred_at=scanned_at or None,
         key=(target, text(artifact, "type", a_path), locations[0] if locations else "", scanned_at),
         type=EventType.VULNERABILITY,
-        severity=severity(GRYPE_SEVERITIES, vuln, "severity", v_path),
+        severity=severity(SEVERITIES, vuln, "severity", v_path),
         title=f"{vuln_id} in {package} {version}".strip(),
         description=description,
         finding_id=vuln_id,

@@ -15,27 +15,41 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from events.adapters.base import (
-    HARBOR_SEVERITIES,
-    Adapter,
+from events.adapters.base import Adapter, Parsed
+from events.adapters.event_dicts import compact, make_event
+from events.adapters.images import ImageRef, image_ref, parse_image_reference
+from events.adapters.readers import (
     AdapterError,
-    Parsed,
-    compact,
     cvss_score,
     items,
-    make_event,
     name_and_version,
     number,
     obj,
     objects,
     section,
     severity,
+    severity_table,
     text,
 )
-from events.adapters.images import ImageRef, image_ref, parse_image_reference
 from events.models import EventType, Severity
 
 SOURCE = "harbor"
+# Harbor's severity names → ours (any case), for report findings and the per-severity counts of scan webhooks.
+# Harbor's own vocabulary (its API's severity enum), written out rather than borrowed from Grype's table: the two
+# agree today only by coincidence. The README shows this table.
+SEVERITIES = severity_table(
+    {
+        "Critical": Severity.CRITICAL,
+        "High": Severity.HIGH,
+        "Medium": Severity.MEDIUM,
+        "Low": Severity.LOW,
+        "Negligible": Severity.NEGLIGIBLE,
+        "Unknown": Severity.UNKNOWN,
+        # "None" is the overall severity of a report without vulnerabilities; on a single finding it can only mean
+        # "no real risk", never "unknown".
+        "None": Severity.NEGLIGIBLE,
+    }
+)
 SCAN_COMPLETED = "SCANNING_COMPLETED"
 # CloudEvents type → the same event's type name in the default format.
 CLOUDEVENT_TYPES = {
@@ -50,12 +64,24 @@ CLOUDEVENT_TYPES = {
     "harbor.replication.status.changed": "REPLICATION",
     "harbor.tag_retention.finished": "TAG_RETENTION",
 }
+CLOUDEVENT_TYPE_PREFIX = "harbor."
 REPORT_MIME_PREFIX = "application/vnd."
 
 
 class HarborAdapter(Adapter):
     name = SOURCE
     label = "Harbor"
+    severities = SEVERITIES
+
+    @classmethod
+    def looks_like_object(cls, document: dict[str, Any]) -> bool:
+        # A default-format webhook, a CloudEvents webhook, reports keyed by MIME type, or one report.
+        return (
+            {"event_data", "type"} <= document.keys()
+            or str(document.get("type", "")).startswith(CLOUDEVENT_TYPE_PREFIX)
+            or any(str(key).startswith(REPORT_MIME_PREFIX) for key in document)
+            or {"scanner", "vulnerabilities"} <= document.keys()
+        )
 
     def parse(self, payload: Any, hints: Mapping[str, str]) -> Parsed:
         if isinstance(payload, dict) and "event_data" in payload:
@@ -162,7 +188,7 @@ def _scan_overview(
     for name, count in counts.items():
         if isinstance(count, bool) or not isinstance(count, int):
             raise AdapterError(f"{path}.summary.summary.{name}: expected a whole number.", f"{path}.summary.summary")
-        slug = HARBOR_SEVERITIES.get(name.lower(), Severity.UNKNOWN.slug)
+        slug = SEVERITIES.get(name.lower(), Severity.UNKNOWN.slug)
         if count <= 0 or name.lower() == "none":
             continue
         label = Severity.from_slug(slug).label
@@ -220,7 +246,7 @@ def _report(report: dict[str, Any], path: str, hints: Mapping[str, str]) -> Pars
                 occurred_at=generated or None,
                 key=(generated, *digests),
                 type=EventType.VULNERABILITY,
-                severity=severity(HARBOR_SEVERITIES, vuln, "severity", v_path),
+                severity=severity(SEVERITIES, vuln, "severity", v_path),
                 title=f"{vuln_id} in {package} {version}".strip(),
                 description=text(vuln, "description", v_path),
                 finding_id=vuln_id,

@@ -17,26 +17,37 @@ from collections.abc import Mapping
 from typing import Any
 
 from events.adapters import trivy_operator
-from events.adapters.base import (
-    TRIVY_SEVERITIES,
-    Adapter,
+from events.adapters.base import Adapter, Parsed
+from events.adapters.event_dicts import compact, make_event
+from events.adapters.images import ImageRef, digest_of, looks_like_image_reference, parse_image_reference
+from events.adapters.readers import (
     AdapterError,
-    Parsed,
-    compact,
     cvss_score,
     items,
-    make_event,
     number,
     obj,
     objects,
     section,
     severity,
+    severity_table,
     text,
 )
-from events.adapters.images import ImageRef, digest_of, looks_like_image_reference, parse_image_reference
-from events.models import EventType
+from events.models import EventType, Severity
 
 SOURCE = "trivy"
+# Trivy's severity names → ours (any case); trivy-operator resources carry the same names and use this table too.
+# The README shows it.
+SEVERITIES = severity_table(
+    {
+        "CRITICAL": Severity.CRITICAL,
+        "HIGH": Severity.HIGH,
+        "MEDIUM": Severity.MEDIUM,
+        "LOW": Severity.LOW,
+        "UNKNOWN": Severity.UNKNOWN,  # Trivy has no "negligible": upstream negligible ratings arrive as LOW or UNKNOWN
+    }
+)
+# Top-level keys only Trivy's own reports have (image/fs/repo/sbom reports, trivy k8s reports).
+REPORT_MARKERS = frozenset({"SchemaVersion", "ArtifactName", "Results", "ClusterName"})
 
 # License categories Trivy considers free to use: reporting them as non-compliant would only be noise.
 PERMITTED_LICENSE_CATEGORIES = {"notice", "permissive", "unencumbered"}
@@ -49,10 +60,15 @@ _OS_TARGET_RE = re.compile(r"^(?P<image>\S+) \([^()]*\)$")
 class TrivyAdapter(Adapter):
     name = SOURCE
     label = "Trivy"
+    severities = SEVERITIES
+
+    @classmethod
+    def looks_like_object(cls, document: dict[str, Any]) -> bool:
+        return bool(REPORT_MARKERS & document.keys()) or trivy_operator.looks_like_resource(document)
 
     def parse(self, payload: Any, hints: Mapping[str, str]) -> Parsed:
         if trivy_operator.is_operator_payload(payload):
-            return trivy_operator.parse(payload, hints)
+            return trivy_operator.parse(payload, hints, self.severities)
         if isinstance(payload, list):
             if payload and all(isinstance(r, dict) and "Target" in r for r in payload):
                 # The pre-SchemaVersion-2 output: a bare list of results.
@@ -227,7 +243,7 @@ def _vulnerability(v: dict, path: str, result: dict, image: ImageRef | None, con
         image=image,
         key=(text(v, "PkgPath", path), text(v, "PkgID", path)),
         type=EventType.VULNERABILITY,
-        severity=severity(TRIVY_SEVERITIES, v, "Severity", path),
+        severity=severity(SEVERITIES, v, "Severity", path),
         title=f"{vuln_id}: {title}" if title else f"{vuln_id} in {package} {installed}",
         description=text(v, "Description", path),
         finding_id=vuln_id,
@@ -280,7 +296,7 @@ def _secret(s: dict, path: str, result: dict, image: ImageRef | None, context: _
         image=image,
         key=(start, end, text(s, "Match", path)),
         type=EventType.SENSITIVE_DATA,
-        severity=severity(TRIVY_SEVERITIES, s, "Severity", path),
+        severity=severity(SEVERITIES, s, "Severity", path),
         title=f"{title} in {target}{line}",
         finding_id=rule,
         details={
@@ -305,7 +321,7 @@ def _misconfiguration(m: dict, path: str, result: dict, context: _Context) -> di
         image=ImageRef(),
         key=(message, cause.get("Resource"), cause.get("StartLine")),
         type=EventType.MISCONFIGURATION,
-        severity=severity(TRIVY_SEVERITIES, m, "Severity", path),
+        severity=severity(SEVERITIES, m, "Severity", path),
         title=f"{check}: {text(m, 'Title', path) or message}{where}",
         description="\n\n".join(part for part in (message, text(m, "Description", path)) if part),
         finding_id=check,
@@ -330,7 +346,7 @@ def _license(lic: dict, path: str, result: dict, image: ImageRef | None, context
         image=image,
         key=(file_path,),
         type=EventType.NON_COMPLIANT,
-        severity=severity(TRIVY_SEVERITIES, lic, "Severity", path),
+        severity=severity(SEVERITIES, lic, "Severity", path),
         title=f"License {name} ({category or 'unclassified'}) in {package or file_path or result.get('Target')}",
         finding_id=name,
         package=package,

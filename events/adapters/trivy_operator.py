@@ -7,6 +7,7 @@ their Cluster* variants) → misconfiguration for each check with ``success: fal
 non_compliant for each control that fails. SBOM reports hold no findings and are acknowledged.
 
 The resources carry no cluster name: pass it as ``?cluster=…`` (API) or ``--cluster`` (manage.py ingest).
+Severities are Trivy's names, read with the Trivy adapter's table.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from events.adapters.base import (
-    TRIVY_SEVERITIES,
+from events.adapters.base import Parsed
+from events.adapters.event_dicts import compact, make_event
+from events.adapters.images import ImageRef, image_ref
+from events.adapters.readers import (
     AdapterError,
-    Parsed,
-    compact,
     cvss_score,
     items,
-    make_event,
     name_and_version,
     number,
     obj,
@@ -30,7 +30,6 @@ from events.adapters.base import (
     severity,
     text,
 )
-from events.adapters.images import ImageRef, image_ref
 from events.models import EventType
 from events.validation import parse_datetime
 
@@ -52,6 +51,18 @@ NO_FINDING_KINDS = {"SbomReport", "ClusterSbomReport"}
 
 def _is_resource(value: Any) -> bool:
     return isinstance(value, dict) and str(value.get("apiVersion", "")).split("/")[0] == API_GROUP
+
+
+def looks_like_resource(document: dict[str, Any]) -> bool:
+    """For wrong-tool hints: an object naming the operator's API group in ``apiVersion`` or in a key.
+
+    Looser than :func:`is_operator_payload` (one key of a dict of CRD lists is enough): it only has to tell Trivy
+    apart from the other tools, not to be parsed.
+    """
+    api_version = document.get("apiVersion")
+    return (isinstance(api_version, str) and api_version.startswith(API_GROUP)) or any(
+        str(key).endswith(f".{API_GROUP}") for key in document
+    )
 
 
 def is_operator_payload(payload: Any) -> bool:
@@ -86,7 +97,10 @@ def _resources(payload: Any):
                 raise AdapterError(f"{key}: expected a list of resources.", key)
 
 
-def parse(payload: Any, hints: Mapping[str, str]) -> Parsed:
+def parse(payload: Any, hints: Mapping[str, str], severities: Mapping[str, str]) -> Parsed:
+    """Events in trivy-operator resources; ``severities`` is the Trivy adapter's table (the operator runs Trivy,
+    and its reports use Trivy's severity names), passed in because that module imports this one.
+    """
     parsed = Parsed()
     for path, resource in _resources(payload):
         kind = text(resource, "kind", path, required=True)
@@ -99,16 +113,17 @@ def parse(payload: Any, hints: Mapping[str, str]) -> Parsed:
             raise AdapterError(
                 f"{path}.kind: {kind!r} is not a trivy-operator report kind this adapter reads.", f"{path}.kind"
             )
-        parsed.items.extend(handler(_Report(resource, path, hints)))
+        parsed.items.extend(handler(_Report(resource, path, hints, severities)))
     return parsed
 
 
 class _Report:
     """One custom resource: its identity (namespace, workload, container, image) and scan time."""
 
-    def __init__(self, resource: dict[str, Any], path: str, hints: Mapping[str, str]):
+    def __init__(self, resource: dict[str, Any], path: str, hints: Mapping[str, str], severities: Mapping[str, str]):
         self.path = path
         self.hints = hints
+        self.severities = severities
         self.kind = resource["kind"]
         self.metadata = section(resource, "metadata", path)
         self.name = text(self.metadata, "name", self.at("metadata"))
@@ -178,7 +193,7 @@ def _vulnerabilities(report: _Report) -> list[dict]:
                 image=image,
                 key=(text(v, "target", path), text(v, "pkgPath", path)),
                 type=EventType.VULNERABILITY,
-                severity=severity(TRIVY_SEVERITIES, v, "severity", path),
+                severity=severity(report.severities, v, "severity", path),
                 title=f"{vuln_id}: {title}" if title else f"{vuln_id} in {package} {installed}",
                 description=text(v, "description", path),
                 finding_id=vuln_id,
@@ -207,7 +222,7 @@ def _secrets(report: _Report) -> list[dict]:
                 image=image,
                 key=(target, text(s, "match", path)),
                 type=EventType.SENSITIVE_DATA,
-                severity=severity(TRIVY_SEVERITIES, s, "severity", path),
+                severity=severity(report.severities, s, "severity", path),
                 title=f"{text(s, 'title', path) or rule} in {target or image}",
                 finding_id=rule,
                 details={"category": text(s, "category", path), "file": target, "match": text(s, "match", path)},
@@ -227,7 +242,7 @@ def _checks(report: _Report) -> list[dict]:
             report.event(
                 key=tuple(messages),
                 type=EventType.MISCONFIGURATION,
-                severity=severity(TRIVY_SEVERITIES, check, "severity", path),
+                severity=severity(report.severities, check, "severity", path),
                 title=f"{check_id}: {text(check, 'title', path) or check_id}{report.where()}",
                 description="\n\n".join([*messages, text(check, "description", path)]),
                 finding_id=check_id,
@@ -263,7 +278,7 @@ def _compliance(report: _Report) -> list[dict]:
             report.event(
                 key=(control_id,),
                 type=EventType.NON_COMPLIANT,
-                severity=severity(TRIVY_SEVERITIES, control, "severity", path),
+                severity=severity(report.severities, control, "severity", path),
                 title=f"{title}: {control_id} {text(control, 'name', path)}",
                 finding_id=control_id,
                 details={

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from events.adapters import ADAPTERS
 from events.models import SecurityEvent
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +115,10 @@ def test_sample_is_ingested_with_the_listed_counts(scanner_api, name):
         "POST", f"/api/v1/ingest/{tool}/", (SAMPLES / name).read_bytes(), content_type="application/json"
     ).json()
     assert again["created"] == 0 and again["duplicates"] == body["received"]
+
+
+@pytest.mark.parametrize("name", SAMPLE_FILES)
+def test_only_the_receiving_adapter_says_a_sample_looks_like_its_output(name):
+    tool = ENDPOINT[name.split("/")[0]]
+    payload = ADAPTERS[tool].decode((SAMPLES / name).read_bytes())
+    assert [other for other, adapter in ADAPTERS.items() if adapter.looks_like(payload)] == [tool]

@@ -13,8 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from events import services
-from events.adapters import ADAPTERS, AdapterError, clean_hints, ingest_native
-from events.adapters.base import HINT_FIELDS
+from events.adapters import ADAPTERS, HINT_FIELDS, AdapterError, clean_hints, ingest_native
 
 
 class Command(BaseCommand):
