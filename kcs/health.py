@@ -8,6 +8,8 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
+from kcs.celery import app
+
 logger = logging.getLogger(__name__)
 
 
@@ -27,8 +29,6 @@ def _check_database() -> str | None:
 
 
 def _check_broker() -> str | None:
-    from kcs.celery import app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)

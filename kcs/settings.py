@@ -206,6 +206,8 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=30)}
 else:
     raise ImproperlyConfigured("CELERY_BROKER_URL must be filesystem:// or redis://host:port/db")
+# Worker processes commit without waiting for the disk flush on PostgreSQL (see kcs/celery.py for why it is safe).
+KCS_WORKER_ASYNC_COMMIT = env_bool("KCS_WORKER_ASYNC_COMMIT", True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"

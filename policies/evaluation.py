@@ -15,6 +15,7 @@ the budget runs out are queued as ``notifications.deliver`` tasks.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -277,10 +278,17 @@ def _plan(matches, integrations: dict[int, Channel], now: datetime) -> list[_Pla
                         status=status,
                         next_attempt_at=now,
                         created_at=now,
-                        idempotency_key=uuid.uuid4().hex,
+                        idempotency_key=delivery_key(chosen[0].batch_id, policy.id, integration_id, status),
                     )
                     plans.append(_Plan(notification, chosen))
     return plans
+
+
+def delivery_key(batch_id: uuid.UUID, policy_id: int, integration_id: int, status: str) -> str:
+    """The idempotency key of the message for (batch, policy, integration): derived, not random, so evaluating a
+    batch again after its first evaluation was lost (a database crash before the commit reached the disk) gives the
+    re-made message the key receivers have already seen, and they can drop the duplicate."""
+    return hashlib.sha256(f"{batch_id}:{policy_id}:{integration_id}:{status}".encode()).hexdigest()[:32]
 
 
 def _integrations(ids: set[int]) -> dict[int, Channel]:

@@ -10,6 +10,7 @@ import smtplib
 from email.utils import parseaddr
 from typing import Any
 
+from anymail.exceptions import AnymailError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django import forms
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -124,10 +125,6 @@ def _mail_error(exc: Exception) -> TransportError:
         return TransportError(f"SMTP error: {exc}")
     if isinstance(exc, OSError):  # refused, reset, timed out, TLS failure
         return TransportError(f"Could not talk to the mail server: {exc.__class__.__name__}: {exc}")
-    try:
-        from anymail.exceptions import AnymailError, AnymailInvalidAddress, AnymailRecipientsRefused
-    except ImportError:  # pragma: no cover - anymail is a runtime dependency
-        AnymailError = AnymailInvalidAddress = AnymailRecipientsRefused = ()  # noqa: N806
     if isinstance(exc, (AnymailRecipientsRefused, AnymailInvalidAddress)):
         return TransportError(f"The email provider refused the message: {exc}", permanent=True)
     if isinstance(exc, AnymailError):

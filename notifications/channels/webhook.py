@@ -16,6 +16,7 @@ import hmac
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.template.loader import render_to_string
@@ -215,8 +216,6 @@ class WebhookChannel(Channel):
         return self.config.get("rate_limit") or None
 
     def destination(self) -> str:
-        from urllib.parse import urlsplit
-
         return urlsplit(self.config.get("url", "")).hostname or ""
 
     def render(self, context: MessageContext) -> Message:

@@ -191,3 +191,18 @@ def test_sweep_requeues_batches_never_evaluated(monkeypatch):
     make_batch(1)  # just received: its evaluation task is surely still on its way
     assert evaluation.sweep() == 1
     assert queued == [("policies.evaluate_batch", str(lost.id))]
+
+
+def test_a_lost_evaluation_made_again_gives_its_message_the_same_delivery_key(
+    handed_over, django_capture_on_commit_callbacks
+):
+    make_policy("P", [make_integration("webhook")])
+    batch = make_batch(2)
+    evaluate(batch, django_capture_on_commit_callbacks)
+    first_key = Notification.objects.get().idempotency_key
+    # A database crash lost the evaluation's commit after the message went out: the batch is evaluated again.
+    Notification.objects.all().delete()
+    RepeatMark.objects.all().delete()
+    SecurityEvent.objects.filter(batch=batch).update(evaluated_at=None)
+    evaluate(batch, django_capture_on_commit_callbacks)
+    assert Notification.objects.get().idempotency_key == first_key
