@@ -1,13 +1,14 @@
 """REST API of the notifications app: ``/api/v1/integrations/`` (+ ``test``) and ``/api/v1/notifications/``
 (+ ``retry``).
 
-An integration's ``config`` and ``secrets`` are validated by the same per-kind form as the screens use;
-``secrets`` are write-only (answers show ``"********"`` for each stored one). Deleting an integration a policy
-still uses answers 409 naming the policies.
+An integration's ``config`` and ``secrets`` are validated by :func:`notifications.services.validate_integration`
+(the kind's form: the screens' rules and messages); ``secrets`` are write-only (answers show ``"********"`` for each
+stored one). Deleting an integration a policy still uses answers 409 naming the policies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import django_filters
@@ -20,8 +21,8 @@ from rest_framework.response import Response
 from events.models import SecurityEvent
 from kcs.permissions import ModelPermissions
 from notifications import services
-from notifications.channels import CHANNELS
-from notifications.models import IntegrationKind, Notification, NotificationIntegration, NotificationStatus
+from notifications.channels import kind_choices
+from notifications.models import Notification, NotificationIntegration, NotificationStatus
 from notifications.secrets import masked
 
 
@@ -31,15 +32,8 @@ class ChangeOnPost(ModelPermissions):
     perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
 
 
-def _nest(errors: dict, path: tuple[str, ...], messages: list[str]) -> None:
-    node = errors
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-    node.setdefault(path[-1], []).extend(messages)
-
-
 class IntegrationSerializer(serializers.ModelSerializer):
-    kind = serializers.ChoiceField(choices=IntegrationKind.choices)
+    kind = serializers.ChoiceField(choices=[])  # the registry's kinds, set in get_fields()
     enabled = serializers.BooleanField(required=False, default=True)
     config = serializers.DictField(required=False, help_text="Per-kind settings (see the README).")
     secrets = serializers.DictField(
@@ -80,40 +74,36 @@ class IntegrationSerializer(serializers.ModelSerializer):
         data["secrets"] = masked(instance.secrets_encrypted)
         return data
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        # The channel registry's kinds when the serializer is used (also for the OpenAPI enum), not at import.
+        fields["kind"].choices = kind_choices()
+        return fields
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         instance: NotificationIntegration | None = self.instance
         kind = instance.kind if instance is not None else attrs["kind"]
         if instance is not None and attrs.get("kind", kind) != kind:
             raise serializers.ValidationError({"kind": ["The kind of an integration cannot change."]})
-        form_class = CHANNELS[kind].form_class
         config = attrs.get("config", {})
         if instance is not None and self.partial:
             config = {**instance.config, **config}
-        secrets = attrs.get("secrets", {})
-        errors: dict[str, Any] = {}
-        for unknown in sorted(set(config) - set(form_class.config_keys())):
-            _nest(errors, ("config", unknown), [f"Unknown setting for {kind}."])
-        for unknown in sorted(set(secrets) - set(form_class.secret_fields)):
-            _nest(errors, ("secrets", unknown), [f"Unknown secret for {kind}."])
-        data = {
+        values = {
             "name": attrs.get("name", instance.name if instance is not None else ""),
             "enabled": attrs.get("enabled", instance.enabled if instance is not None else True),
-            **form_class.data_from_config(config),
-            **secrets,
+            "config": config,
+            "secrets": attrs.get("secrets", {}),
         }
-        form = services.form_for(kind, data, instance)
-        if not form.is_valid():
-            for field, messages in form.errors.items():
-                _nest(errors, form_class.error_path(field), list(messages))
-        if errors:
-            raise serializers.ValidationError(errors)
-        return {"kind": kind, "form": form}
+        try:
+            return {"settings": services.validate_integration(kind, values, instance)}
+        except services.InvalidIntegration as exc:
+            raise serializers.ValidationError(exc.errors)
 
     def create(self, validated_data: dict[str, Any]) -> NotificationIntegration:
-        return services.save_integration(self.context["request"], validated_data["kind"], validated_data["form"])
+        return services.write_integration(self.context["request"], validated_data["settings"])
 
     def update(self, instance: NotificationIntegration, validated_data: dict[str, Any]) -> NotificationIntegration:
-        return services.save_integration(self.context["request"], instance.kind, validated_data["form"], instance)
+        return services.write_integration(self.context["request"], validated_data["settings"], instance)
 
 
 _test_result = inline_serializer(
@@ -125,12 +115,31 @@ _test_result = inline_serializer(
 )
 
 
+class RegisteredKinds(Sequence):
+    """The registry's ``(kind, label)`` pairs, read at each use. For the filter below: django-filter would freeze a
+    list at import, and the schema generator leaves a callable's choices out of the OpenAPI enum."""
+
+    def __getitem__(self, index):
+        return kind_choices()[index]
+
+    def __len__(self) -> int:
+        return len(kind_choices())
+
+
+class IntegrationFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=RegisteredKinds())
+
+    class Meta:
+        model = NotificationIntegration
+        fields = ["kind", "enabled"]
+
+
 class IntegrationViewSet(viewsets.ModelViewSet):
     """Notification outputs. ``POST {id}/test/`` sends a real test message and answers ``{ok, message}``."""
 
     queryset = NotificationIntegration.objects.order_by("kind", "name")
     serializer_class = IntegrationSerializer
-    filterset_fields = ["kind", "enabled"]
+    filterset_class = IntegrationFilter
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="Used by response policies")})
     def destroy(self, request, *args, **kwargs):

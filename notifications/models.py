@@ -6,20 +6,13 @@ from django.db import models
 from django.utils import timezone
 
 
-class IntegrationKind(models.TextChoices):
-    EMAIL = "email", "Email"
-    TELEGRAM = "telegram", "Telegram"
-    WEBHOOK = "webhook", "Webhook"
-    SLACK = "slack", "Slack"
-    TEAMS = "teams", "Microsoft Teams"
-    SYSLOG = "syslog", "Syslog (CEF)"
-
-
 class NotificationIntegration(models.Model):
     """A configured output. ``config`` is validated per kind by its channel; secrets are stored encrypted."""
 
     name = models.CharField(max_length=100, unique=True)
-    kind = models.CharField(max_length=16, choices=IntegrationKind.choices)
+    # No choices here: the kinds are the channel registry's (notifications.channels.registry), checked by the
+    # service that writes integrations, so adding a kind needs no migration.
+    kind = models.CharField(max_length=16)
     enabled = models.BooleanField(default=True)
     config = models.JSONField(default=dict, blank=True)
     secrets_encrypted = models.TextField(blank=True, editable=False)
@@ -37,6 +30,14 @@ class NotificationIntegration(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def kind_label(self) -> str:
+        """The kind as people read it (e.g. "Microsoft Teams")."""
+        # Imported here: the channel modules import this module (through their forms).
+        from notifications.channels import kind_label
+
+        return kind_label(self.kind)
 
 
 class NotificationStatus(models.TextChoices):

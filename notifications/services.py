@@ -2,7 +2,9 @@
 
 The screens, the API and the admin call these functions, so the same rules apply everywhere and a change and its
 security event log entry are stored together or not at all. Secrets are written encrypted and never logged: the
-audit entry only says which secret changed.
+audit entry only says which secret changed. An integration's settings are validated by its kind's form, bound to
+form data by :func:`form_for` (the screens) or to the API's ``{name, enabled, config, secrets}`` shape by
+:func:`validate_integration` (the API, the admin); :func:`write_integration` stores the result.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -21,12 +24,47 @@ from kcs.queueing import enqueue_on_commit
 from notifications.channels import CHANNELS, Delivery, TransportError, channel_for
 from notifications.delivery import DELIVER_TASK
 from notifications.forms import IntegrationForm
+from notifications.integration_users import policies_using
 from notifications.messages import MessageContext
 from notifications.models import Notification, NotificationIntegration, NotificationStatus
 from notifications.secrets import MASK, SecretsUnreadable, decrypt, encrypt
 
 logger = logging.getLogger(__name__)
 NAMES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class IntegrationSettings:
+    """An integration's validated settings, ready to store (from a valid form: :func:`validate_integration`,
+    :func:`save_integration`). ``secrets``: every secret to store, new values over kept ones."""
+
+    kind: str
+    name: str
+    enabled: bool
+    config: dict[str, Any]
+    secrets: dict[str, str] = field(repr=False)
+
+
+class InvalidIntegration(Exception):
+    """Settings that break their kind's rules; nothing was stored. ``errors`` holds the messages by place, in the
+    API's shape: ``{"name": [...], "config": {"url": [...]}, "secrets": {"token": [...]}, "non_field_errors": [...]}``
+    (email's ``config.smtp`` nests one level deeper)."""
+
+    def __init__(self, errors: dict[str, Any]):
+        super().__init__(errors)
+        self.errors = errors
+
+    def messages(self) -> list[tuple[tuple[str, ...], str]]:
+        """Each message with its place, e.g. ``(("config", "url"), "Enter a valid URL.")``."""
+
+        def walk(node: dict[str, Any], path: tuple[str, ...]):
+            for key, value in node.items():
+                if isinstance(value, dict):
+                    yield from walk(value, (*path, key))
+                else:
+                    yield from (((*path, key), str(message)) for message in value)
+
+        return list(walk(self.errors, ()))
 
 
 class IntegrationInUse(Exception):
@@ -68,64 +106,121 @@ def form_for(kind: str, data=None, instance: NotificationIntegration | None = No
     return CHANNELS[kind].form_class(data, instance=instance, stored_secrets=stored_secrets(instance), **kwargs)
 
 
+def _settings(kind: str, form: IntegrationForm, stored: dict[str, str]) -> IntegrationSettings:
+    """What a valid form of ``kind`` says to store; ``stored``: the secrets stored so far."""
+    return IntegrationSettings(
+        kind=kind,
+        name=form.cleaned_data["name"],
+        enabled=form.cleaned_data["enabled"],
+        config=form.to_config(),
+        secrets=form.to_secrets(stored),
+    )
+
+
+def validate_integration(
+    kind: str, values: dict[str, Any], instance: NotificationIntegration | None = None
+) -> IntegrationSettings:
+    """Validate an integration given as ``{name, enabled, config, secrets}`` (the API's and the stored shape).
+
+    ``config`` is complete (merge a partial change with the stored one first); ``secrets`` left out or blank keep the
+    stored ones. The kind's form applies the rules, so the screens, the API and the admin refuse the same input with
+    the same messages. Raises :class:`InvalidIntegration`, also for a ``kind`` that is not registered and for
+    ``config``/``secrets`` keys the kind does not have.
+    """
+    if kind not in CHANNELS:
+        raise InvalidIntegration({"kind": [f"“{kind}” is not an output kind."]})
+    form_class = CHANNELS[kind].form_class
+    config, secrets = values.get("config") or {}, values.get("secrets") or {}
+    errors: dict[str, Any] = {}
+    for unknown in sorted(set(config) - set(form_class.config_keys())):
+        _nest(errors, ("config", unknown), [f"Unknown setting for {kind}."])
+    for unknown in sorted(set(secrets) - set(form_class.secret_fields)):
+        _nest(errors, ("secrets", unknown), [f"Unknown secret for {kind}."])
+    data = {
+        "name": values.get("name", ""),
+        "enabled": values.get("enabled", True),
+        **form_class.data_from_config(config),
+        **secrets,
+    }
+    stored = stored_secrets(instance)
+    form = form_class(data, instance=instance, stored_secrets=stored)
+    for name, messages in form.errors.items():
+        _nest(errors, form_class.error_path(name), list(messages))
+    if errors:
+        raise InvalidIntegration(errors)
+    return _settings(kind, form, stored)
+
+
+def _nest(errors: dict[str, Any], path: tuple[str, ...], messages: list[str]) -> None:
+    node = errors
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node.setdefault(path[-1], []).extend(messages)
+
+
 def save_integration(
     request, kind: str, form: IntegrationForm, instance: NotificationIntegration | None = None
 ) -> NotificationIntegration:
-    """Create or change an integration from a valid form, with its audit entry, in one transaction."""
-    if instance is None:
-        integration, before, action = NotificationIntegration(kind=kind), {}, AuditAction.CREATE
-    else:
-        integration = NotificationIntegration.objects.get(pk=instance.pk)
-        before = snapshot(integration)
-    secrets_before = stored_secrets(instance)
-    integration.name = form.cleaned_data["name"]
-    integration.enabled = form.cleaned_data["enabled"]
-    integration.config = form.to_config()
-    secrets_after = form.to_secrets(secrets_before)
+    """Create (no ``instance``) or change an integration from a valid bound form of ``kind`` (see :func:`form_for`),
+    as :func:`write_integration` does."""
+    return write_integration(request, _settings(kind, form, stored_secrets(instance)), instance)
+
+
+def write_integration(
+    request, settings: IntegrationSettings, instance: NotificationIntegration | None = None
+) -> NotificationIntegration:
+    """Create (no ``instance``) or change an integration from validated settings, with its audit entry, in one
+    transaction. The audit entry says which secrets changed, never their values."""
     with transaction.atomic():
-        integration.secrets_encrypted = encrypt(secrets_after)
+        if instance is None:
+            integration, before, secrets_before = NotificationIntegration(kind=settings.kind), {}, {}
+        else:
+            # The stored row, locked: ``instance`` may already carry the new values (the admin's ModelForm does).
+            integration = NotificationIntegration.objects.select_for_update().get(pk=instance.pk)
+            if integration.kind != settings.kind:
+                raise ValueError("The kind of an integration cannot change.")
+            before, secrets_before = snapshot(integration), stored_secrets(integration)
+        integration.name = settings.name
+        integration.enabled = settings.enabled
+        integration.config = settings.config
+        integration.secrets_encrypted = encrypt(settings.secrets)
         integration.save()
-        after = snapshot(integration)
-        changes = audit.diff(before, after)
+        changes = audit.diff(before, snapshot(integration))
+        if instance is None:
+            audit.record(request, AuditAction.CREATE, integration, changes)
+            return integration
         changed_secrets = sorted(
-            n for n in set(secrets_before) | set(secrets_after) if secrets_before.get(n) != secrets_after.get(n)
+            name
+            for name in set(secrets_before) | set(settings.secrets)
+            if secrets_before.get(name) != settings.secrets.get(name)
         )
-        if instance is not None and changed_secrets:
+        if changed_secrets:
             # The values are never logged; only which secrets were replaced or removed.
-            changes["secrets"] = [before.get("secrets"), {n: "changed" for n in changed_secrets}]
-        if instance is not None:
+            changes["secrets"] = [before.get("secrets"), {name: "changed" for name in changed_secrets}]
+        if changes:
             action = AuditAction.UPDATE
             if set(changes) == {"enabled"}:
                 action = AuditAction.ENABLE if integration.enabled else AuditAction.DISABLE
-        if changes or instance is None:
             audit.record(request, action, integration, changes)
     return integration
 
 
-def set_enabled(request, integration: NotificationIntegration, enabled: bool) -> None:
-    """Enable or disable an output (the screens' and the admin's toggle), logged."""
+def set_enabled(request, integration: NotificationIntegration, enabled: bool) -> bool:
+    """Enable or disable an output (the screens' and the admin's toggle), logged; returns whether it changed."""
     with transaction.atomic():
-        if integration.enabled == enabled:
-            return
+        # Read under a row lock so two people clicking at once log one change, not two.
+        current = NotificationIntegration.objects.select_for_update().only("enabled").get(pk=integration.pk).enabled
         integration.enabled = enabled
+        if current == enabled:
+            return False
         integration.save(update_fields=["enabled", "updated_at"])
         audit.record(
             request,
             AuditAction.ENABLE if enabled else AuditAction.DISABLE,
             integration,
-            {"enabled": [not enabled, enabled]},
+            {"enabled": [current, enabled]},
         )
-
-
-def policies_using(integration: NotificationIntegration) -> list[str]:
-    from policies.models import ResponsePolicy
-
-    return list(
-        ResponsePolicy.objects.filter(notification_methods__integration=integration)
-        .order_by("name")
-        .values_list("name", flat=True)
-        .distinct()
-    )
+    return True
 
 
 def delete_integration(request, integration: NotificationIntegration) -> None:

@@ -1,7 +1,8 @@
 """Django admin for response policies and scopes, with the same rules and security event log as the screens.
 
-The admin saves through its own forms, so every save, delete and action here logs its change explicitly (in the
-admin's transaction) and the forms apply the shared rules of :mod:`policies.validation`.
+The admin's forms apply the shared rules of :mod:`policies.validation` to show errors beside the fields; every save,
+delete and action then goes through :mod:`policies.services`, which stores the change with its one security event
+log entry in one transaction, as for the screens and the API.
 """
 
 from __future__ import annotations
@@ -10,19 +11,34 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.forms import BaseInlineFormSet, ModelForm, ValidationError
 
-from kcs import audit
-from kcs.models import AuditAction
 from policies import services
 from policies.forms import ScopeRulesMixin, add_errors
 from policies.models import NotificationMethod, ResponsePolicy, Scope
 from policies.permissions import MANAGE_POLICIES, VIEW_POLICIES
-from policies.validation import MethodChoice, check_methods, check_policy, normalize_policy
+from policies.validation import MethodChoice, check_methods, check_policy
+
+# The form fields the services take; the admin's forms show exactly these (and the policy's read-only dates).
+POLICY_VALUES = ("name", "description", "enabled", "scopes", "trigger", "min_severity", "repeat_interval")
+SCOPE_VALUES = ("name", "description", *Scope.PATTERN_FIELDS)
+
+
+def _methods(formsets) -> list[MethodChoice]:
+    """The kept rows of the notification method inline, in the order of their positions."""
+    rows = [
+        form.cleaned_data
+        for formset in formsets
+        if formset.model is NotificationMethod
+        for form in formset.forms
+        if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("integration")
+    ]
+    rows.sort(key=lambda data: data.get("position") or 0)
+    return [MethodChoice(data["integration"]) for data in rows]
 
 
 class PolicyAdminForm(ModelForm):
     class Meta:
         model = ResponsePolicy
-        fields = "__all__"
+        fields = POLICY_VALUES
 
     def validate_unique(self):
         # Checked ignoring case in clean() by the shared rules.
@@ -43,13 +59,7 @@ class PolicyAdminForm(ModelForm):
 class MethodInlineFormSet(BaseInlineFormSet):
     def clean(self):
         super().clean()
-        kept = [
-            form.cleaned_data
-            for form in self.forms
-            if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("integration")
-        ]
-        kept.sort(key=lambda data: data.get("position") or 0)
-        general, rows = check_methods([MethodChoice(data["integration"]) for data in kept])
+        general, rows = check_methods(_methods([self]))
         problems = general + [message for row in rows.values() for message in row]
         if problems:
             raise ValidationError(problems)
@@ -106,28 +116,22 @@ class ResponsePolicyAdmin(admin.ModelAdmin):
         return self.has_view_permission(request)
 
     def save_model(self, request, obj, form, change):
-        if change:
-            # The stored state, before the admin writes the policy, its scopes and its methods.
-            request._policy_before = services.policy_snapshot(ResponsePolicy.objects.get(pk=obj.pk))
-        else:
-            obj.created_by = request.user
-        # Stored as the other entry points store it: the trigger's default threshold, or none for triggers without.
-        obj.min_severity = normalize_policy(
-            {"name": obj.name, "trigger": obj.trigger, "min_severity": obj.min_severity}
-        )["min_severity"]
-        super().save_model(request, obj, form, change)
+        # Nothing yet: the policy, its scopes and its methods are one change, stored by the service in save_related(),
+        # where the inline rows are known.
+        pass
 
     def save_related(self, request, form, formsets, change):
-        # Scopes and methods are saved only here, so the log entry is written after them (same transaction).
-        super().save_related(request, form, formsets, change)
-        policy = form.instance
-        after = services.policy_snapshot(policy)
-        if not change:
-            audit.record(request, AuditAction.CREATE, policy, audit.diff({}, after))
-            return
-        changes = audit.diff(request._policy_before, after)
-        if changes:
-            audit.record(request, services.action_for(changes), policy, changes)
+        values = {field: form.cleaned_data[field] for field in POLICY_VALUES}
+        values["notification_methods"] = _methods(formsets)
+        if change:
+            services.update_policy(request, form.instance, values)
+        else:
+            services.create_policy(request, values, form.instance)
+
+    def construct_change_message(self, request, form, formsets, add):
+        # The inline rows were stored by the service, not by their formset; the admin's own history then
+        # describes the policy's fields only (the security event log has the whole change).
+        return super().construct_change_message(request, form, [], add)
 
     def delete_model(self, request, obj):
         services.delete_policy(request, obj)
@@ -155,7 +159,7 @@ class ResponsePolicyAdmin(admin.ModelAdmin):
 class ScopeAdminForm(ScopeRulesMixin, ModelForm):
     class Meta:
         model = Scope
-        fields = "__all__"
+        fields = SCOPE_VALUES
 
 
 @admin.register(Scope)
@@ -186,15 +190,11 @@ class ScopeAdmin(admin.ModelAdmin):
         return deleted, counts, perms_needed, protected
 
     def save_model(self, request, obj, form, change):
+        values = {field: form.cleaned_data[field] for field in SCOPE_VALUES}
         if change:
-            before = services.scope_snapshot(Scope.objects.get(pk=obj.pk))
-            super().save_model(request, obj, form, change)
-            changes = audit.diff(before, services.scope_snapshot(obj))
-            if changes:
-                audit.record(request, AuditAction.UPDATE, obj, changes)
+            services.update_scope(request, obj, values)
         else:
-            super().save_model(request, obj, form, change)
-            audit.record(request, AuditAction.CREATE, obj, audit.diff({}, services.scope_snapshot(obj)))
+            services.create_scope(request, values, obj)
 
     def delete_model(self, request, obj):
         services.delete_scope(request, obj)

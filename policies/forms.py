@@ -10,7 +10,8 @@ from __future__ import annotations
 from django import forms
 
 from events.models import Severity
-from notifications.models import IntegrationKind, NotificationIntegration
+from notifications.channels import kind_choices
+from notifications.models import NotificationIntegration
 from policies.models import DEFAULT_REPEAT_INTERVAL, TRIGGER_DEFAULT_SEVERITY, ResponsePolicy, Scope, Trigger
 from policies.validation import MethodChoice, check_policy, check_scope
 
@@ -75,18 +76,18 @@ class IntegrationSelect(forms.Select):
 class MethodForm(forms.Form):
     """One notification method row. Both fields empty: an unused row, ignored."""
 
-    kind = forms.ChoiceField(
-        label="Output type", required=False, choices=[("", "Output type…")] + IntegrationKind.choices
-    )
+    kind = forms.ChoiceField(label="Output type", required=False)
     integration = forms.TypedChoiceField(label="Integration", required=False, coerce=int, empty_value=None)
 
     def __init__(self, *args, integrations: list[NotificationIntegration], **kwargs):
         super().__init__(*args, **kwargs)
+        # The registry's kinds at the time of the request, not at import: a kind may be registered later.
+        self.fields["kind"].choices = [("", "Output type…"), *kind_choices()]
         self.integrations = {integration.pk: integration for integration in integrations}
         groups: dict[str, list[tuple[int, str]]] = {}
         for integration in integrations:
             label = integration.name if integration.enabled else f"{integration.name} (disabled)"
-            groups.setdefault(integration.get_kind_display(), []).append((integration.pk, label))
+            groups.setdefault(integration.kind_label, []).append((integration.pk, label))
         field = self.fields["integration"]
         field.choices = [("", "Integration…")] + list(groups.items())
         field.widget = IntegrationSelect(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Prefetch, QuerySet
 
+from notifications.models import NotificationIntegration
 from policies.models import NotificationMethod, ResponsePolicy, Scope
 
 # Sort keys offered by the Response policies table → ORDER BY (name last, so pages are stable).
@@ -49,3 +50,13 @@ def sort_policies(queryset: QuerySet[ResponsePolicy], sort: str) -> tuple[QueryS
 def scopes_with_usage() -> QuerySet[Scope]:
     """Scopes with the number of policies using each (one query)."""
     return Scope.objects.annotate(policy_count=Count("policies")).order_by("-is_global", "name")
+
+
+def policy_names_using(integration: NotificationIntegration) -> list[str]:
+    """Names of the policies that send through ``integration`` (registered in notifications by PoliciesConfig)."""
+    return list(
+        ResponsePolicy.objects.filter(notification_methods__integration=integration)
+        .order_by("name")
+        .values_list("name", flat=True)
+        .distinct()
+    )

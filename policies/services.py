@@ -99,14 +99,16 @@ def _write_policy(policy: ResponsePolicy, values: dict[str, Any]) -> None:
         )
 
 
-def create_policy(request, values: dict[str, Any]) -> ResponsePolicy:
+def create_policy(request, values: dict[str, Any], policy: ResponsePolicy | None = None) -> ResponsePolicy:
     """Create a policy from parsed values (see :func:`policies.validation.check_policy` for the keys).
 
+    ``policy``: an unsaved instance to store (the admin's, which its page then shows); a new one by default.
     Raises :class:`ValidationFailed` with field-level messages; then nothing is stored.
     """
     values = _validated_policy(values, None)
     user = getattr(request, "user", None)
-    policy = ResponsePolicy(created_by=user if user is not None and user.is_authenticated else None)
+    policy = policy if policy is not None else ResponsePolicy()
+    policy.created_by = user if user is not None and user.is_authenticated else None
     try:
         with transaction.atomic():
             _write_policy(policy, values)
@@ -178,10 +180,15 @@ def _validated_scope(values: dict[str, Any], instance: Scope | None) -> dict[str
     return cleaned
 
 
-def create_scope(request, values: dict[str, Any]) -> Scope:
-    """Create a scope from ``{name, description, clusters, namespaces, registries, repositories}``."""
+def create_scope(request, values: dict[str, Any], scope: Scope | None = None) -> Scope:
+    """Create a scope from ``{name, description, clusters, namespaces, registries, repositories}``.
+
+    ``scope``: an unsaved instance to store (the admin's); a new one by default. May raise :class:`ValidationFailed`.
+    """
     values = _validated_scope(values, None)
-    scope = Scope(**values)
+    scope = scope if scope is not None else Scope()
+    for field, value in values.items():
+        setattr(scope, field, value)
     try:
         with transaction.atomic():
             scope.save()

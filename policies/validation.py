@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from events.models import Severity
-from notifications.models import IntegrationKind, NotificationIntegration
+from notifications.channels import kind_label
+from notifications.models import NotificationIntegration
 from policies.models import TRIGGER_DEFAULT_SEVERITY, ResponsePolicy, Scope, Trigger
 
 NAME_MAX_LENGTH = ResponsePolicy._meta.get_field("name").max_length
@@ -85,9 +86,8 @@ def check_methods(methods: Sequence[MethodChoice]) -> tuple[list[str], dict[int,
     for index, method in enumerate(methods):
         integration = method.integration
         if method.kind and integration.kind != method.kind:
-            expected = IntegrationKind(method.kind).label if method.kind in IntegrationKind.values else method.kind
             rows.setdefault(index, []).append(
-                f"“{integration.name}” is a {integration.get_kind_display()} output, not {expected}."
+                f"“{integration.name}” is a {integration.kind_label} output, not {kind_label(method.kind)}."
             )
         if integration.pk in seen:
             rows.setdefault(index, []).append(f"“{integration.name}” is listed more than once.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 
-from notifications.models import IntegrationKind, NotificationIntegration
+from notifications.models import NotificationIntegration
 from policies.models import NotificationMethod, ResponsePolicy, Scope, Trigger
 from tests.conftest import token_client
 
@@ -26,9 +26,9 @@ def prod_scope(db) -> Scope:
 def outputs(db) -> dict[str, NotificationIntegration]:
     """One integration per kind used in the tests, by name: mail, chat (telegram), hook (webhook)."""
     return {
-        "mail": NotificationIntegration.objects.create(name="SOC mailbox", kind=IntegrationKind.EMAIL),
-        "chat": NotificationIntegration.objects.create(name="On-call chat", kind=IntegrationKind.TELEGRAM),
-        "hook": NotificationIntegration.objects.create(name="SIEM hook", kind=IntegrationKind.WEBHOOK),
+        "mail": NotificationIntegration.objects.create(name="SOC mailbox", kind="email"),
+        "chat": NotificationIntegration.objects.create(name="On-call chat", kind="telegram"),
+        "hook": NotificationIntegration.objects.create(name="SIEM hook", kind="webhook"),
     }
 
 

@@ -147,3 +147,75 @@ def test_audit_log_is_read_only_in_the_admin(admin_client, make_policy, admin_us
     entry = audit.record(None, AuditAction.CREATE, make_policy("Logged"))
     assert admin_client.get("/admin/kcs/auditentry/").status_code == 200
     assert admin_client.post(f"/admin/kcs/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_admin_change_of_fields_and_methods_writes_one_audit_entry(admin_client, make_policy, global_scope, outputs):
+    policy = make_policy("Critical CVEs")
+    method = policy.notification_methods.get()
+    data = {
+        "name": "Critical CVEs",
+        "description": "",
+        "enabled": "",
+        "scopes": [global_scope.pk],
+        "trigger": "critical_vulnerabilities",
+        "min_severity": "5",
+        "repeat_interval": "14400",
+        **inline([(outputs["chat"].pk, 0), (outputs["hook"].pk, 1)], initial=1),
+        "notification_methods-0-id": str(method.pk),
+        "notification_methods-0-policy": str(policy.pk),
+    }
+    assert admin_client.post(f"{ADMIN}{policy.pk}/change/", data).status_code == 302
+    entry = AuditEntry.objects.get()
+    assert entry.source == "admin" and entry.action == "update"
+    assert entry.changes == {
+        "enabled": [True, False],
+        "notification_methods": [["SOC mailbox"], ["On-call chat", "SIEM hook"]],
+    }
+    assert [m.integration.name for m in policy.notification_methods.order_by("position")] == [
+        "On-call chat",
+        "SIEM hook",
+    ]
+
+
+@pytest.mark.django_db
+def test_admin_policy_pages_show_the_policies_and_their_outputs(admin_client, make_policy, outputs):
+    policy = make_policy("Prod criticals", methods=("mail", "hook"))
+    make_policy("Staging malware", trigger="malware", min_severity=None)
+    listing = admin_client.get(ADMIN).content.decode()
+    assert "Prod criticals" in listing and "Staging malware" in listing
+    page = admin_client.get(f"{ADMIN}{policy.pk}/change/").content.decode()
+    assert 'value="Prod criticals"' in page and "SOC mailbox" in page and "SIEM hook" in page and "Global" in page
+
+
+@pytest.mark.django_db
+def test_admin_refuses_a_policy_name_taken_ignoring_case(admin_client, make_policy, global_scope, outputs):
+    make_policy("Prod criticals")
+    data = {
+        "name": "PROD criticals",
+        "scopes": [global_scope.pk],
+        "trigger": "malware",
+        "repeat_interval": "0",
+        **inline([(outputs["mail"].pk, 0)]),
+    }
+    page = admin_client.post(f"{ADMIN}add/", data).content.decode()
+    assert "A policy named “PROD criticals” already exists." in page
+    assert ResponsePolicy.objects.count() == 1 and not AuditEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_admin_adds_a_scope_through_the_service_with_one_audit_entry(admin_client):
+    data = {
+        "name": "Payments",
+        "description": "",
+        "clusters": '["prod-*"]',
+        "namespaces": '[" payments ", "payments"]',
+        "registries": "[]",
+        "repositories": "[]",
+    }
+    assert admin_client.post("/admin/policies/scope/add/", data).status_code == 302
+    scope = Scope.objects.get(name="Payments")
+    assert scope.namespaces == ["payments"]  # cleaned by the shared rules
+    entry = AuditEntry.objects.get()
+    assert entry.source == "admin" and entry.action == "create" and entry.object_id == str(scope.pk)
+    assert "Payments" in admin_client.get("/admin/policies/scope/").content.decode()
