@@ -15,7 +15,7 @@ TASK = SimpleNamespace(request=SimpleNamespace(is_eager=False))
 @pytest.fixture
 def checks(monkeypatch):
     calls = []
-    monkeypatch.setattr("django.db.close_old_connections", lambda: calls.append(1))
+    monkeypatch.setattr(kcs_celery, "close_old_connections", lambda: calls.append(1))
     monkeypatch.setattr(kcs_celery, "_last_checked", 0.0)
     return calls
 
