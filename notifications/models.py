@@ -34,8 +34,9 @@ class NotificationIntegration(models.Model):
     @property
     def kind_label(self) -> str:
         """The kind as people read it (e.g. "Microsoft Teams")."""
-        # Imported here: the channel modules import this module (through their forms).
-        from notifications.channels import kind_label
+        # Imported here, not at module level: importing the registry runs the channels package, whose channel
+        # modules import this module (through their forms) while it is still loading.
+        from notifications.channels.registry import kind_label
 
         return kind_label(self.kind)
 
