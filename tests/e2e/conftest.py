@@ -349,13 +349,19 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
             "the end-to-end tests share the test database with a worker process: run them with "
             "DATABASE_URL=postgres://…"
         )
+    if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        pytest.skip(
+            "the end-to-end tests share a broker with a worker process: run them with CELERY_BROKER_URL=redis://…"
+        )
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     database_url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     env = {
         **os.environ,
+        # The worker runs the product's own settings, as in production, on the test database and broker.
+        "DJANGO_SETTINGS_MODULE": "kcs.settings",
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "KCS_VAR_DIR": str(settings.VAR_DIR),
+        "KCS_VAR_DIR": str(tmp_path_factory.mktemp("worker-var")),
         "SECRET_KEY": settings.SECRET_KEY,
         "KCS_ENCRYPTION_KEY": settings.KCS_ENCRYPTION_KEY,
         "KCS_ALLOW_PRIVATE_DESTINATIONS": "true",  # the receivers are on loopback
