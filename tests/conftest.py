@@ -1,4 +1,7 @@
-"""Shared fixtures: users with and without rights, authenticated API clients, and a guard against the internet."""
+"""Shared fixtures: users with and without rights, authenticated API clients, and a guard against the internet.
+
+Objects are built by tests/factories.py; helpers that are not fixtures live there or in tests/helpers.py.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,9 @@ import ipaddress
 import socket
 
 import pytest
-from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
-from kcs.models import ApiToken
+from tests.factories import UserFactory, global_scope, token_client
 
 _real_connect = socket.socket.connect
 _real_create_connection = socket.create_connection
@@ -61,9 +63,7 @@ def restore_migration_data() -> None:
 
     from django.apps import apps
 
-    apps.get_model("policies", "Scope").objects.get_or_create(
-        is_global=True, defaults={"name": "Global", "description": "Every resource (built in; cannot be changed)."}
-    )
+    global_scope()
     # The seed functions flip AppConfig.models_module for create_permissions(); keep the real registry intact.
     saved = {config.label: config.models_module for config in apps.get_app_configs()}
     try:
@@ -85,29 +85,21 @@ def migration_data(request):
         restore_migration_data()
 
 
+@pytest.fixture(autouse=True)
+def fresh_policy_index(monkeypatch):
+    """Each test starts without a compiled policy index: the revision counter is rolled back with the test's
+    transaction, so the next test may reach the same number with different policies."""
+    monkeypatch.setattr("policies.index_cache._cached", None)
+
+
 def _is_transactional(request) -> bool:
     marker = request.node.get_closest_marker("django_db")
     return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
 
 
-def grant(user, *codenames: str) -> None:
-    """Give ``user`` the permissions named ``app_label.codename``."""
-    for name in codenames:
-        app_label, codename = name.split(".", 1)
-        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-
-
-def token_client(user) -> APIClient:
-    """An API client that authenticates as ``user`` with a fresh API token."""
-    _, key = ApiToken.issue(user, "test")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
-
-
 @pytest.fixture
-def admin_user(django_user_model):
-    return django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123")
+def admin_user(db):
+    return UserFactory(username="root", superuser=True)
 
 
 @pytest.fixture
@@ -116,9 +108,9 @@ def admin_api(admin_user) -> APIClient:
 
 
 @pytest.fixture
-def plain_user(django_user_model):
-    """A signed-in person without any rights."""
-    return django_user_model.objects.create_user("nobody", "nobody@example.com", "pw-nobody-123")
+def plain_user(db):
+    """A person without any rights."""
+    return UserFactory(username="nobody")
 
 
 @pytest.fixture

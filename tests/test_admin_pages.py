@@ -4,7 +4,7 @@ import pytest
 from django.contrib import admin
 
 from events import services
-from tests.events.conftest import vulnerability
+from tests.factories import vulnerability
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,6 @@ import os
 import random
 import re
 import signal
-import socket
 import socketserver
 import subprocess
 import sys
@@ -29,7 +28,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-HMAC_SECRET = "e2e-hmac-secret"
+from tests.factories import HMAC_SECRET
+from tests.helpers import free_port, wait_for
+
 QUEUES = ("events", "notifications", "default")
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,23 +39,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
-
-
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
-    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- receivers ----------------------------------------------------------------------------------------------------
@@ -194,26 +178,6 @@ class SmtpReceiver:
 
     def close(self):
         self.controller.stop()
-
-
-CEF = re.compile(
-    r"CEF:0\|(?P<vendor>[^|]*)\|(?P<product>[^|]*)\|(?P<version>[^|]*)\|(?P<signature>(?:\\\||[^|])*)"
-    r"\|(?P<name>(?:\\\||[^|])*)\|(?P<severity>\d+)\|(?P<extension>.*)$"
-)
-
-
-def parse_cef(line: str) -> dict:
-    """A CEF record's header fields and extension (``key=value`` pairs; values may hold escaped ``=``)."""
-    match = CEF.search(line)
-    assert match, line
-    fields = match.groupdict()
-    keys = list(re.finditer(r"(?:^| )([A-Za-z0-9]+)=", fields["extension"]))
-    extension = {}
-    for index, key in enumerate(keys):
-        end = keys[index + 1].start() if index + 1 < len(keys) else len(fields["extension"])
-        extension[key.group(1)] = fields["extension"][key.end() : end].replace("\\=", "=").replace("\\\\", "\\")
-    fields["extension"] = extension
-    return fields
 
 
 class SyslogReceiver:

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from notifications import delivery
 from notifications.models import Notification, NotificationIntegration, NotificationStatus
-from tests.notifications.conftest import make_batch, make_integration, response
+from tests.factories import NotificationFactory, make_batch, make_integration
+from tests.helpers import response
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +29,10 @@ def queued(monkeypatch):
 
 
 def make_notification(integration=None, events=1, **fields) -> Notification:
-    integration = integration or make_integration("webhook")
-    notification = Notification.objects.create(
-        integration=integration,
-        integration_name=integration.name,
-        policy_name="P",
-        idempotency_key=fields.pop("idempotency_key", f"key-{Notification.objects.count()}"),
-        **fields,
+    """A pending notification of ``events`` new events through ``integration`` (default: a new webhook)."""
+    return NotificationFactory(
+        integration=integration or make_integration("webhook"), events=make_batch(events).events.all(), **fields
     )
-    notification.events.set(make_batch(events).events.all())
-    return notification
 
 
 def test_delivered_notification_is_sent_with_its_idempotency_key(fake_http, queued):

@@ -6,8 +6,8 @@ import pytest
 
 from kcs.models import AuditEntry
 from notifications.models import Notification, NotificationIntegration
-from tests.conftest import grant
-from tests.notifications.conftest import make_batch, make_integration, make_policy, response
+from tests.factories import grant, make_batch, make_integration, make_policy
+from tests.helpers import response
 
 pytestmark = pytest.mark.django_db
 
