@@ -1,14 +1,20 @@
-"""Shared fixtures: users with and without rights, authenticated API clients, and a guard against the internet.
+"""Shared fixtures: users with and without rights, authenticated API clients, a guard against the internet, and a
+test database that is safe to reuse between runs.
 
 Objects are built by tests/factories.py; helpers that are not fixtures live there or in tests/helpers.py.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import socket
+from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import OperationalError, connections
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory, global_scope, token_client
@@ -75,6 +81,74 @@ def restore_migration_data() -> None:
     finally:
         for config in apps.get_app_configs():
             config.models_module = saved[config.label]
+
+
+# --- reusing the test database -----------------------------------------------------------------------------------
+# pytest.ini passes --reuse-db: a PostgreSQL test database is kept between runs and Django's migrate applies only the
+# migrations it has not recorded. Two things would go wrong with that alone, and are handled here:
+# - a migration edited in place (or another branch's migrations) is never applied again: the kept database is marked
+#   with a digest of every migration file and re-created when they differ;
+# - rows left by the previous run (a transactional test's flush removes the seeded rows; an interrupted run leaves
+#   its own): a reused database is flushed and re-seeded before the first test.
+# CI passes --create-db anyway (.ci/run). SQLite test databases live in memory, so there is nothing to reuse.
+
+
+def _migrations_mark() -> str:
+    root = Path(settings.BASE_DIR)
+    digest = hashlib.sha256()
+    for path in sorted(root.glob("*/migrations/*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return f"kcs-migrations:{digest.hexdigest()[:32]}"
+
+
+@pytest.fixture(scope="session")
+def _kept_test_database(django_db_modify_db_settings, django_db_blocker) -> dict | None:
+    """The PostgreSQL test database: its ``name`` and its ``mark`` ("" when unmarked, None when it does not exist);
+    None for SQLite."""
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        return None
+    name = connection.creation._get_test_db_name()
+    probe = connection.__class__({**connection.settings_dict, "NAME": name}, alias="kept-test-database")
+    with django_db_blocker.unblock():
+        try:
+            with probe.cursor() as cursor:
+                cursor.execute(
+                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()"
+                )
+                mark = cursor.fetchone()[0] or ""
+        except OperationalError:  # not created yet
+            mark = None
+        finally:
+            probe.close()
+    return {"name": name, "mark": mark}
+
+
+@pytest.fixture(scope="session")
+def django_db_createdb(django_db_createdb, django_db_keepdb, _kept_test_database) -> bool:
+    """--reuse-db re-creates a kept test database that was migrated with other migration files."""
+    if django_db_createdb or not django_db_keepdb or _kept_test_database is None:
+        return django_db_createdb
+    return _kept_test_database["mark"] not in (None, _migrations_mark())
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_createdb, django_db_keepdb, _kept_test_database, django_db_blocker):
+    """A reused test database starts as a freshly migrated one; a kept one is marked with its migrations."""
+    connection = connections["default"]
+    if not django_db_keepdb or _kept_test_database is None:
+        return
+    if connection.settings_dict["NAME"] != _kept_test_database["name"]:
+        return  # no test here uses the database: it was not set up, and the one configured is not the test one
+    with django_db_blocker.unblock():
+        if not django_db_createdb:
+            call_command("flush", interactive=False, verbosity=0)
+            restore_migration_data()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"COMMENT ON DATABASE {connection.ops.quote_name(_kept_test_database['name'])} "
+                f"IS '{_migrations_mark()}'"
+            )
 
 
 @pytest.fixture(autouse=True)
