@@ -12,12 +12,6 @@ from tests.helpers import response
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
 def test_integrations_index_lists_every_output_type(admin_client):
     make_integration("telegram", "On-call chat")
     page = admin_client.get("/integrations/").content.decode()
