@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+
+# Off only inside writes_nothing(): then the embedded defaults (var/ folders, keys generated on a first start) are
+# neither created nor generated.
+_write_defaults = True
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -67,6 +73,25 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     return value
 
 
+@contextmanager
+def writes_nothing() -> Iterator[None]:
+    """Within the block :func:`ensure_dir` creates no folder and :func:`persistent_secret` generates no value (it
+    raises instead): how ``kcs.settings_test`` imports ``kcs.settings`` without touching the disk."""
+    global _write_defaults
+    previous, _write_defaults = _write_defaults, False
+    try:
+        yield
+    finally:
+        _write_defaults = previous
+
+
+def ensure_dir(path: Path) -> Path:
+    """``path``, created with its parents (except inside :func:`writes_nothing`)."""
+    if _write_defaults:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def persistent_secret(name: str, path: Path, factory=lambda: secrets.token_urlsafe(50)) -> str:
     """The variable's value; else a value generated once and kept in ``path`` (mode 0600).
 
@@ -78,6 +103,8 @@ def persistent_secret(name: str, path: Path, factory=lambda: secrets.token_urlsa
         return value
     if path.exists():
         return path.read_text().strip()
+    if not _write_defaults:
+        raise ImproperlyConfigured(f"{name} must be set: these settings write no files, so it cannot be generated")
     path.parent.mkdir(parents=True, exist_ok=True)
     value = factory()
     try:

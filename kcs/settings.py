@@ -13,11 +13,10 @@ import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from kcs.env import env_bool, env_choice, env_int, env_list, env_str, persistent_secret
+from kcs.env import ensure_dir, env_bool, env_choice, env_int, env_list, env_str, persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("KCS_VAR_DIR", str(BASE_DIR / "var"))).resolve()
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR = ensure_dir(Path(env_str("KCS_VAR_DIR", str(BASE_DIR / "var"))).resolve())
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = persistent_secret("SECRET_KEY", VAR_DIR / "secret_key")
@@ -143,7 +142,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
+ensure_dir(STATIC_ROOT)
 # Serve straight from the app folders too, so the screens are styled even before `collectstatic` ran.
 WHITENOISE_USE_FINDERS = True
 STORAGES = {
@@ -191,7 +190,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_URL = "filesystem://localhost//"
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+        ensure_dir(_broker_dir / _sub)
     # One folder for both directions: the web process writes messages where the worker reads them.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),

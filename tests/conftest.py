@@ -1,15 +1,23 @@
-"""Shared fixtures: users with and without rights, authenticated API clients, and a guard against the internet."""
+"""Shared fixtures: users with and without rights, authenticated API clients, a guard against the internet, and a
+test database that is safe to reuse between runs.
+
+Objects are built by tests/factories.py; helpers that are not fixtures live there or in tests/helpers.py.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import socket
+from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.conf import settings
+from django.core.management import call_command
+from django.db import OperationalError, connections
 from rest_framework.test import APIClient
 
-from kcs.models import ApiToken
+from tests.factories import UserFactory, global_scope, token_client
 
 _real_connect = socket.socket.connect
 _real_create_connection = socket.create_connection
@@ -61,9 +69,7 @@ def restore_migration_data() -> None:
 
     from django.apps import apps
 
-    apps.get_model("policies", "Scope").objects.get_or_create(
-        is_global=True, defaults={"name": "Global", "description": "Every resource (built in; cannot be changed)."}
-    )
+    global_scope()
     # The seed functions flip AppConfig.models_module for create_permissions(); keep the real registry intact.
     saved = {config.label: config.models_module for config in apps.get_app_configs()}
     try:
@@ -77,6 +83,74 @@ def restore_migration_data() -> None:
             config.models_module = saved[config.label]
 
 
+# --- reusing the test database -----------------------------------------------------------------------------------
+# pytest.ini passes --reuse-db: a PostgreSQL test database is kept between runs and Django's migrate applies only the
+# migrations it has not recorded. Two things would go wrong with that alone, and are handled here:
+# - a migration edited in place (or another branch's migrations) is never applied again: the kept database is marked
+#   with a digest of every migration file and re-created when they differ;
+# - rows left by the previous run (a transactional test's flush removes the seeded rows; an interrupted run leaves
+#   its own): a reused database is flushed and re-seeded before the first test.
+# CI passes --create-db anyway (.ci/run). SQLite test databases live in memory, so there is nothing to reuse.
+
+
+def _migrations_mark() -> str:
+    root = Path(settings.BASE_DIR)
+    digest = hashlib.sha256()
+    for path in sorted(root.glob("*/migrations/*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return f"kcs-migrations:{digest.hexdigest()[:32]}"
+
+
+@pytest.fixture(scope="session")
+def _kept_test_database(django_db_modify_db_settings, django_db_blocker) -> dict | None:
+    """The PostgreSQL test database: its ``name`` and its ``mark`` ("" when unmarked, None when it does not exist);
+    None for SQLite."""
+    connection = connections["default"]
+    if connection.vendor != "postgresql":
+        return None
+    name = connection.creation._get_test_db_name()
+    probe = connection.__class__({**connection.settings_dict, "NAME": name}, alias="kept-test-database")
+    with django_db_blocker.unblock():
+        try:
+            with probe.cursor() as cursor:
+                cursor.execute(
+                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()"
+                )
+                mark = cursor.fetchone()[0] or ""
+        except OperationalError:  # not created yet
+            mark = None
+        finally:
+            probe.close()
+    return {"name": name, "mark": mark}
+
+
+@pytest.fixture(scope="session")
+def django_db_createdb(django_db_createdb, django_db_keepdb, _kept_test_database) -> bool:
+    """--reuse-db re-creates a kept test database that was migrated with other migration files."""
+    if django_db_createdb or not django_db_keepdb or _kept_test_database is None:
+        return django_db_createdb
+    return _kept_test_database["mark"] not in (None, _migrations_mark())
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_createdb, django_db_keepdb, _kept_test_database, django_db_blocker):
+    """A reused test database starts as a freshly migrated one; a kept one is marked with its migrations."""
+    connection = connections["default"]
+    if not django_db_keepdb or _kept_test_database is None:
+        return
+    if connection.settings_dict["NAME"] != _kept_test_database["name"]:
+        return  # no test here uses the database: it was not set up, and the one configured is not the test one
+    with django_db_blocker.unblock():
+        if not django_db_createdb:
+            call_command("flush", interactive=False, verbosity=0)
+            restore_migration_data()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"COMMENT ON DATABASE {connection.ops.quote_name(_kept_test_database['name'])} "
+                f"IS '{_migrations_mark()}'"
+            )
+
+
 @pytest.fixture(autouse=True)
 def migration_data(request):
     """Transactional tests (live server, real worker) start with the seeded rows like every other test."""
@@ -85,29 +159,21 @@ def migration_data(request):
         restore_migration_data()
 
 
+@pytest.fixture(autouse=True)
+def fresh_policy_index(monkeypatch):
+    """Each test starts without a compiled policy index: the revision counter is rolled back with the test's
+    transaction, so the next test may reach the same number with different policies."""
+    monkeypatch.setattr("policies.index_cache._cached", None)
+
+
 def _is_transactional(request) -> bool:
     marker = request.node.get_closest_marker("django_db")
     return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
 
 
-def grant(user, *codenames: str) -> None:
-    """Give ``user`` the permissions named ``app_label.codename``."""
-    for name in codenames:
-        app_label, codename = name.split(".", 1)
-        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-
-
-def token_client(user) -> APIClient:
-    """An API client that authenticates as ``user`` with a fresh API token."""
-    _, key = ApiToken.issue(user, "test")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
-
-
 @pytest.fixture
-def admin_user(django_user_model):
-    return django_user_model.objects.create_superuser("root", "root@example.com", "pw-root-123")
+def admin_user(db):
+    return UserFactory(username="root", superuser=True)
 
 
 @pytest.fixture
@@ -116,9 +182,9 @@ def admin_api(admin_user) -> APIClient:
 
 
 @pytest.fixture
-def plain_user(django_user_model):
-    """A signed-in person without any rights."""
-    return django_user_model.objects.create_user("nobody", "nobody@example.com", "pw-nobody-123")
+def plain_user(db):
+    """A person without any rights."""
+    return UserFactory(username="nobody")
 
 
 @pytest.fixture

@@ -8,29 +8,20 @@ import pytest
 from django.utils import timezone
 
 from kcs.models import AuditEntry
-from tests.conftest import grant, token_client
+from tests.factories import AuditEntryFactory, UserFactory, token_client
 
 LOG = "/security-log/"
 
 
-def entry(actor="alice", action="update", object_type="response policy", repr="Critical CVEs", days_ago=0, **extra):
-    return AuditEntry.objects.create(
-        timestamp=timezone.now() - dt.timedelta(days=days_ago),
-        actor_name=actor,
-        action=action,
-        object_type=object_type,
-        object_id="1",
-        object_repr=repr,
-        source=extra.pop("source", "ui"),
-        **extra,
+def entry(actor="alice", repr="Critical CVEs", days_ago=0, **fields) -> AuditEntry:
+    return AuditEntryFactory(
+        actor_name=actor, object_repr=repr, timestamp=timezone.now() - dt.timedelta(days=days_ago), **fields
     )
 
 
 @pytest.fixture
-def reader(client, django_user_model):
-    user = django_user_model.objects.create_user("reader", "reader@example.com", "pw-reader-123")
-    grant(user, "kcs.view_auditentry")
-    client.force_login(user)
+def reader(client, db):
+    client.force_login(UserFactory(username="reader", rights=["kcs.view_auditentry"]))
     return client
 
 
@@ -93,10 +84,10 @@ def test_page_needs_the_view_right(client, plain_user):
 
 @pytest.mark.django_db
 def test_policy_changes_from_screen_api_and_admin_all_reach_the_log(client, admin_user, django_user_model):
-    from notifications.models import NotificationIntegration
     from policies.models import Scope
+    from tests.factories import NotificationIntegrationFactory
 
-    mail = NotificationIntegration.objects.create(name="Mail", kind="email")
+    mail = NotificationIntegrationFactory(name="Mail", kind="email")
     api = token_client(admin_user)
     created = api.post(
         "/api/v1/response-policies/",

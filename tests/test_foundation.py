@@ -1,6 +1,14 @@
 """The product answers: health checks, login page, API authentication."""
 
+import json
+
 import pytest
+import yaml
+from django.db import connections
+from django.db.utils import load_backend
+from openapi_spec_validator import validate
+
+from tests.helpers import free_port
 
 
 def test_healthz_answers_ok(client):
@@ -10,21 +18,79 @@ def test_healthz_answers_ok(client):
 
 
 @pytest.mark.django_db
-def test_readyz_reports_database_and_broker(client):
+def test_readyz_answers_200_when_database_and_broker_answer(client):
     response = client.get("/readyz")
     assert response.status_code == 200, response.content
-    assert response.json()["database"] == "ok"
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    """The configured broker is a Redis address where nothing listens (Celery reads CELERY_BROKER_URL from the
+    environment before its settings)."""
+    monkeypatch.setenv("CELERY_BROKER_URL", f"redis://127.0.0.1:{free_port()}/0")
+
+
+@pytest.fixture
+def database_down(tmp_path):
+    """The default database is one that cannot be reached: PostgreSQL on a port where nothing listens, or a SQLite
+    file in a folder that does not exist. The test's own connection is put back afterwards."""
+    real = connections["default"]
+    dead = dict(real.settings_dict)
+    if real.vendor == "postgresql":
+        dead.update(HOST="127.0.0.1", PORT=str(free_port()))
+    else:
+        dead["NAME"] = str(tmp_path / "missing" / "kcs.sqlite3")
+    connections["default"] = load_backend(dead["ENGINE"]).DatabaseWrapper(dead, "default")
+    yield
+    connections["default"].close()
+    connections["default"] = real
 
 
 @pytest.mark.django_db
-def test_openapi_schema_and_docs_are_served(admin_client):
-    schema = admin_client.get("/api/schema/", HTTP_ACCEPT="application/json")
-    assert schema.status_code == 200, schema.content[:500]
-    paths = schema.json()["paths"]
-    assert "/api/v1/events/" in paths and "/api/v1/events/{id}/" in paths
+def test_readyz_answers_503_when_the_broker_is_down(client, broker_down):
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    (problem,) = response.json()["problems"]
+    assert problem.startswith("broker unreachable: ")
+
+
+@pytest.mark.django_db
+def test_readyz_answers_503_when_the_database_is_down(client, database_down):
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "problems": ["database unreachable: OperationalError"]}
+
+
+@pytest.mark.django_db
+def test_openapi_schema_is_a_valid_openapi_3_document_of_the_whole_api(admin_client):
+    response = admin_client.get("/api/schema/")
+    assert response.status_code == 200, response.content[:500]
+    spec = yaml.safe_load(response.content)
+    validate(spec)  # raises OpenAPIValidationError naming the first part that breaks the OpenAPI 3 specification
+    assert spec["openapi"].startswith("3.")
+    assert {
+        "/api/v1/events/",
+        "/api/v1/events/{id}/",
+        *(f"/api/v1/ingest/{tool}/" for tool in ("trivy", "grype", "harbor", "falco")),
+        "/api/v1/response-policies/",
+        "/api/v1/response-policies/{id}/",
+        "/api/v1/scopes/",
+        "/api/v1/integrations/",
+        "/api/v1/integrations/{id}/test/",
+        "/api/v1/notifications/",
+        "/api/v1/notifications/{id}/retry/",
+        "/api/v1/audit-log/",
+    } <= set(spec["paths"])
+    as_json = admin_client.get("/api/schema/", {"format": "json"})
+    assert json.loads(as_json.content) == spec
+
+
+@pytest.mark.django_db
+def test_api_docs_page_loads_the_schema(admin_client):
     docs = admin_client.get("/api/docs/")
     assert docs.status_code == 200
-    assert b"swagger" in docs.content.lower()
+    assert "swagger-ui" in docs.content.decode() and '"/api/schema/"' in docs.content.decode()
 
 
 def test_bad_setting_stops_start_up_naming_the_variable(tmp_path):

@@ -8,6 +8,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from kcs.models import ApiToken, hash_token_key
+from tests.factories import UserFactory, grant, token_client, vulnerability
 
 pytestmark = pytest.mark.django_db
 
@@ -93,23 +94,14 @@ def test_ensure_admin_creates_admin_once_with_printed_password(capsys, settings,
     assert django_user_model.objects.filter(username="admin").count() == 1
 
 
-def test_a_scanner_group_member_can_send_and_read_events_but_not_more(django_user_model):
-    from django.contrib.auth.models import Group
-
-    from tests.conftest import token_client
-    from tests.events.conftest import vulnerability
-
-    ci = django_user_model.objects.create_user("gitlab-ci")
-    ci.groups.add(Group.objects.get(name="Scanner"))
-    api = token_client(ci)
+def test_a_scanner_group_member_can_send_and_read_events_but_not_more():
+    api = token_client(UserFactory(username="gitlab-ci", groups=["Scanner"]))
     assert api.post("/api/v1/events/", vulnerability(), format="json").status_code == 201
     assert api.get("/api/v1/events/").status_code == 200
     assert api.get("/api/v1/response-policies/").status_code == 403
 
 
 def test_rights_given_after_a_token_was_used_apply_to_its_next_request(plain_user):
-    from tests.conftest import grant, token_client
-
     api = token_client(plain_user)
     assert api.get("/api/v1/events/").status_code == 403
     grant(plain_user, "events.view_securityevent")

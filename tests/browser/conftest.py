@@ -40,12 +40,3 @@ def page(browser, live_server):
     page.set_default_timeout(10_000)
     yield page
     context.close()
-
-
-def login(page, username: str, password: str) -> None:
-    """Sign in through the login form."""
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser.conftest import login
+from tests.helpers import login
 
 
 @pytest.mark.django_db(transaction=True)

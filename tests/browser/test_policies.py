@@ -2,54 +2,29 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
-from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import expect
 
-from notifications.models import NotificationIntegration
-from policies.models import NotificationMethod, ResponsePolicy, Scope
-from tests.browser.conftest import login
-
-PASSWORD = "pw-browser-123"
-
-
-def person(django_user_model, username: str, group: str):
-    user = django_user_model.objects.create_user(username, f"{username}@example.com", PASSWORD)
-    user.groups.add(Group.objects.get(name=group))
-    return user
+from policies.models import ResponsePolicy
+from tests.factories import PASSWORD, NotificationIntegrationFactory, ResponsePolicyFactory, UserFactory
+from tests.helpers import login
 
 
 def existing_policy(name: str, integration) -> ResponsePolicy:
-    policy = ResponsePolicy.objects.create(name=name, trigger="malware")
-    policy.scopes.set([Scope.objects.get(is_global=True)])
-    NotificationMethod.objects.create(policy=policy, integration=integration)
-    return policy
-
-
-@pytest.fixture(autouse=True)
-def seeded(transactional_db):
-    """What the data migrations create: a transactional test's flush removed it (permissions come back)."""
-    Scope.objects.get_or_create(is_global=True, defaults={"name": "Global"})
-    for name, codenames in importlib.import_module("policies.migrations.0003_seed_groups").GROUPS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        for dotted in codenames:
-            app_label, codename = dotted.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return ResponsePolicyFactory(name=name, trigger="malware", methods=[integration])
 
 
 @pytest.fixture
-def outputs(seeded):
+def outputs(transactional_db):
     return (
-        NotificationIntegration.objects.create(name="SOC mailbox", kind="email"),
-        NotificationIntegration.objects.create(name="On-call chat", kind="telegram"),
+        NotificationIntegrationFactory(name="SOC mailbox", kind="email"),
+        NotificationIntegrationFactory(name="On-call chat", kind="telegram"),
     )
 
 
 @pytest.mark.django_db(transaction=True)
-def test_officer_adds_finds_disables_edits_and_deletes_a_policy(page, django_user_model, outputs):
-    person(django_user_model, "officer", "Security officer")
+def test_officer_adds_finds_disables_edits_and_deletes_a_policy(page, outputs):
+    UserFactory(username="officer", groups=["Security officer"])
     existing_policy("Staging malware", outputs[0])
     login(page, "officer", PASSWORD)
     page.goto("/policies/response/")
@@ -104,8 +79,8 @@ def test_officer_adds_finds_disables_edits_and_deletes_a_policy(page, django_use
 
 
 @pytest.mark.django_db(transaction=True)
-def test_auditor_sees_policies_without_controls(page, django_user_model, outputs):
-    person(django_user_model, "auditor", "Auditor")
+def test_auditor_sees_policies_without_controls(page, outputs):
+    UserFactory(username="auditor", groups=["Auditor"])
     existing_policy("Staging malware", outputs[0])
     login(page, "auditor", PASSWORD)
     page.goto("/policies/response/")
@@ -119,8 +94,8 @@ def test_auditor_sees_policies_without_controls(page, django_user_model, outputs
 
 
 @pytest.mark.django_db(transaction=True)
-def test_policy_form_and_toggle_work_without_javascript(browser, live_server, django_user_model, outputs):
-    person(django_user_model, "officer", "Security officer")
+def test_policy_form_and_toggle_work_without_javascript(browser, live_server, outputs):
+    UserFactory(username="officer", groups=["Security officer"])
     context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
     page = context.new_page()
     try:

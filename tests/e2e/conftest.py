@@ -16,7 +16,6 @@ import os
 import random
 import re
 import signal
-import socket
 import socketserver
 import subprocess
 import sys
@@ -29,7 +28,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-HMAC_SECRET = "e2e-hmac-secret"
+from tests.factories import HMAC_SECRET
+from tests.helpers import free_port, wait_for
+
 QUEUES = ("events", "notifications", "default")
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,23 +39,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
-
-
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
-    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- receivers ----------------------------------------------------------------------------------------------------
@@ -196,26 +180,6 @@ class SmtpReceiver:
         self.controller.stop()
 
 
-CEF = re.compile(
-    r"CEF:0\|(?P<vendor>[^|]*)\|(?P<product>[^|]*)\|(?P<version>[^|]*)\|(?P<signature>(?:\\\||[^|])*)"
-    r"\|(?P<name>(?:\\\||[^|])*)\|(?P<severity>\d+)\|(?P<extension>.*)$"
-)
-
-
-def parse_cef(line: str) -> dict:
-    """A CEF record's header fields and extension (``key=value`` pairs; values may hold escaped ``=``)."""
-    match = CEF.search(line)
-    assert match, line
-    fields = match.groupdict()
-    keys = list(re.finditer(r"(?:^| )([A-Za-z0-9]+)=", fields["extension"]))
-    extension = {}
-    for index, key in enumerate(keys):
-        end = keys[index + 1].start() if index + 1 < len(keys) else len(fields["extension"])
-        extension[key.group(1)] = fields["extension"][key.end() : end].replace("\\=", "=").replace("\\\\", "\\")
-    fields["extension"] = extension
-    return fields
-
-
 class SyslogReceiver:
     """UDP and TCP syslog listeners on loopback, collecting lines."""
 
@@ -349,13 +313,19 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
             "the end-to-end tests share the test database with a worker process: run them with "
             "DATABASE_URL=postgres://…"
         )
+    if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        pytest.skip(
+            "the end-to-end tests share a broker with a worker process: run them with CELERY_BROKER_URL=redis://…"
+        )
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     database_url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     env = {
         **os.environ,
+        # The worker runs the product's own settings, as in production, on the test database and broker.
+        "DJANGO_SETTINGS_MODULE": "kcs.settings",
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "KCS_VAR_DIR": str(settings.VAR_DIR),
+        "KCS_VAR_DIR": str(tmp_path_factory.mktemp("worker-var")),
         "SECRET_KEY": settings.SECRET_KEY,
         "KCS_ENCRYPTION_KEY": settings.KCS_ENCRYPTION_KEY,
         "KCS_ALLOW_PRIVATE_DESTINATIONS": "true",  # the receivers are on loopback

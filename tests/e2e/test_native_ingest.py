@@ -5,22 +5,16 @@ from __future__ import annotations
 import pytest
 
 from policies.models import Trigger
-from tests.conftest import token_client
-from tests.e2e.conftest import wait_for
-from tests.e2e.test_pipeline import hook
+from tests.factories import UserFactory, hook, make_policy, token_client
 from tests.fixtures import fixture_bytes
-from tests.notifications.conftest import make_policy
+from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def scanner(django_user_model):
-    from django.contrib.auth.models import Group
-
-    user = django_user_model.objects.create_user("trivy-in-ci")
-    user.groups.add(Group.objects.get(name="Scanner"))
-    return token_client(user)
+def scanner(transactional_db):
+    return token_client(UserFactory(username="trivy-in-ci", groups=["Scanner"]))
 
 
 def post_native(client, tool: str, fixture: str) -> dict:

@@ -14,9 +14,8 @@ from notifications.models import Notification, NotificationStatus
 from notifications.tasks import sweep_delivery_task
 from policies import evaluation
 from policies.tasks import sweep_evaluation_task
-from tests.conftest import token_client
-from tests.e2e.conftest import HMAC_SECRET, parse_cef, wait_for
-from tests.notifications.conftest import make_batch, make_integration, make_policy
+from tests.factories import hook, make_batch, make_integration, make_policy, token_client
+from tests.helpers import parse_cef, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -51,15 +50,6 @@ def post_events(api, events):
     answer = api.post("/api/v1/events/", events, format="json")
     assert answer.status_code == 201, answer.content
     return answer.json()
-
-
-def hook(receivers, name="hook", **config):
-    return make_integration(
-        "webhook",
-        name,
-        config={"url": f"{receivers['http'].url}/hook/{name}", "auth": "hmac", **config},
-        secrets={"hmac_secret": HMAC_SECRET},
-    )
 
 
 def test_one_event_reaches_every_kind_of_output(api, pipeline):

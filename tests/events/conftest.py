@@ -1,37 +1,13 @@
-"""Fixtures for the events tests: a scanner's API client and event payloads."""
+"""Fixtures for the events tests: a scanner's API client."""
 
 import pytest
 
-from tests.conftest import grant, token_client
-
-
-def vulnerability(**overrides) -> dict:
-    """A Trivy-style critical vulnerability event as a CI job would post it."""
-    event = {
-        "type": "vulnerability",
-        "severity": "critical",
-        "title": "openssl: X.400 address type confusion",
-        "source": "trivy",
-        "registry": "registry.example.com",
-        "repository": "shop/payments",
-        "tag": "2.3.1",
-        "digest": "sha256:" + "ab" * 32,
-        "finding_id": "CVE-2023-0286",
-        "package": "libssl3",
-        "installed_version": "3.0.7-r0",
-        "fixed_version": "3.0.8-r0",
-        "cvss": 7.4,
-        "occurred_at": "2026-11-20T10:00:00Z",
-    }
-    event.update(overrides)
-    return event
+from tests.factories import UserFactory, token_client
 
 
 @pytest.fixture
-def scanner_user(django_user_model):
-    user = django_user_model.objects.create_user("ci-scanner", password="pw-scan-123")
-    grant(user, "events.add_securityevent", "events.view_securityevent")
-    return user
+def scanner_user(db):
+    return UserFactory(username="ci-scanner", rights=["events.add_securityevent", "events.view_securityevent"])
 
 
 @pytest.fixture

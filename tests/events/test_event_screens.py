@@ -4,8 +4,7 @@ import pytest
 
 from events import services
 from events.models import SecurityEvent
-from tests.conftest import grant
-from tests.events.conftest import vulnerability
+from tests.factories import grant, vulnerability
 
 pytestmark = pytest.mark.django_db
 

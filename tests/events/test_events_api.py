@@ -4,8 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from events.models import EventBatch, SecurityEvent, Severity
-from tests.conftest import grant, token_client
-from tests.events.conftest import vulnerability
+from tests.factories import grant, token_client, vulnerability
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from events.models import EventBatch, SecurityEvent, Severity
-from tests.conftest import grant, token_client
+from tests.factories import grant, token_client
 from tests.fixtures import fixture_bytes, fixture_json
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from policies.models import Trigger
+from tests.factories import make_integration, make_policy
 from tests.fixtures import fixture_bytes
-from tests.notifications.conftest import make_integration, make_policy
 
 pytestmark = pytest.mark.django_db
 
@@ -43,11 +43,6 @@ def receiver(settings):
     yield f"http://127.0.0.1:{server.server_address[1]}/kcs", received
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(autouse=True)
-def fresh_policy_index(monkeypatch):
-    monkeypatch.setattr("policies.index_cache._cached", None)  # the revision counter rolls back between tests
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from kcs.models import AuditEntry
 from notifications.models import Notification, NotificationIntegration
 from notifications.secrets import decrypt
-from tests.notifications.conftest import HMAC_SECRET, make_integration, make_policy
+from tests.factories import HMAC_SECRET, make_integration, make_policy
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ import pytest
 
 from kcs.models import AuditEntry
 from notifications.models import Notification, NotificationIntegration
-from tests.conftest import grant, token_client
-from tests.notifications.conftest import make_batch, make_integration, make_policy, response
+from tests.factories import grant, make_batch, make_integration, make_policy, token_client
+from tests.helpers import response
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,8 @@ from notifications.channels import Delivery, TransportError, channel_for
 from notifications.channels.telegram import MAX_LENGTH
 from notifications.messages import MessageContext
 from notifications.models import Notification
-from tests.notifications.conftest import HMAC_SECRET, make_batch, make_integration, response
+from tests.factories import HMAC_SECRET, make_batch, make_integration
+from tests.helpers import response
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from notifications import delivery
 from notifications.models import Notification, NotificationIntegration, NotificationStatus
-from tests.notifications.conftest import make_batch, make_integration, response
+from tests.factories import NotificationFactory, make_batch, make_integration
+from tests.helpers import response
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +29,10 @@ def queued(monkeypatch):
 
 
 def make_notification(integration=None, events=1, **fields) -> Notification:
-    integration = integration or make_integration("webhook")
-    notification = Notification.objects.create(
-        integration=integration,
-        integration_name=integration.name,
-        policy_name="P",
-        idempotency_key=fields.pop("idempotency_key", f"key-{Notification.objects.count()}"),
-        **fields,
+    """A pending notification of ``events`` new events through ``integration`` (default: a new webhook)."""
+    return NotificationFactory(
+        integration=integration or make_integration("webhook"), events=make_batch(events).events.all(), **fields
     )
-    notification.events.set(make_batch(events).events.all())
-    return notification
 
 
 def test_delivered_notification_is_sent_with_its_idempotency_key(fake_http, queued):
@@ -202,11 +197,15 @@ def test_draining_is_bounded_in_time(fake_http, queued, monkeypatch):
     assert list(Notification.objects.filter(status="pending").values_list("attempts", flat=True)) == [0, 0]
 
 
-def test_sweep_requeues_lost_work_only(queued):
+def test_sweep_requeues_lost_work_only(fake_http):
+    """Tasks run in-process here, so whatever the sweep re-queued has been done by the time it returns."""
     old = timezone.now() - timedelta(minutes=5)
     lost = make_notification(next_attempt_at=old)
-    make_notification()  # due now: its task is on its way
+    due = make_notification()  # due now: its task is on its way
     stuck = make_notification(status="sending", claimed_at=timezone.now() - delivery.STUCK_AFTER * 2)
-    make_notification(status="sent")
+    sent = make_notification(status="sent")
     assert delivery.sweep() == 2
-    assert {q[1] for q in queued if q[0] == "notifications.deliver"} == {lost.pk, stuck.pk}
+    statuses = dict(Notification.objects.values_list("pk", "status"))
+    assert statuses == {lost.pk: "sent", due.pk: "pending", stuck.pk: "sent", sent.pk: "sent"}
+    delivered = sorted(call["headers"]["X-KCS-Delivery"] for call in fake_http.calls)
+    assert delivered == sorted([lost.idempotency_key, stuck.idempotency_key])

@@ -11,7 +11,7 @@ import pytest
 
 from notifications.channels import http
 from notifications.channels.base import TransportError
-from tests.notifications.conftest import response
+from tests.helpers import response
 
 PUBLIC_IP = "93.184.215.14"
 

@@ -6,16 +6,10 @@ import pytest
 
 from kcs.models import AuditEntry
 from notifications.models import Notification, NotificationIntegration
-from tests.conftest import grant
-from tests.notifications.conftest import make_batch, make_integration, make_policy, response
+from tests.factories import grant, make_batch, make_integration, make_policy
+from tests.helpers import response
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
 
 
 def test_integrations_index_lists_every_output_type(admin_client):

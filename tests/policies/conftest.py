@@ -3,49 +3,47 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
 
 from notifications.models import NotificationIntegration
-from policies.models import NotificationMethod, ResponsePolicy, Scope, Trigger
-from tests.conftest import token_client
-
-PASSWORD = "pw-policies-123"
+from policies.models import ResponsePolicy, Scope, Trigger
+from tests.factories import (
+    NotificationIntegrationFactory,
+    ResponsePolicyFactory,
+    ScopeFactory,
+    UserFactory,
+    token_client,
+)
+from tests.factories import global_scope as the_global_scope
 
 
 @pytest.fixture
 def global_scope(db) -> Scope:
-    return Scope.objects.get(is_global=True)
+    return the_global_scope()
 
 
 @pytest.fixture
 def prod_scope(db) -> Scope:
-    return Scope.objects.create(name="Production", clusters=["prod-*"], namespaces=["payments"])
+    return ScopeFactory(name="Production", clusters=["prod-*"], namespaces=["payments"])
 
 
 @pytest.fixture
 def outputs(db) -> dict[str, NotificationIntegration]:
     """One integration per kind used in the tests, by name: mail, chat (telegram), hook (webhook)."""
     return {
-        "mail": NotificationIntegration.objects.create(name="SOC mailbox", kind="email"),
-        "chat": NotificationIntegration.objects.create(name="On-call chat", kind="telegram"),
-        "hook": NotificationIntegration.objects.create(name="SIEM hook", kind="webhook"),
+        "mail": NotificationIntegrationFactory(name="SOC mailbox", kind="email"),
+        "chat": NotificationIntegrationFactory(name="On-call chat", kind="telegram"),
+        "hook": NotificationIntegrationFactory(name="SIEM hook", kind="webhook"),
     }
 
 
-def member_of(django_user_model, username: str, group: str):
-    user = django_user_model.objects.create_user(username, f"{username}@example.com", PASSWORD)
-    user.groups.add(Group.objects.get(name=group))
-    return user
+@pytest.fixture
+def officer(db):
+    return UserFactory(username="officer", groups=["Security officer"])
 
 
 @pytest.fixture
-def officer(django_user_model):
-    return member_of(django_user_model, "officer", "Security officer")
-
-
-@pytest.fixture
-def auditor(django_user_model):
-    return member_of(django_user_model, "auditor", "Auditor")
+def auditor(db):
+    return UserFactory(username="auditor", groups=["Auditor"])
 
 
 @pytest.fixture
@@ -72,7 +70,7 @@ def auditor_api(auditor):
 
 @pytest.fixture
 def make_policy(global_scope, outputs):
-    """Create a policy directly in the database (not through the code under test)."""
+    """Create a policy directly in the database (not through the code under test); ``methods`` name ``outputs``."""
 
     def make(
         name="Critical CVEs",
@@ -84,12 +82,15 @@ def make_policy(global_scope, outputs):
         created_by=None,
         **extra,
     ) -> ResponsePolicy:
-        policy = ResponsePolicy.objects.create(
-            name=name, trigger=trigger, min_severity=min_severity, enabled=enabled, created_by=created_by, **extra
+        return ResponsePolicyFactory(
+            name=name,
+            trigger=trigger,
+            min_severity=min_severity,
+            enabled=enabled,
+            created_by=created_by,
+            scopes=scopes or [global_scope],
+            methods=[outputs[key] for key in methods],
+            **extra,
         )
-        policy.scopes.set(scopes or [global_scope])
-        for position, key in enumerate(methods):
-            NotificationMethod.objects.create(policy=policy, integration=outputs[key], position=position)
-        return policy
 
     return make

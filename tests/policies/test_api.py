@@ -191,7 +191,7 @@ def test_user_without_rights_cannot_read(plain_api, make_policy):
 
 @pytest.mark.django_db
 def test_add_change_delete_rights_alone_do_not_allow_writes(plain_user, plain_api, global_scope, outputs):
-    from tests.conftest import grant
+    from tests.factories import grant
 
     grant(plain_user, "policies.view_responsepolicy", "policies.add_responsepolicy")
     response = plain_api.post(POLICIES, body(global_scope, outputs), format="json")

@@ -4,34 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from events.models import EventType, SecurityEvent, Severity
+from events.models import EventType, Severity
 from notifications.models import NotificationIntegration
 from policies.engine import CompiledPolicy, CompiledScope, PolicyIndex
 from policies.index_cache import get_index, invalidate
 from policies.models import ResponsePolicy, Scope, Trigger
-
-GLOBAL = CompiledScope.build(1, "Global", True, {})
-
-
-def compiled(id=10, trigger=Trigger.MALWARE, min_severity=None, scopes=(1,), integrations=(100,)) -> CompiledPolicy:
-    return CompiledPolicy(
-        id=id,
-        name=f"policy {id}",
-        trigger=trigger,
-        min_severity=min_severity,
-        repeat_interval=0,
-        integration_ids=tuple(integrations),
-        scope_ids=tuple(scopes),
-    )
-
-
-def scope(id=2, **patterns) -> CompiledScope:
-    return CompiledScope.build(id, f"scope {id}", False, patterns)
-
-
-def event(type=EventType.MALWARE, severity=Severity.HIGH, **resource) -> SecurityEvent:
-    fields = {"cluster": "", "namespace": "", "registry": "", "repository": ""} | resource
-    return SecurityEvent(type=type, severity=severity, title="finding", **fields)
+from tests.helpers import GLOBAL, compiled, event, scope
 
 
 def matched_ids(policies, ev, scopes=()) -> list[int]:

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from policies.engine import CompiledScope, PolicyIndex
-from tests.policies.test_engine import GLOBAL, compiled, event, scope
+from tests.helpers import GLOBAL, compiled, event, scope
 
 PATTERNS = [
     "prod-*",

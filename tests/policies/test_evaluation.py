@@ -12,7 +12,7 @@ from events.models import EventType, SecurityEvent, Severity
 from notifications.models import Notification, NotificationStatus, RepeatMark
 from policies import evaluation
 from policies.models import Trigger
-from tests.notifications.conftest import make_batch, make_integration, make_policy
+from tests.factories import make_batch, make_integration, make_policy
 
 pytestmark = pytest.mark.django_db
 
