@@ -4,7 +4,7 @@ import os
 import time
 
 from celery import Celery
-from celery.signals import task_prerun, worker_process_init
+from celery.signals import task_prerun, worker_init, worker_process_init
 from django.conf import settings
 from django.db import close_old_connections, connections
 from django.db.backends.signals import connection_created
@@ -14,6 +14,32 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kcs.settings")
 app = Celery("kcs")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# Worker-to-worker broadcast bootsteps, off in every worker of this product (see _without_broadcast_bootsteps).
+WORKER_OPTIONS = {"without_gossip": True, "without_mingle": True, "without_heartbeat": True}
+
+
+@worker_init.connect
+def _without_broadcast_bootsteps(sender=None, **_kwargs) -> None:
+    """Run every worker as ``--without-gossip --without-mingle --without-heartbeat``, however it was started.
+
+    Gossip (leader election, worker join/leave), mingle (syncing revoked task ids at start) and the worker heartbeat
+    events (for monitors such as Flower) are broadcasts this product never uses, and with Redis as the broker they
+    are what breaks on a broker restart. When the connection drops, the consumer closes it and sets it to ``None``,
+    then stops each bootstep; stopping Gossip closes its channel, which deletes the auto-delete fanout binding of its
+    queue on the dead connection, and the error handling around that (``ignore_errors(c.connection, …)``) reads
+    attributes of the connection that is now ``None`` (or of the transport whose client was cleared: the reported
+    ``AttributeError("'NoneType' object has no attribute 'hostname'")``, kombu issue #582). An AttributeError is not a
+    connection error: at best the worker logs "Error on restarting Gossip", at worst it ends with "Unrecoverable
+    error". Without these bootsteps a reconnect only restarts the task consumer and remote control, whose teardown
+    handles a lost connection, and the worker rides out the restart.
+
+    ``worker_init`` runs after the worker stored its options and before its consumer reads them.
+    """
+    options = getattr(sender, "options", None)
+    if isinstance(options, dict):
+        options.update(WORKER_OPTIONS)
 
 
 # A connection that served a task this recently is not health-checked again (a SELECT 1 per task is a tenth of a

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 
 from kcs.celery import app
@@ -33,6 +34,11 @@ def send_now(name: str, *args, countdown: float | None = None) -> bool:
     """Publish task ``name(*args)`` (after ``countdown`` seconds); log and return False when the broker refuses
     (the sweeper will retry)."""
     task = _task(name)  # an unknown name is a bug, not a broker outage: let it raise
+    limit = getattr(settings, "KCS_BROKER_MAX_COUNTDOWN", None)
+    if countdown is not None and limit is not None and countdown > limit:
+        # RabbitMQ: a task due later arrives early, finds its row not due and does nothing; the sweeper re-queues
+        # the row when it is due (kcs/broker.py).
+        countdown = limit
     try:
         task.apply_async(
             args=args, countdown=countdown, retry=True, retry_policy={"max_retries": 2, "interval_start": 0.1}

@@ -13,6 +13,7 @@ import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from kcs import broker
 from kcs.env import ensure_dir, env_bool, env_choice, env_int, env_list, env_str, persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -200,11 +201,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": 0.2,  # seconds; the default 1 s would add up to a second to every notification
     }
-elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # A message taken by a worker that dies comes back after this many seconds; the sweeper covers the rest.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=30)}
 else:
-    raise ImproperlyConfigured("CELERY_BROKER_URL must be filesystem:// or redis://host:port/db")
+    # Redis (visibility timeout) or RabbitMQ (publisher confirms); anything else stops the start (kcs/broker.py).
+    CELERY_BROKER_TRANSPORT_OPTIONS = broker.transport_options(
+        CELERY_BROKER_URL, visibility_timeout=env_int("CELERY_VISIBILITY_TIMEOUT", 600, minimum=30)
+    )
+# The longest countdown a task is published with (kcs.queueing): limited on RabbitMQ, see kcs/broker.py.
+KCS_BROKER_MAX_COUNTDOWN = broker.max_countdown(CELERY_BROKER_URL)
 # Worker processes commit without waiting for the disk flush on PostgreSQL (see kcs/celery.py for why it is safe).
 KCS_WORKER_ASYNC_COMMIT = env_bool("KCS_WORKER_ASYNC_COMMIT", True)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -219,6 +222,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A channel closed by the broker (RabbitMQ: a consumer timeout, a failed declaration) makes the worker reconnect,
+# like a lost connection, instead of ending it.
+CELERY_BROKER_CHANNEL_ERROR_RETRY = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queue "events" carries the evaluation of incoming events (the policies stage), "notifications" the deliveries, so
 # each kind of work can get its own worker pool (README: running at scale).
@@ -227,11 +233,17 @@ CELERY_TASK_ROUTES = {
     "notifications.*": {"queue": "notifications"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-KCS_SWEEP_INTERVAL = env_int("KCS_SWEEP_INTERVAL", 30, minimum=1)  # seconds between sweeper runs
+KCS_SWEEP_INTERVAL = env_int("KCS_SWEEP_INTERVAL", 30, minimum=1)  # seconds between evaluation sweeper runs
+# Seconds between delivery sweeper runs: a killed worker's message is sent again within the lease plus this.
+KCS_DELIVERY_SWEEP_INTERVAL = env_int("KCS_DELIVERY_SWEEP_INTERVAL", 10, minimum=1)
+# Seconds a claim on a notification lasts unless its worker renews it (every third of it while the send is in
+# flight, notifications/lease.py); past it, a row in "sending" belongs to a dead worker and is taken over.
+KCS_DELIVERY_LEASE = env_int("KCS_DELIVERY_LEASE", 15, minimum=3)
 CELERY_BEAT_SCHEDULE = {
-    # Each stage re-enqueues its own stragglers: batches never evaluated, notifications left pending or stuck.
+    # Each stage re-enqueues its own stragglers: batches never evaluated, notifications left pending or whose
+    # worker died.
     "sweep-evaluation": {"task": "policies.sweep", "schedule": float(KCS_SWEEP_INTERVAL)},
-    "sweep-delivery": {"task": "notifications.sweep", "schedule": float(KCS_SWEEP_INTERVAL)},
+    "sweep-delivery": {"task": "notifications.sweep", "schedule": float(KCS_DELIVERY_SWEEP_INTERVAL)},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fixup closes every database connection before and after each task unless this is set, which

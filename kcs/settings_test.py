@@ -2,8 +2,8 @@
 
 On a first start ``kcs.settings`` creates ``var/`` and its folders and generates ``SECRET_KEY`` and
 ``KCS_ENCRYPTION_KEY`` into it. Here the keys are fixed, no folder is created, the broker is in-process unless
-``CELERY_BROKER_URL`` names a Redis server (the end-to-end tests share one with a real worker), nothing is collected
-into ``STATIC_ROOT`` and passwords are hashed cheaply. ``DATABASE_URL`` works as in the product (SQLite when unset).
+``CELERY_BROKER_URL`` names a Redis or RabbitMQ server (the end-to-end tests share one with a real worker),
+nothing is collected into ``STATIC_ROOT`` and passwords are hashed cheaply. ``DATABASE_URL`` works as in the product (SQLite when unset).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ with writes_nothing():
     from kcs.settings import *  # noqa: F403
     from kcs.settings import CELERY_BROKER_URL
 
-if not CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+if CELERY_BROKER_URL.startswith("filesystem://"):
     # The product's default broker is folders under var/. Tasks run in-process in the tests (see conftest), so an
     # in-memory broker serves the health check; the end-to-end tests skip without Redis.
     CELERY_BROKER_URL = "memory://"

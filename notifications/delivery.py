@@ -1,7 +1,8 @@
 """Delivering notifications: claim, render, send, record — and the sweeper that makes sure nothing is lost.
 
-:func:`deliver` claims a row with one conditional UPDATE (pending and due, or stuck in sending), so two workers
-never send the same row at once; the channel renders and sends; :func:`record_outcome` — the one place that
+:func:`deliver` claims a row with one conditional UPDATE (pending and due, or in sending with an expired lease),
+so two workers never send the same row at once; the claim's lease is renewed while the send is in flight
+(:mod:`notifications.lease`); the channel renders and sends; :func:`record_outcome` — the one place that
 writes delivery bookkeeping — stores sent, a retry with exponential backoff and jitter (honouring Retry-After),
 or a permanent failure. :func:`sweep` re-queues what a lost broker message or a killed worker left behind.
 """
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from events.models import SecurityEvent
 from kcs.queueing import send_now
+from notifications import lease
 from notifications.channels import CHANNELS, Channel, Delivery, Message, TransportError, channel_for, http
 from notifications.messages import MessageContext, notification_events_by_id
 from notifications.models import Notification, NotificationIntegration, NotificationStatus
@@ -32,8 +34,6 @@ MAX_DELAY = 1800.0
 JITTER = 0.2  # ±20 %, so outputs that failed together do not retry together
 DELIVERY_SOFT_TIME_LIMIT = 60  # seconds; the channel timeouts (connect 5 s, read 10 s) stay well inside
 DELIVERY_TIME_LIMIT = 90
-# A row in "sending" for longer than the task may live belongs to a worker that died: it may be taken over.
-STUCK_AFTER = timedelta(seconds=DELIVERY_TIME_LIMIT + 60)
 # A due row nobody claimed for this long lost its task message.
 PENDING_GRACE = timedelta(seconds=60)
 SWEEP_LIMIT = 1000  # rows re-queued per sweep, so one sweep never floods the broker
@@ -58,10 +58,16 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
     return delay * random.uniform(1 - JITTER, 1 + JITTER)
 
 
-def _claimable(now: datetime) -> Q:
-    return Q(status=NotificationStatus.PENDING, next_attempt_at__lte=now + CLOCK_TOLERANCE) | Q(
-        status=NotificationStatus.SENDING, claimed_at__lt=now - STUCK_AFTER
+def _lease_expired(now: datetime) -> Q:
+    """Rows in sending whose claim's lease ran out (a row claimed before leases existed: its claim is as old)."""
+    return Q(status=NotificationStatus.SENDING) & (
+        Q(claimed_until__lt=now)
+        | Q(claimed_until__isnull=True) & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - lease.lease()))
     )
+
+
+def _claimable(now: datetime) -> Q:
+    return Q(status=NotificationStatus.PENDING, next_attempt_at__lte=now + CLOCK_TOLERANCE) | _lease_expired(now)
 
 
 def deliver(notification_id: int) -> str | None:
@@ -75,12 +81,18 @@ def deliver(notification_id: int) -> str | None:
     claimed = (
         Notification.objects.filter(pk=notification_id)
         .filter(_claimable(now))
-        .update(status=NotificationStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now)
+        .update(
+            status=NotificationStatus.SENDING,
+            attempts=F("attempts") + 1,
+            claimed_at=now,
+            claimed_until=lease.lease_until(now),
+        )
     )
     if not claimed:
         return None
     notification = Notification.objects.select_related("integration").get(pk=notification_id)
-    status, channel = _attempt(notification, now)
+    with lease.keeper.holding([notification]):
+        status, channel = _attempt(notification, now)
     if status == NotificationStatus.SENT and channel is not None and not channel.rate_limit:
         _drain(notification.integration, channel, started)
     return status
@@ -129,18 +141,31 @@ def _drain(integration: NotificationIntegration, channel: Channel, started: floa
         batch = _claim_due(integration, min(DRAIN_CHUNK, DRAIN_LIMIT - sent))
         if not batch:
             break
-        events = notification_events_by_id([n.pk for n in batch])
-        for index, notification in enumerate(batch):
-            if index and time.monotonic() - started >= DRAIN_SECONDS:
-                _give_back(batch[index:])
-                return sent
-            notification.integration = integration
-            status, _ = _attempt(notification, notification.claimed_at, channel, events.get(notification.pk, []))
-            if status != NotificationStatus.SENT:
-                _give_back(batch[index + 1 :])
-                return sent
-            sent += 1
+        with lease.keeper.holding(batch):
+            drained, done = _drain_batch(integration, channel, started, batch)
+        sent += drained
+        if done:
+            break
     return sent
+
+
+def _drain_batch(
+    integration: NotificationIntegration, channel: Channel, started: float, batch: list[Notification]
+) -> tuple[int, bool]:
+    """Attempt the claimed ``batch``; returns (how many were sent, whether the drain must stop)."""
+    sent = 0
+    events = notification_events_by_id([n.pk for n in batch])
+    for index, notification in enumerate(batch):
+        if index and time.monotonic() - started >= DRAIN_SECONDS:
+            _give_back(batch[index:])
+            return sent, True
+        notification.integration = integration
+        status, _ = _attempt(notification, notification.claimed_at, channel, events.get(notification.pk, []))
+        if status != NotificationStatus.SENT:
+            _give_back(batch[index + 1 :])
+            return sent, True
+        sent += 1
+    return sent, False
 
 
 def _claim_due(integration: NotificationIntegration, limit: int) -> list[Notification]:
@@ -165,7 +190,10 @@ def _claim_due(integration: NotificationIntegration, limit: int) -> list[Notific
         if not ids:
             return []
         Notification.objects.filter(pk__in=ids, status=NotificationStatus.PENDING).update(
-            status=NotificationStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now
+            status=NotificationStatus.SENDING,
+            attempts=F("attempts") + 1,
+            claimed_at=now,
+            claimed_until=lease.lease_until(now),
         )
     return list(
         Notification.objects.filter(pk__in=ids, status=NotificationStatus.SENDING, claimed_at=now).order_by(
@@ -268,16 +296,15 @@ def _defer(notification: Notification, slot: datetime) -> str | None:
 
 
 def sweep(now: datetime | None = None) -> int:
-    """Re-queue notifications left pending (their task message was lost) or stuck in sending (their worker died);
-    returns how many. Re-queuing is always safe: delivery claims each row once.
+    """Re-queue notifications left pending (their task message was lost) or in sending with an expired lease
+    (their worker died); returns how many. Re-queuing is always safe: delivery claims each row once.
 
     This is the delivery stage's sweeper; the evaluation stage has its own (:func:`policies.evaluation.sweep`).
     """
     now = now or timezone.now()
     notification_ids = list(
         Notification.objects.filter(
-            Q(status=NotificationStatus.PENDING, next_attempt_at__lt=now - PENDING_GRACE)
-            | Q(status=NotificationStatus.SENDING, claimed_at__lt=now - STUCK_AFTER)
+            Q(status=NotificationStatus.PENDING, next_attempt_at__lt=now - PENDING_GRACE) | _lease_expired(now)
         )
         .order_by("next_attempt_at")
         .values_list("id", flat=True)[:SWEEP_LIMIT]

@@ -77,6 +77,9 @@ class Notification(models.Model):
     idempotency_key = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The claim's lease: renewed by the sending worker while the send is in flight; once past, a row still in
+    # "sending" belongs to a worker that died and may be taken over (notifications/lease.py).
+    claimed_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     # Set while the row holds a reserved send slot of a rate-limited output (it is sent at that time, not later).
     throttled_until = models.DateTimeField(null=True, blank=True)

@@ -15,6 +15,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socketserver
 import subprocess
@@ -220,12 +221,30 @@ def receivers():
 
 
 # --- the worker -----------------------------------------------------------------------------------------------------
+# The harness's worker: prefork with two processes, without the broadcast bootsteps (kcs/celery.py turns them off in
+# any case).
+HARNESS_ARGS = [
+    "-Q",
+    ",".join(QUEUES),
+    "--pool=prefork",
+    "-c",
+    "2",
+    "--loglevel=info",
+    "--without-heartbeat",
+    "--without-gossip",
+    "--without-mingle",
+]
+# A worker started exactly as README's "Running at scale" says, with no flags that would hide a problem.
+PRODUCTION_ARGS = ["-Q", ",".join(QUEUES), "--concurrency", "2", "--loglevel", "info"]
+
+
 class Worker:
     """A real Celery worker subprocess (its own process group, so it can be killed whole)."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path):
+    def __init__(self, env: dict[str, str], log_dir: Path, args: list[str] | None = None):
         self.env = env
         self.log_dir = log_dir
+        self.args = HARNESS_ARGS if args is None else args
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
 
@@ -233,25 +252,7 @@ class Worker:
         self.log_path = self.log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
         log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "kcs",
-                "worker",
-                "-Q",
-                ",".join(QUEUES),
-                "--pool=prefork",
-                "-c",
-                "2",
-                "--loglevel=info",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"e2e-{uuid.uuid4().hex[:6]}@%h",
-            ],
+            [sys.executable, "-m", "celery", "-A", "kcs", "worker", *self.args, "-n", f"e2e-{uuid.uuid4().hex[:6]}@%h"],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -290,53 +291,193 @@ class Worker:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
 
-def purge_broker() -> None:
+def purge_broker(url: str | None = None) -> None:
     """Empty our queues (and Redis' unacked set) so a message left by an earlier run cannot leak in."""
     from kcs.celery import app
 
-    with app.connection_for_write() as conn:
-        channel = conn.default_channel
+    with app.connection_for_write(url) as conn:
         for queue in QUEUES:
+            channel = conn.channel()  # one per queue: AMQP closes a channel that purged a queue never declared
             try:
                 channel.queue_purge(queue)
             except Exception:  # a queue that was never declared has nothing to purge
                 pass
+            finally:
+                try:
+                    channel.close()
+                except Exception:  # already closed by the broker
+                    pass
         if conn.transport_cls in ("redis", "rediss") or "redis" in type(conn.transport).__module__:
-            channel.client.delete("unacked", "unacked_index")
+            conn.default_channel.client.delete("unacked", "unacked_index")
 
 
-@pytest.fixture(scope="session")
-def worker(django_db_setup, django_db_blocker, tmp_path_factory):
+def worker_env(var_dir: Path, broker_url: str) -> dict[str, str]:
+    """The environment of a worker on the test database and the given broker, with the product's own settings."""
     db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip(
-            "the end-to-end tests share the test database with a worker process: run them with "
-            "DATABASE_URL=postgres://…"
-        )
-    if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-        pytest.skip(
-            "the end-to-end tests share a broker with a worker process: run them with CELERY_BROKER_URL=redis://…"
-        )
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     database_url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {
+    return {
         **os.environ,
         # The worker runs the product's own settings, as in production, on the test database and broker.
         "DJANGO_SETTINGS_MODULE": "kcs.settings",
         "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "KCS_VAR_DIR": str(tmp_path_factory.mktemp("worker-var")),
+        "CELERY_BROKER_URL": broker_url,
+        "KCS_VAR_DIR": str(var_dir),
         "SECRET_KEY": settings.SECRET_KEY,
         "KCS_ENCRYPTION_KEY": settings.KCS_ENCRYPTION_KEY,
         "KCS_ALLOW_PRIVATE_DESTINATIONS": "true",  # the receivers are on loopback
         "KCS_BASE_URL": "http://kcs.test",
         "LOG_LEVEL": "info",
+        # A short delivery lease (renewed every second), so the tests of a killed or slow worker take seconds.
+        "KCS_DELIVERY_LEASE": "3",
     }
+
+
+def require_postgresql() -> None:
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip(
+            "the end-to-end tests share the test database with a worker process: run them with "
+            "DATABASE_URL=postgres://…"
+        )
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    require_postgresql()
+    if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        pytest.skip(
+            "the end-to-end tests share a broker with a worker process: run them with CELERY_BROKER_URL=redis://…"
+        )
+    env = worker_env(tmp_path_factory.mktemp("worker-var"), settings.CELERY_BROKER_URL)
     purge_broker()
     process = Worker(env, tmp_path_factory.mktemp("worker"))
     process.start()
     yield process
     process.stop()
+
+
+# --- other brokers --------------------------------------------------------------------------------------------------
+def _reset_broker_pools(app) -> None:
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def use_broker():
+    """``use_broker(url)`` points this process's Celery app — what the API and the sweepers publish with — at
+    another broker until the test ends."""
+    from kcs import broker
+    from kcs.celery import app
+
+    saved = app.conf.broker_url, app.conf.broker_transport_options
+
+    def switch(url: str) -> None:
+        _reset_broker_pools(app)
+        app.conf.broker_url = url
+        app.conf.broker_transport_options = broker.transport_options(url)
+
+    yield switch
+    _reset_broker_pools(app)
+    app.conf.broker_url, app.conf.broker_transport_options = saved
+
+
+@pytest.fixture
+def start_worker(django_db_setup, tmp_path_factory):
+    """``start_worker(broker_url, production=False)``: a worker of this test's own on another broker (its queues
+    emptied first), stopped after the test; ``production=True`` starts it with README's command line."""
+    require_postgresql()
+    started: list[Worker] = []
+
+    def start(broker_url: str, production: bool = False) -> Worker:
+        purge_broker(broker_url)
+        args = PRODUCTION_ARGS if production else None
+        process = Worker(
+            worker_env(tmp_path_factory.mktemp("worker-var"), broker_url), tmp_path_factory.mktemp("w"), args
+        )
+        started.append(process)
+        process.start()
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port, keeping nothing on disk (so a restart loses every message)."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.workdir = workdir
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self.answers, timeout=10, interval=0.05, what="redis-server to start")
+
+    def answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis(port=self.port, socket_connect_timeout=0.5).ping())
+        except redis.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def restart(self, pause: float = 1.0) -> None:
+        self.stop()
+        time.sleep(pause)
+        self.start()
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def _amqp_reachable(url: str) -> str | None:
+    """None when a connection to ``url`` works, else why not."""
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1, timeout=3)
+    except Exception as exc:  # refused, access refused to the vhost, timeouts: all mean "not usable here"
+        return f"{exc.__class__.__name__}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url():
+    """A RabbitMQ vhost of this test database's own (``KCS_TEST_AMQP_URL`` overrides); created with rabbitmqctl when
+    it is missing and rabbitmqctl is at hand. Skips, saying why, when RabbitMQ cannot be used."""
+    vhost = settings.DATABASES["default"]["NAME"].removeprefix("test_")  # e.g. kcs_ci in CI
+    url = os.environ.get("KCS_TEST_AMQP_URL") or f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    problem = _amqp_reachable(url)
+    if problem and not os.environ.get("KCS_TEST_AMQP_URL") and shutil.which("rabbitmqctl"):
+        for command in (["add_vhost", vhost], ["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"]):
+            subprocess.run(["rabbitmqctl", *command], capture_output=True, timeout=60)
+        problem = _amqp_reachable(url)
+    if problem:
+        pytest.skip(f"RabbitMQ is not reachable at {url.split('@')[-1]} ({problem}); .ci/run starts it")
+    return url
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ receivers on loopback (SMTP, Telegram Bot API, HMAC webhook, Slack-style, syslog
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -210,16 +211,42 @@ def test_killing_the_worker_mid_delivery_loses_nothing(api, pipeline, worker):
     post_events(api, critical())
     wait_for(lambda: http.received("/hook/slow", accepted_only=False), what="the delivery to start")
     worker.kill()  # mid-request: the worker never learns the answer
+    killed = timezone.now()
     http.release()
     notification = Notification.objects.get()
     assert notification.status == NotificationStatus.SENDING
 
     worker.start()
-    # Later, the row is past the stuck timeout, and the sweeper hands it to the new worker.
-    Notification.objects.update(claimed_at=timezone.now() - delivery.STUCK_AFTER - timedelta(seconds=5))
+    # Nobody renews the dead worker's lease: once it ran out, the sweeper (beat, every KCS_DELIVERY_SWEEP_INTERVAL)
+    # hands the row to the new worker.
+    wait_for(
+        lambda: Notification.objects.get().claimed_until < timezone.now(),
+        timeout=int(worker.env["KCS_DELIVERY_LEASE"]) + 5,
+        what="the lease to run out",
+    )
     sweep_delivery_task.delay()
     sent = wait_for(lambda: Notification.objects.filter(status="sent").first(), what="the re-delivery")
+    assert sent.sent_at - killed < timedelta(seconds=30)
     keys = {r["headers"]["X-KCS-Delivery"] for r in http.received("/hook/slow", accepted_only=False)}
     assert keys == {sent.idempotency_key}  # a receiver can drop the duplicate by its delivery id
     assert sent.attempts == 2
     assert EventBatch.objects.count() == 1
+
+
+def test_a_send_slower_than_the_lease_is_not_taken_over_while_its_worker_lives(api, pipeline, worker):
+    http = pipeline["http"]
+    http.script["/hook/slow"] = ["hang"]
+    make_policy("Slow", [hook(pipeline, "slow")])
+    post_events(api, critical())
+    wait_for(lambda: http.received("/hook/slow", accepted_only=False), what="the delivery to start")
+    # The receiver holds the request for twice the lease while the sweeper runs every second: the sending worker
+    # renews its lease, so nobody else sends the message meanwhile.
+    deadline = timezone.now() + timedelta(seconds=2 * int(worker.env["KCS_DELIVERY_LEASE"]))
+    while timezone.now() < deadline:
+        sweep_delivery_task.delay()
+        time.sleep(1)
+        assert Notification.objects.get().claimed_until > timezone.now()
+    http.release()
+    sent = wait_for(lambda: Notification.objects.filter(status="sent").first(), what="the slow delivery")
+    assert sent.attempts == 1
+    assert len(http.received("/hook/slow", accepted_only=False)) == 1

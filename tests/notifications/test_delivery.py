@@ -96,20 +96,47 @@ def test_backoff_grows_exponentially_and_is_capped():
 
 def test_not_yet_due_and_recently_claimed_rows_are_not_claimed(fake_http, queued):
     later = make_notification(next_attempt_at=timezone.now() + timedelta(minutes=5))
-    busy = make_notification(status=NotificationStatus.SENDING, claimed_at=timezone.now())
+    busy = make_notification(
+        status=NotificationStatus.SENDING,
+        claimed_at=timezone.now(),
+        claimed_until=timezone.now() + timedelta(seconds=10),
+    )
     assert delivery.deliver(later.pk) is None and delivery.deliver(busy.pk) is None
     assert fake_http.calls == []
 
 
-def test_a_row_stuck_in_sending_is_taken_over(fake_http, queued):
+def test_a_claim_whose_lease_ran_out_is_taken_over(fake_http, queued):
+    """Its worker died: nobody renewed the lease, which ran out a second ago."""
+    now = timezone.now()
     stuck = make_notification(
         status=NotificationStatus.SENDING,
         attempts=1,
-        claimed_at=timezone.now() - delivery.STUCK_AFTER - timedelta(seconds=1),
+        claimed_at=now - timedelta(seconds=20),
+        claimed_until=now - timedelta(seconds=1),
     )
     assert delivery.deliver(stuck.pk) == NotificationStatus.SENT
     stuck.refresh_from_db()
-    assert stuck.attempts == 2
+    assert stuck.attempts == 2 and stuck.claimed_at > now
+    assert [call["headers"]["X-KCS-Delivery"] for call in fake_http.calls] == [stuck.idempotency_key]
+
+
+def test_a_claim_made_before_leases_existed_is_taken_over_after_one_lease(fake_http, queued, settings):
+    now = timezone.now()
+    recent = make_notification(status=NotificationStatus.SENDING, claimed_at=now - timedelta(seconds=2))
+    old = make_notification(
+        status=NotificationStatus.SENDING, claimed_at=now - timedelta(seconds=settings.KCS_DELIVERY_LEASE + 1)
+    )
+    assert delivery.deliver(recent.pk) is None
+    assert delivery.deliver(old.pk) == NotificationStatus.SENT
+
+
+def test_a_claim_sets_a_lease(fake_http, queued, settings):
+    notification = make_notification()
+    before = timezone.now()
+    assert delivery.deliver(notification.pk) == NotificationStatus.SENT
+    notification.refresh_from_db()
+    lease = notification.claimed_until - notification.claimed_at
+    assert notification.claimed_at >= before and lease == timedelta(seconds=settings.KCS_DELIVERY_LEASE)
 
 
 def test_an_outcome_of_a_taken_over_attempt_is_not_recorded(fake_http, queued):
@@ -202,10 +229,14 @@ def test_sweep_requeues_lost_work_only(fake_http):
     old = timezone.now() - timedelta(minutes=5)
     lost = make_notification(next_attempt_at=old)
     due = make_notification()  # due now: its task is on its way
-    stuck = make_notification(status="sending", claimed_at=timezone.now() - delivery.STUCK_AFTER * 2)
+    now = timezone.now()
+    stuck = make_notification(
+        status="sending", claimed_at=now - timedelta(seconds=30), claimed_until=now - timedelta(seconds=1)
+    )
+    busy = make_notification(status="sending", claimed_at=now, claimed_until=now + timedelta(seconds=15))
     sent = make_notification(status="sent")
     assert delivery.sweep() == 2
     statuses = dict(Notification.objects.values_list("pk", "status"))
-    assert statuses == {lost.pk: "sent", due.pk: "pending", stuck.pk: "sent", sent.pk: "sent"}
+    assert statuses == {lost.pk: "sent", due.pk: "pending", stuck.pk: "sent", busy.pk: "sending", sent.pk: "sent"}
     delivered = sorted(call["headers"]["X-KCS-Delivery"] for call in fake_http.calls)
     assert delivered == sorted([lost.idempotency_key, stuck.idempotency_key])
