@@ -5,8 +5,8 @@ import time
 
 from celery import Celery
 from celery.signals import task_prerun, worker_process_init
+from django import db
 from django.conf import settings
-from django.db import close_old_connections, connections
 from django.db.backends.signals import connection_created
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kcs.settings")
@@ -34,11 +34,11 @@ def _database_connections_per_task(task=None, **kwargs) -> None:
         return
     now = time.monotonic()
     if now - _last_checked < HEALTH_CHECK_AFTER and not any(
-        connection.errors_occurred for connection in connections.all(initialized_only=True)
+        connection.errors_occurred for connection in db.connections.all(initialized_only=True)
     ):
         return
     _last_checked = now
-    close_old_connections()
+    db.close_old_connections()
 
 
 @worker_process_init.connect
