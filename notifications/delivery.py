@@ -64,11 +64,12 @@ def _claimable(now: datetime) -> Q:
     )
 
 
-def deliver(notification_id: int) -> str | None:
+def deliver(notification_id: int, *, drain: bool = True) -> str | None:
     """Send one notification if it can be claimed; returns its new status (None: not claimable, nothing done).
 
     After a successful send the same task goes on with further due notifications of the same output (see
     :func:`_drain`), so a burst to one output does not pay the per-message task overhead for every message.
+    ``drain=False`` skips that: the caller sends the messages it has itself (evaluation's first attempts).
     """
     started = time.monotonic()
     now = timezone.now()
@@ -81,7 +82,7 @@ def deliver(notification_id: int) -> str | None:
         return None
     notification = Notification.objects.select_related("integration").get(pk=notification_id)
     status, channel = _attempt(notification, now)
-    if status == NotificationStatus.SENT and channel is not None and not channel.rate_limit:
+    if drain and status == NotificationStatus.SENT and channel is not None and not channel.rate_limit:
         _drain(notification.integration, channel, started)
     return status
 

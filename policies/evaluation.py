@@ -214,7 +214,8 @@ def first_deliveries(result: Evaluation) -> None:
     started = time.monotonic()
     for notification_id in result.pending:
         if notification_id in result.unthrottled and time.monotonic() - started < FAST_PATH_SECONDS:
-            delivery.deliver(notification_id)
+            # No drain: queued messages have tasks of their own, and this worker goes back to evaluating.
+            delivery.deliver(notification_id, drain=False)
         else:
             send_now(delivery.DELIVER_TASK, notification_id)
 

@@ -24,7 +24,8 @@ def handed_over(monkeypatch):
     ``notifications.deliver`` task."""
     calls = []
 
-    def deliver_inline(pk):
+    def deliver_inline(pk, drain=True):
+        assert drain is False  # queued messages have their own tasks
         calls.append(("inline", pk))
         Notification.objects.filter(pk=pk).update(attempts=F("attempts") + 1)
 
