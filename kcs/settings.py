@@ -44,6 +44,8 @@ WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1)
 WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1)  # per web process: overlaps database waits
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 2, minimum=1)
 KCS_ALLOW_PRIVATE_DESTINATIONS = env_bool("KCS_ALLOW_PRIVATE_DESTINATIONS", False)
+# Extra CA certificates for outputs' TLS (a file of PEM certificates); empty: the system's and certifi's.
+REQUESTS_CA_BUNDLE = env_str("REQUESTS_CA_BUNDLE", "")
 # Largest accepted request body: a 5,000-finding Trivy report with descriptions is about 15 MB.
 KCS_MAX_BODY_BYTES = env_int("KCS_MAX_BODY_BYTES", 32 * 1024 * 1024, minimum=1024)
 KCS_MAX_EVENTS_PER_REQUEST = env_int("KCS_MAX_EVENTS_PER_REQUEST", 5000, minimum=1)

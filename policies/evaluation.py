@@ -76,6 +76,9 @@ class Evaluation:
     suppressed: list[int] = field(default_factory=list)
     # Pending notifications whose output takes them as fast as we send (no rate limit): sent by the fast path.
     unthrottled: set[int] = field(default_factory=set)
+    # The rows this evaluation made, with their integration and event ids: the fast path sends them without
+    # reading them back.
+    made: dict[int, tuple[Notification, list[int]]] = field(default_factory=dict, repr=False)
 
 
 def claim_fingerprints(
@@ -172,11 +175,14 @@ def evaluate_batch(batch_id: str) -> Evaluation:
             # The rows locked above: exactly the batch's events not evaluated yet.
             SecurityEvent.objects.filter(batch_id=batch_id, evaluated_at__isnull=True).update(evaluated_at=now)
             result.events = len(events)
-            for notification in notifications:
+            for plan in plans:
+                notification, channel = plan.notification, integrations[plan.notification.integration_id]
                 if notification.status == NotificationStatus.PENDING:
                     result.pending.append(notification.pk)
-                    if integrations[notification.integration_id].rate_limit is None:
+                    if channel.rate_limit is None:
                         result.unthrottled.add(notification.pk)
+                        notification.integration = channel.integration
+                        result.made[notification.pk] = (notification, [event.id for event in plan.events])
                 else:
                     result.suppressed.append(notification.pk)
         else:
@@ -212,12 +218,25 @@ def first_deliveries(result: Evaluation) -> None:
     finds it claimed or sent and does nothing.
     """
     started = time.monotonic()
+    events = _full_events(result.made)
     for notification_id in result.pending:
         if notification_id in result.unthrottled and time.monotonic() - started < FAST_PATH_SECONDS:
+            loaded, event_ids = result.made.get(notification_id, (None, []))
             # No drain: queued messages have tasks of their own, and this worker goes back to evaluating.
-            delivery.deliver(notification_id, drain=False)
+            delivery.deliver(
+                notification_id,
+                drain=False,
+                loaded=loaded,
+                events=[events[pk] for pk in event_ids if pk in events] if loaded else None,
+            )
         else:
             send_now(delivery.DELIVER_TASK, notification_id)
+
+
+def _full_events(made: dict[int, tuple[Notification, list[int]]]) -> dict[int, SecurityEvent]:
+    """The events of the rows the fast path sends, by id (one query; matching read only a few columns)."""
+    ids = {pk for _, event_ids in made.values() for pk in event_ids}
+    return SecurityEvent.objects.in_bulk(ids) if ids else {}
 
 
 def sweep(now: datetime | None = None) -> int:
@@ -296,5 +315,5 @@ def _integrations(ids: set[int]) -> dict[int, Channel]:
     """The channels of the integrations that still exist and are enabled, by id (one query)."""
     if not ids:
         return {}
-    rows = NotificationIntegration.objects.filter(pk__in=ids, enabled=True).only("id", "name", "kind", "config")
+    rows = NotificationIntegration.objects.filter(pk__in=ids, enabled=True)  # whole rows: the fast path sends
     return {integration.pk: channel_for(integration) for integration in rows}
