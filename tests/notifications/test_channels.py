@@ -286,3 +286,41 @@ def test_notification_context_lists_policy_and_events_of_the_row(settings):
     data = MessageContext.for_notification(notification).as_dict(1)
     assert data["policy_name"] == "Kept name" and data["total"] == 2 and data["listed"] == 1 and data["more"] == 1
     assert data["detail_url"] == f"https://kcs.example.com/notifications/{notification.pk}/"
+
+
+# Every line boundary str.splitlines() knows, besides CR and LF.
+LINE_SEPARATORS = ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e"]
+
+
+@pytest.mark.parametrize("separator", LINE_SEPARATORS)
+def test_a_line_separator_in_a_finding_cannot_forge_a_second_syslog_record(allow_private, separator):
+    forged = f"pkg{separator}<13>1 2024-01-01T00:00:00Z forged kcs-response - - - CEF:0|Forged|Forged|1|x|forged|10|"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.settimeout(5)
+        server.listen(1)
+        integration = make_integration(
+            "syslog", config={"host": "127.0.0.1", "port": server.getsockname()[1], "protocol": "tcp"}
+        )
+        message = send(
+            integration,
+            make_batch(1, package=forged, title=f"t{separator}itle", finding_id=f"CVE{separator}1"),
+        )
+        conn, _ = server.accept()
+        with conn:
+            data = b""
+            while not data.endswith(b"\n"):
+                data += conn.recv(65536)
+    text = data.decode()
+    # One record, framed by its one newline, and nothing a SIEM splitting on any line boundary would cut apart.
+    assert text.count("\n") == 1 and len(text.splitlines()) == 1
+    assert len(message.body.splitlines()) == 1
+    assert "cs5=pkg\\n<13>1 " in text
+
+
+@pytest.mark.parametrize("separator", LINE_SEPARATORS + ["\r\n", "\r", "\n"])
+def test_cef_values_and_headers_escape_every_line_separator(separator):
+    from notifications.templatetags.message_format import cef_header, cef_value
+
+    assert cef_value(f"a{separator}b") == "a\\nb"
+    assert len(cef_header(f"a{separator}b").splitlines()) == 1
