@@ -1,4 +1,8 @@
-"""Template filters for message formats: CEF escaping, syslog priority, Slack escaping."""
+"""Template filters for message formats: CEF escaping, syslog priority, Slack and Teams (markdown) escaping.
+
+Every variable of a chat template goes through its format's filter (``|slack``, ``|teams``), so nothing an event
+carries (a finding id, a package name) can become a link, a mention or formatting of its own.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +48,24 @@ def syslog_pri(severity_value: int) -> int:
     return SYSLOG_FACILITY_LOCAL0 * 8 + _SYSLOG_SEVERITY.get(int(severity_value), 6)
 
 
+def _one_line(value) -> str:
+    """The value as text on one line: a value cannot start a line of its own in a chat message."""
+    return _LINE_BREAKS.sub(" ", str(value if value is not None else ""))
+
+
 @register.filter
 def slack(value) -> str:
-    """Text safe inside Slack mrkdwn: the three characters Slack asks to escape."""
-    return str(value if value is not None else "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text safe inside Slack mrkdwn: the three characters Slack asks to escape (so no ``<url|label>`` link, no
+    ``<!channel>`` or ``<@user>`` mention can come from a value), on one line."""
+    return _one_line(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# Markdown's punctuation that makes links, images, emphasis, code, HTML, headings, strike-through and tables.
+_TEAMS_SPECIAL = re.compile(r"([\\`*_\[\](){}<>#~|!])")
+
+
+@register.filter
+def teams(value) -> str:
+    """Text safe inside Teams (Adaptive Card) markdown: its special characters backslash-escaped, so
+    ``[label](url)``, ``**bold**`` or ``<url>`` in a value shows as typed; on one line."""
+    return _TEAMS_SPECIAL.sub(r"\\\1", _one_line(value))
