@@ -52,7 +52,14 @@ class EmailForm(IntegrationForm):
 
     config_fields = ("recipients", "sender")
     secret_fields = ("smtp_password",)
+    destination_label = "The SMTP server"
     _smtp_keys = ("host", "port", "tls", "username")
+
+    @classmethod
+    def destination(cls, config: dict[str, Any]) -> Any:
+        smtp = config.get("smtp")
+        host = smtp.get("host") if isinstance(smtp, dict) else None
+        return host.lower().rstrip(".") if host else None
 
     @classmethod
     def config_keys(cls) -> tuple[str, ...]:

@@ -23,7 +23,7 @@ from django.template.loader import render_to_string
 
 from notifications.channels import http
 from notifications.channels.base import Channel, Delivery, Message
-from notifications.forms import IntegrationForm, secret_field
+from notifications.forms import IntegrationForm, secret_field, url_destination
 from notifications.messages import MessageContext
 
 _VARIABLE = re.compile(r"\$(\$|\{([a-z_]+)\}|([a-z_]+))")
@@ -168,12 +168,17 @@ class WebhookForm(IntegrationForm):
 
     config_fields = ("url", "auth", "username", "header_name", "body_template", "rate_limit")
     secret_fields = ("password", "hmac_secret", "token")
+    destination_label = "The URL's scheme, host or port"
     _secret_by_auth = {"basic": "password", "hmac": "hmac_secret", "token": "token"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["body_template"].widget.attrs["placeholder"] = default_body_template()
         self.variables = VARIABLES
+
+    @classmethod
+    def destination(cls, config: dict[str, Any]) -> Any:
+        return url_destination(config.get("url"))
 
     def required_secrets(self, cleaned: dict[str, Any]) -> set[str]:
         secret = self._secret_by_auth.get(cleaned.get("auth") or "none")
