@@ -100,6 +100,9 @@ class IntegrationForm(forms.Form):
 
     config_fields: ClassVar[tuple[str, ...]] = ()
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    # Secrets a kind takes out of a setting rather than from a field of their own (the credentials inside a webhook
+    # URL); the form puts them in its cleaned data, and required_secrets() names them when the settings need them.
+    derived_secrets: ClassVar[tuple[str, ...]] = ()
     # What people call where the secrets go, in "… changed, so the stored … is not sent there".
     destination_label: ClassVar[str] = "The destination"
 

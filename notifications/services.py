@@ -122,20 +122,23 @@ def validate_integration(
 ) -> IntegrationSettings:
     """Validate an integration given as ``{name, enabled, config, secrets}`` (the API's and the stored shape).
 
-    ``config`` is complete (merge a partial change with the stored one first); ``secrets`` left out or blank keep the
-    stored ones. The kind's form applies the rules, so the screens, the API and the admin refuse the same input with
-    the same messages. Raises :class:`InvalidIntegration`, also for a ``kind`` that is not registered and for
-    ``config``/``secrets`` keys the kind does not have.
+    ``config`` is complete (merge a partial change with the stored one first); ``secrets`` left out, blank or sent
+    back as the mask (``"********"``, as answers show them) keep the stored ones. The kind's form applies the rules,
+    so the screens, the API and the admin refuse the same input with the same messages. Raises
+    :class:`InvalidIntegration`, also for a ``kind`` that is not registered and for ``config``/``secrets`` keys the
+    kind does not have.
     """
     if kind not in CHANNELS:
         raise InvalidIntegration({"kind": [f"“{kind}” is not an output kind."]})
     form_class = CHANNELS[kind].form_class
-    config, secrets = values.get("config") or {}, values.get("secrets") or {}
+    config = values.get("config") or {}
+    secrets = {name: value for name, value in (values.get("secrets") or {}).items() if value != MASK}
     errors: dict[str, Any] = {}
     for unknown in sorted(set(config) - set(form_class.config_keys())):
         _nest(errors, ("config", unknown), [f"Unknown setting for {kind}."])
     for unknown in sorted(set(secrets) - set(form_class.secret_fields)):
-        _nest(errors, ("secrets", unknown), [f"Unknown secret for {kind}."])
+        derived = unknown in form_class.derived_secrets
+        _nest(errors, ("secrets", unknown), ["Set through config." if derived else f"Unknown secret for {kind}."])
     data = {
         "name": values.get("name", ""),
         "enabled": values.get("enabled", True),
