@@ -13,7 +13,7 @@ import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from kcs.env import env_bool, env_choice, env_int, env_list, env_str, persistent_secret
+from kcs.env import comma_list, env_bool, env_choice, env_int, env_list, env_str, persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("KCS_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -21,16 +21,24 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = persistent_secret("SECRET_KEY", VAR_DIR / "secret_key")
+# One Fernet key, or several comma-separated: the first encrypts, all decrypt (rotation: README, Configuration).
 KCS_ENCRYPTION_KEY = persistent_secret(
     "KCS_ENCRYPTION_KEY", VAR_DIR / "encryption_key", factory=lambda: Fernet.generate_key().decode()
 )
-try:
-    Fernet(KCS_ENCRYPTION_KEY.encode())
-except (ValueError, TypeError):
-    raise ImproperlyConfigured(
-        "KCS_ENCRYPTION_KEY must be a url-safe base64 Fernet key of 32 bytes "
-        '(make one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
-    ) from None
+# A key generated into var/ lives beside the embedded database; with PostgreSQL that is a warning (kcs/checks.py).
+KCS_ENCRYPTION_KEY_GENERATED = not env_str("KCS_ENCRYPTION_KEY")
+_encryption_keys = comma_list(KCS_ENCRYPTION_KEY)
+for _position, _key in enumerate(_encryption_keys, start=1):
+    try:
+        Fernet(_key.encode())
+    except (ValueError, TypeError):
+        raise ImproperlyConfigured(
+            f"KCS_ENCRYPTION_KEY: key {_position} of {len(_encryption_keys)} is not a url-safe base64 Fernet key of "
+            "32 bytes. Give one key, or several comma-separated with the encrypting one first (make one with: "
+            'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
+        ) from None
+if not _encryption_keys:
+    raise ImproperlyConfigured("KCS_ENCRYPTION_KEY holds no key.")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

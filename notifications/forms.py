@@ -17,6 +17,7 @@ from django import forms
 from django.core.validators import validate_email
 
 from notifications.models import NotificationIntegration, NotificationStatus
+from notifications.secrets import UNREADABLE
 
 KEEP_SECRET_HELP = "Stored. Leave blank to keep it."
 _HOST_NAME = re.compile(
@@ -106,9 +107,20 @@ class IntegrationForm(forms.Form):
     # What people call where the secrets go, in "… changed, so the stored … is not sent there".
     destination_label: ClassVar[str] = "The destination"
 
-    def __init__(self, data=None, *, instance: NotificationIntegration | None = None, stored_secrets=(), **kwargs):
+    def __init__(
+        self,
+        data=None,
+        *,
+        instance: NotificationIntegration | None = None,
+        stored_secrets=(),
+        secrets_unreadable: bool = False,
+        **kwargs,
+    ):
         self.instance = instance
         self.stored_secrets = set(stored_secrets)
+        # The stored secrets exist but no key can read them: each needed one is asked for again, saying why.
+        self.secrets_unreadable = secrets_unreadable
+        self.secrets_unreadable_message = UNREADABLE
         # Whether the secrets stored so far may be kept (False once an edit sends them to another destination).
         self.keeps_stored_secrets = True
         if instance is not None and data is None and "initial" not in kwargs:
@@ -196,7 +208,7 @@ class IntegrationForm(forms.Form):
             if cleaned.get(name) or name in self.errors:
                 continue
             if name not in self.stored_secrets:
-                self.add_error(name, "This field is required.")
+                self.add_error(name, UNREADABLE if self.secrets_unreadable else "This field is required.")
             elif not self.keeps_stored_secrets:
                 label = self.fields[name].label
                 label = label if label[:2].isupper() else label[:1].lower() + label[1:]
