@@ -4,10 +4,12 @@ import os
 import time
 
 from celery import Celery
-from celery.signals import task_prerun, worker_process_init
+from celery.signals import task_prerun, worker_init, worker_process_init
 from django import db
 from django.conf import settings
 from django.db.backends.signals import connection_created
+
+from kcs.checks import warn_at_start
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kcs.settings")
 
@@ -39,6 +41,11 @@ def _database_connections_per_task(task=None, **kwargs) -> None:
         return
     _last_checked = now
     db.close_old_connections()
+
+
+@worker_init.connect
+def _start_up_warnings(**_kwargs) -> None:
+    warn_at_start()
 
 
 @worker_process_init.connect
