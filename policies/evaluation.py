@@ -31,6 +31,7 @@ from events.services import EVALUATE_TASK
 from kcs.queueing import send_now
 from notifications import delivery
 from notifications.channels import Channel, channel_for
+from notifications.messages import UNUSED_IN_MESSAGES
 from notifications.models import Notification, NotificationIntegration, NotificationStatus, RepeatMark
 from policies.index_cache import get_index
 from policies.models import Trigger
@@ -236,7 +237,7 @@ def first_deliveries(result: Evaluation) -> None:
 def _full_events(made: dict[int, tuple[Notification, list[int]]]) -> dict[int, SecurityEvent]:
     """The events of the rows the fast path sends, by id (one query; matching read only a few columns)."""
     ids = {pk for _, event_ids in made.values() for pk in event_ids}
-    return SecurityEvent.objects.in_bulk(ids) if ids else {}
+    return SecurityEvent.objects.defer(*UNUSED_IN_MESSAGES).in_bulk(ids) if ids else {}
 
 
 def sweep(now: datetime | None = None) -> int:

@@ -38,7 +38,7 @@ def test_a_telegram_message_at_debug_level_logs_no_bot_token(settings, caplog, t
     from notifications.channels import Delivery, channel_for
     from notifications.channels.http import _local
     from notifications.messages import MessageContext
-    from tests.notifications.conftest import make_integration
+    from tests.factories import make_integration
 
     settings.KCS_ALLOW_PRIVATE_DESTINATIONS = True
     _local.__dict__.clear()

@@ -18,28 +18,9 @@ from notifications.channels.telegram import MAX_LENGTH
 from notifications.messages import MessageContext
 from notifications.models import Notification
 from tests.factories import HMAC_SECRET, make_batch, make_integration
-from tests.helpers import response
+from tests.helpers import context_for, response, send
 
 pytestmark = pytest.mark.django_db
-
-
-def context_for(batch, policy_name="Prod critical", integration_name="out") -> MessageContext:
-    return MessageContext(
-        policy_id=7,
-        policy_name=policy_name,
-        trigger="critical_vulnerabilities",
-        integration_name=integration_name,
-        delivery_id="d-123",
-        events=list(batch.events.all()),
-        notification_id=42,
-    )
-
-
-def send(integration, batch, key="d-123", timestamp=1_700_000_000):
-    channel = channel_for(integration)
-    message = channel.render(context_for(batch, integration_name=integration.name))
-    channel.send(message, Delivery(key=key, timestamp=timestamp))
-    return message
 
 
 def test_webhook_posts_signed_json_with_policy_events_and_delivery_headers(fake_http, settings):

@@ -183,8 +183,8 @@ def connections(monkeypatch):
 @pytest.mark.django_db
 @pytest.mark.parametrize("protocol", ["tcp", "udp"])
 def test_syslog_connects_to_the_checked_address_not_a_rebound_one(deny_private, monkeypatch, connections, protocol):
-    from tests.notifications.conftest import make_batch, make_integration
-    from tests.notifications.test_channels import send
+    from tests.factories import make_batch, make_integration
+    from tests.helpers import send
 
     kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
     with socket.socket(socket.AF_INET, kind) as server:
@@ -236,8 +236,8 @@ def loopback_listener():
 def test_smtp_connects_to_the_checked_address_not_a_rebound_one(
     deny_private, monkeypatch, connections, loopback_listener, tls
 ):
-    from tests.notifications.conftest import make_batch, make_integration
-    from tests.notifications.test_channels import send
+    from tests.factories import make_batch, make_integration
+    from tests.helpers import send
 
     port, accepted = loopback_listener
     fake_dns(monkeypatch, {"mail.rebind.example": [PUBLIC_IP, "127.0.0.1"]})

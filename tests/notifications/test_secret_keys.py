@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 
 from notifications.models import NotificationIntegration
 from notifications.secrets import decrypt, encrypt
-from tests.notifications.conftest import make_integration
+from tests.factories import make_integration
 
 OLD, NEW, OTHER = (Fernet.generate_key().decode() for _ in range(3))
 UNREADABLE = "Secret unreadable, enter it again"

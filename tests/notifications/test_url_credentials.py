@@ -14,8 +14,7 @@ from notifications.channels import Delivery, channel_for
 from notifications.messages import MessageContext
 from notifications.models import NotificationIntegration
 from notifications.secrets import decrypt
-from tests.conftest import token_client
-from tests.notifications.conftest import make_integration
+from tests.factories import make_integration, token_client
 
 pytestmark = pytest.mark.django_db
 
