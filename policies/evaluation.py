@@ -66,6 +66,7 @@ class EventRow:
 
 
 EVENT_ROW_FIELDS = [f.name for f in EventRow.__dataclass_fields__.values()]
+EVENT_COLUMNS = [SecurityEvent._meta.get_field(name).column for name in EVENT_ROW_FIELDS]
 
 
 @dataclass
@@ -132,6 +133,34 @@ def claim_fingerprints(
     return claimed
 
 
+def take_unevaluated(batch_id: str, now: datetime) -> list[EventRow]:
+    """Mark the batch's events not evaluated yet as evaluated at ``now`` and return them, in id order.
+
+    The rows stay locked until the caller's transaction ends, so a concurrent evaluation of the same batch waits
+    and then finds nothing. One ``UPDATE … RETURNING`` on PostgreSQL (this runs for every batch); elsewhere a
+    locking read, then the update.
+    """
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(SecurityEvent._meta.db_table)
+        columns = ", ".join(connection.ops.quote_name(column) for column in EVENT_COLUMNS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET evaluated_at = %s WHERE batch_id = %s AND evaluated_at IS NULL "
+                f"RETURNING {columns}",
+                [now, batch_id],
+            )
+            return sorted((EventRow(*row) for row in cursor.fetchall()), key=lambda event: event.id)
+    events = [
+        EventRow(**row)
+        for row in SecurityEvent.objects.select_for_update()
+        .filter(batch_id=batch_id, evaluated_at__isnull=True)
+        .order_by("id")
+        .values(*EVENT_ROW_FIELDS)
+    ]
+    SecurityEvent.objects.filter(pk__in=[event.id for event in events]).update(evaluated_at=now)
+    return events
+
+
 def link_events(pairs: list[tuple[int, int]]) -> None:
     """Store (notification id, event id) rows of the notifications' events in as few statements as possible."""
     Through = Notification.events.through
@@ -158,23 +187,18 @@ def evaluate_batch(batch_id: str) -> Evaluation:
     index = get_index()
     result = Evaluation()
     with transaction.atomic():
-        events = [
-            EventRow(**row)
-            for row in SecurityEvent.objects.select_for_update()
-            .filter(batch_id=batch_id, evaluated_at__isnull=True)
-            .order_by("id")
-            .values(*EVENT_ROW_FIELDS)
-        ]
+        now = timezone.now()
+        events = take_unevaluated(batch_id, now)
         if events:
-            now = timezone.now()
             matches = index.match_batch(events)
-            integrations = _integrations({i for policy, _ in matches for i in policy.integration_ids})
+            # The enabled outputs as of the index's revision; one deleted or disabled since is skipped.
+            integrations = {
+                i: index.outputs[i] for policy, _ in matches for i in policy.integration_ids if i in index.outputs
+            }
             plans = _plan(matches, integrations, now)
             notifications = [plan.notification for plan in plans]
             Notification.objects.bulk_create(notifications)
             link_events([(plan.notification.pk, event.id) for plan in plans for event in plan.events])
-            # The rows locked above: exactly the batch's events not evaluated yet.
-            SecurityEvent.objects.filter(batch_id=batch_id, evaluated_at__isnull=True).update(evaluated_at=now)
             result.events = len(events)
             for plan in plans:
                 notification, channel = plan.notification, integrations[plan.notification.integration_id]
@@ -310,11 +334,3 @@ def delivery_key(batch_id: uuid.UUID, policy_id: int, integration_id: int, statu
     batch again after its first evaluation was lost (a database crash before the commit reached the disk) gives the
     re-made message the key receivers have already seen, and they can drop the duplicate."""
     return hashlib.sha256(f"{batch_id}:{policy_id}:{integration_id}:{status}".encode()).hexdigest()[:32]
-
-
-def _integrations(ids: set[int]) -> dict[int, Channel]:
-    """The channels of the integrations that still exist and are enabled, by id (one query)."""
-    if not ids:
-        return {}
-    rows = NotificationIntegration.objects.filter(pk__in=ids, enabled=True)  # whole rows: the fast path sends
-    return {integration.pk: channel_for(integration) for integration in rows}
