@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -85,6 +86,45 @@ def gunicorn(env: dict[str, str], port: int = 8765, workers: int = 2, threads: i
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], concurrency: int = 2, pool: str = "prefork"):
+    """One Celery worker on every queue (as in production) until the block ends; its process group is killed if it
+    has not stopped 30 s after SIGTERM. It runs in a session of its own, so Ctrl-C reaches only the bench, which
+    then stops it."""
+    process = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "kcs",
+            "worker",
+            "-Q",
+            "events,notifications,default",
+            f"--pool={pool}",
+            "-c",
+            str(concurrency),
+            "--loglevel=warning",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,  # the start-up banner; warnings and errors go to stderr
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
 
 
 def percentile(values: list[float], pct: float) -> float:

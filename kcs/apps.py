@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class KcsConfig(AppConfig):
     name = "kcs"
     verbose_name = "KCS Response"
+
+    def ready(self) -> None:
+        from kcs import checks  # noqa: F401  (registers the system checks)

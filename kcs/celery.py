@@ -5,9 +5,11 @@ import time
 
 from celery import Celery
 from celery.signals import task_prerun, worker_init, worker_process_init
+from django import db
 from django.conf import settings
-from django.db import close_old_connections, connections
 from django.db.backends.signals import connection_created
+
+from kcs.checks import warn_at_start
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kcs.settings")
 
@@ -60,11 +62,16 @@ def _database_connections_per_task(task=None, **kwargs) -> None:
         return
     now = time.monotonic()
     if now - _last_checked < HEALTH_CHECK_AFTER and not any(
-        connection.errors_occurred for connection in connections.all(initialized_only=True)
+        connection.errors_occurred for connection in db.connections.all(initialized_only=True)
     ):
         return
     _last_checked = now
-    close_old_connections()
+    db.close_old_connections()
+
+
+@worker_init.connect
+def _start_up_warnings(**_kwargs) -> None:
+    warn_at_start()
 
 
 @worker_process_init.connect

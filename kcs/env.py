@@ -54,12 +54,17 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return value
 
 
+def comma_list(value: str) -> list[str]:
+    """The items of a comma-separated value, stripped; blank items are dropped."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     """A comma-separated list; blank items are dropped."""
     raw = os.environ.get(name)
     if raw is None:
         return list(default)
-    return [item.strip() for item in raw.split(",") if item.strip()]
+    return comma_list(raw)
 
 
 def env_choice(name: str, default: str, choices: set[str]) -> str:

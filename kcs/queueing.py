@@ -8,6 +8,7 @@ a 500: the row is already safe in the database, and each stage's sweeper re-enqu
 from __future__ import annotations
 
 import logging
+import threading
 
 from django.conf import settings
 from django.db import transaction
@@ -15,6 +16,7 @@ from django.db import transaction
 from kcs.celery import app
 
 logger = logging.getLogger(__name__)
+_import_lock = threading.Lock()
 
 
 def _task(name: str):
@@ -26,7 +28,10 @@ def _task(name: str):
     try:
         return app.tasks[name]
     except KeyError:
-        app.loader.import_default_modules()  # runs the autodiscovery of kcs.celery
+        # Under a lock: Celery's loader marks the modules imported before it imports them, so a second thread of
+        # a threaded web worker would otherwise look the task up while the first is still importing (a 500).
+        with _import_lock:
+            app.loader.import_default_modules()  # runs the autodiscovery of kcs.celery
         return app.tasks[name]
 
 

@@ -14,23 +14,31 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from kcs import broker
-from kcs.env import ensure_dir, env_bool, env_choice, env_int, env_list, env_str, persistent_secret
+from kcs.env import comma_list, ensure_dir, env_bool, env_choice, env_int, env_list, env_str, persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = ensure_dir(Path(env_str("KCS_VAR_DIR", str(BASE_DIR / "var"))).resolve())
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = persistent_secret("SECRET_KEY", VAR_DIR / "secret_key")
+# One Fernet key, or several comma-separated: the first encrypts, all decrypt (rotation: README, Configuration).
 KCS_ENCRYPTION_KEY = persistent_secret(
     "KCS_ENCRYPTION_KEY", VAR_DIR / "encryption_key", factory=lambda: Fernet.generate_key().decode()
 )
-try:
-    Fernet(KCS_ENCRYPTION_KEY.encode())
-except (ValueError, TypeError):
-    raise ImproperlyConfigured(
-        "KCS_ENCRYPTION_KEY must be a url-safe base64 Fernet key of 32 bytes "
-        '(make one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
-    ) from None
+# A key generated into var/ lives beside the embedded database; with PostgreSQL that is a warning (kcs/checks.py).
+KCS_ENCRYPTION_KEY_GENERATED = not env_str("KCS_ENCRYPTION_KEY")
+_encryption_keys = comma_list(KCS_ENCRYPTION_KEY)
+for _position, _key in enumerate(_encryption_keys, start=1):
+    try:
+        Fernet(_key.encode())
+    except (ValueError, TypeError):
+        raise ImproperlyConfigured(
+            f"KCS_ENCRYPTION_KEY: key {_position} of {len(_encryption_keys)} is not a url-safe base64 Fernet key of "
+            "32 bytes. Give one key, or several comma-separated with the encrypting one first (make one with: "
+            'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
+        ) from None
+if not _encryption_keys:
+    raise ImproperlyConfigured("KCS_ENCRYPTION_KEY holds no key.")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -45,6 +53,8 @@ WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 2, minimum=1)
 WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1)  # per web process: overlaps database waits
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 2, minimum=1)
 KCS_ALLOW_PRIVATE_DESTINATIONS = env_bool("KCS_ALLOW_PRIVATE_DESTINATIONS", False)
+# Extra CA certificates for outputs' TLS (a file of PEM certificates); empty: the system's and certifi's.
+REQUESTS_CA_BUNDLE = env_str("REQUESTS_CA_BUNDLE", "")
 # Largest accepted request body: a 5,000-finding Trivy report with descriptions is about 15 MB.
 KCS_MAX_BODY_BYTES = env_int("KCS_MAX_BODY_BYTES", 32 * 1024 * 1024, minimum=1024)
 KCS_MAX_EVENTS_PER_REQUEST = env_int("KCS_MAX_EVENTS_PER_REQUEST", 5000, minimum=1)
@@ -270,7 +280,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every handler redacts known secret shapes (bot tokens, credentials in URLs, Authorization values).
+    "filters": {"redact_secrets": {"()": "kcs.log_redaction.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # urllib3 logs every request's URL at debug level, and a Telegram Bot API URL holds the bot token.
+        "urllib3": {"level": "WARNING"},
+    },
 }

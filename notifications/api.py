@@ -3,7 +3,7 @@
 
 An integration's ``config`` and ``secrets`` are validated by :func:`notifications.services.validate_integration`
 (the kind's form: the screens' rules and messages); ``secrets`` are write-only (answers show ``"********"`` for each
-stored one). Deleting an integration a policy still uses answers 409 naming the policies.
+stored one, and ``secrets_unreadable``/``secrets_error`` when no key can decrypt them). Deleting an integration a policy still uses answers 409 naming the policies.
 """
 
 from __future__ import annotations
@@ -41,11 +41,27 @@ class IntegrationSerializer(serializers.ModelSerializer):
         required=False,
         help_text="Write-only. Omitted or blank values keep the stored ones; answers show each stored one masked.",
     )
+    secrets_unreadable = serializers.SerializerMethodField(
+        help_text="True when no key in KCS_ENCRYPTION_KEY can decrypt the stored secrets: enter them again."
+    )
+    secrets_error = serializers.SerializerMethodField(help_text="Why the stored secrets cannot be used, or null.")
     last_test = serializers.SerializerMethodField()
 
     class Meta:
         model = NotificationIntegration
-        fields = ["id", "name", "kind", "enabled", "config", "secrets", "last_test", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "enabled",
+            "config",
+            "secrets",
+            "secrets_unreadable",
+            "secrets_error",
+            "last_test",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["created_at", "updated_at"]
         extra_kwargs = {"name": {"validators": []}}  # uniqueness (ignoring case) is the form's rule
 
@@ -68,6 +84,13 @@ class IntegrationSerializer(serializers.ModelSerializer):
             "ok": integration.last_test_ok,
             "message": integration.last_test_message,
         }
+
+    def get_secrets_unreadable(self, integration: NotificationIntegration) -> bool:
+        return services.secrets_error(integration) is not None
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_secrets_error(self, integration: NotificationIntegration) -> str | None:
+        return services.secrets_error(integration)
 
     def to_representation(self, instance: NotificationIntegration) -> dict[str, Any]:
         data = super().to_representation(instance)

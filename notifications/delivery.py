@@ -70,11 +70,20 @@ def _claimable(now: datetime) -> Q:
     return Q(status=NotificationStatus.PENDING, next_attempt_at__lte=now + CLOCK_TOLERANCE) | _lease_expired(now)
 
 
-def deliver(notification_id: int) -> str | None:
+def deliver(
+    notification_id: int,
+    *,
+    drain: bool = True,
+    loaded: Notification | None = None,
+    events: list[SecurityEvent] | None = None,
+) -> str | None:
     """Send one notification if it can be claimed; returns its new status (None: not claimable, nothing done).
 
     After a successful send the same task goes on with further due notifications of the same output (see
     :func:`_drain`), so a burst to one output does not pay the per-message task overhead for every message.
+    ``drain=False`` skips that: the caller sends the messages it has itself (evaluation's first attempts).
+    A caller that has just made the row may pass it as ``loaded`` (with its integration) and its ``events``,
+    which saves reading them back; the claim is made all the same.
     """
     started = time.monotonic()
     now = timezone.now()
@@ -90,10 +99,16 @@ def deliver(notification_id: int) -> str | None:
     )
     if not claimed:
         return None
-    notification = Notification.objects.select_related("integration").get(pk=notification_id)
+    if loaded is None:
+        notification = Notification.objects.select_related("integration").get(pk=notification_id)
+    else:  # what the claim above wrote
+        notification = loaded
+        notification.status, notification.claimed_at = NotificationStatus.SENDING, now
+        notification.claimed_until = lease.lease_until(now)
+        notification.attempts += 1
     with lease.keeper.holding([notification]):
-        status, channel = _attempt(notification, now)
-    if status == NotificationStatus.SENT and channel is not None and not channel.rate_limit:
+        status, channel = _attempt(notification, now, events=events)
+    if drain and status == NotificationStatus.SENT and channel is not None and not channel.rate_limit:
         _drain(notification.integration, channel, started)
     return status
 

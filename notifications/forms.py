@@ -2,7 +2,8 @@
 
 A kind's form is the single place its settings are validated: the screens use it directly and the API feeds it
 the JSON ``config``/``secrets`` (see :meth:`IntegrationForm.data_from_config`), so both refuse the same input with
-the same messages. Secret fields are write-only: left blank, the stored value is kept.
+the same messages. Secret fields are write-only: left blank, the stored value is kept — unless the change sends the
+secrets somewhere else (:meth:`IntegrationForm.destination`), when each must be entered again.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from django import forms
 from django.core.validators import validate_email
 
 from notifications.models import NotificationIntegration, NotificationStatus
+from notifications.secrets import UNREADABLE
 
 KEEP_SECRET_HELP = "Stored. Leave blank to keep it."
 _HOST_NAME = re.compile(
@@ -32,6 +35,20 @@ def clean_host(value: str) -> str:
     if not _HOST_NAME.match(host):
         raise forms.ValidationError("Enter a host name or an IP address, without a scheme or port.")
     return host
+
+
+def url_destination(url: str | None) -> tuple[str, str, int | None] | None:
+    """``(scheme, host, port)`` of a URL, lower-cased, the scheme's default port filled in; None without a host.
+    What an integration's URL-borne secrets must not leave (see :meth:`IntegrationForm.destination`)."""
+    try:
+        parts = urlsplit(url or "")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, host, port or {"http": 80, "https": 443}.get(scheme)
 
 
 class MultiEmailField(forms.Field):
@@ -84,10 +101,28 @@ class IntegrationForm(forms.Form):
 
     config_fields: ClassVar[tuple[str, ...]] = ()
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    # Secrets a kind takes out of a setting rather than from a field of their own (the credentials inside a webhook
+    # URL); the form puts them in its cleaned data, and required_secrets() names them when the settings need them.
+    derived_secrets: ClassVar[tuple[str, ...]] = ()
+    # What people call where the secrets go, in "… changed, so the stored … is not sent there".
+    destination_label: ClassVar[str] = "The destination"
 
-    def __init__(self, data=None, *, instance: NotificationIntegration | None = None, stored_secrets=(), **kwargs):
+    def __init__(
+        self,
+        data=None,
+        *,
+        instance: NotificationIntegration | None = None,
+        stored_secrets=(),
+        secrets_unreadable: bool = False,
+        **kwargs,
+    ):
         self.instance = instance
         self.stored_secrets = set(stored_secrets)
+        # The stored secrets exist but no key can read them: each needed one is asked for again, saying why.
+        self.secrets_unreadable = secrets_unreadable
+        self.secrets_unreadable_message = UNREADABLE
+        # Whether the secrets stored so far may be kept (False once an edit sends them to another destination).
+        self.keeps_stored_secrets = True
         if instance is not None and data is None and "initial" not in kwargs:
             kwargs["initial"] = {
                 "name": instance.name,
@@ -125,14 +160,32 @@ class IntegrationForm(forms.Form):
         return ("config", field)
 
     # --- secrets ------------------------------------------------------------------------------------------------
+    @classmethod
+    def destination(cls, config: dict[str, Any]) -> Any:
+        """Where this kind's secrets are sent, as a comparable value (None: nowhere of the settings' choosing).
+
+        When an edit changes it, no stored secret is kept: each one the settings need must come with the change,
+        so a token or password never follows its integration to a new host (or to plain HTTP)."""
+        return None
+
+    def destination_changed(self) -> bool:
+        """Whether the cleaned settings send the secrets somewhere other than the stored ones did."""
+        if self.instance is None:
+            return False
+        before = self.destination(self.instance.config or {})
+        after = self.destination(self.to_config())
+        return before is not None and after is not None and before != after
+
     def required_secrets(self, cleaned: dict[str, Any]) -> set[str]:
         """The secrets these settings need (all of ``secret_fields`` unless a kind says otherwise)."""
         return set(self.secret_fields)
 
     def to_secrets(self, stored: dict[str, str]) -> dict[str, str]:
-        """The secrets to store: new values over stored ones, only those the settings still need."""
+        """The secrets to store: new values over stored ones, only those the settings still need (and none of the
+        stored ones when the destination changed)."""
         needed = self.required_secrets(self.cleaned_data)
-        merged = {name: value for name, value in stored.items() if name in needed}
+        kept = stored if self.keeps_stored_secrets else {}
+        merged = {name: value for name, value in kept.items() if name in needed}
         for name in needed:
             if self.cleaned_data.get(name):
                 merged[name] = self.cleaned_data[name]
@@ -150,9 +203,19 @@ class IntegrationForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        for name in sorted(self.required_secrets(cleaned)):
-            if not cleaned.get(name) and name not in self.stored_secrets and name not in self.errors:
-                self.add_error(name, "This field is required.")
+        self.keeps_stored_secrets = not self.destination_changed()
+        for name in sorted(self.required_secrets(cleaned) & set(self.secret_fields)):
+            if cleaned.get(name) or name in self.errors:
+                continue
+            if name not in self.stored_secrets:
+                self.add_error(name, UNREADABLE if self.secrets_unreadable else "This field is required.")
+            elif not self.keeps_stored_secrets:
+                label = self.fields[name].label
+                label = label if label[:2].isupper() else label[:1].lower() + label[1:]
+                self.add_error(
+                    name,
+                    f"{self.destination_label} changed, so the stored {label} is not sent there: enter it again.",
+                )
         return cleaned
 
 

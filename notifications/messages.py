@@ -21,6 +21,9 @@ from notifications.models import Notification
 SAMPLE_TRIGGER = "critical_vulnerabilities"
 SAMPLE_TRIGGER_LABEL = "Critical vulnerabilities"
 
+# Event fields no message shows: not loaded for messages (``details`` can be large, and decoding it costs).
+UNUSED_IN_MESSAGES = ("details", "description")
+
 # How many distinct images/workloads a summary names before "and N more".
 RESOURCE_LIMIT = 3
 
@@ -127,7 +130,10 @@ def notification_events_by_id(notification_ids: list[int]) -> dict[int, list[Sec
         )
     )
     events = {
-        event.pk: event for event in SecurityEvent.objects.filter(pk__in={event_id for _, event_id in links}).order_by()
+        event.pk: event
+        for event in SecurityEvent.objects.filter(pk__in={event_id for _, event_id in links})
+        .defer(*UNUSED_IN_MESSAGES)
+        .order_by()
     }
     result: dict[int, list[SecurityEvent]] = {}
     for notification_id, event_id in links:

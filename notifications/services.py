@@ -27,7 +27,7 @@ from notifications.forms import IntegrationForm
 from notifications.integration_users import policies_using
 from notifications.messages import MessageContext
 from notifications.models import Notification, NotificationIntegration, NotificationStatus
-from notifications.secrets import MASK, SecretsUnreadable, decrypt, encrypt
+from notifications.secrets import MASK, UNREADABLE, SecretsUnreadable, decrypt, encrypt, readable, rotate
 
 logger = logging.getLogger(__name__)
 NAMES_SHOWN = 5
@@ -90,6 +90,34 @@ def stored_secrets(integration: NotificationIntegration | None) -> dict[str, str
         return {}
 
 
+def secrets_error(integration: NotificationIntegration) -> str | None:
+    """Why the integration's stored secrets cannot be used (no key can read them), or None when they can."""
+    return None if readable(integration.secrets_encrypted) else UNREADABLE
+
+
+def rotate_secrets() -> tuple[int, list[str]]:
+    """Re-encrypt every integration's secrets with the first key of ``KCS_ENCRYPTION_KEY``.
+
+    Returns how many were re-encrypted and the names of those no key can read (left as they are).
+    """
+    rotated, unreadable = 0, []
+    with transaction.atomic():
+        integrations = NotificationIntegration.objects.select_for_update().exclude(secrets_encrypted="")
+        for integration in integrations.only("pk", "name", "secrets_encrypted").order_by("pk"):
+            try:
+                token = rotate(integration.secrets_encrypted)
+            except SecretsUnreadable:
+                unreadable.append(integration.name)
+                continue
+            # update(), not save(): the same secrets, not a change of settings (the policy index stays as it is).
+            NotificationIntegration.objects.filter(pk=integration.pk).update(secrets_encrypted=token)
+            rotated += 1
+    logger.info(
+        "re-encrypted the secrets of %d integrations with the first key; %d unreadable", rotated, len(unreadable)
+    )
+    return rotated, unreadable
+
+
 def snapshot(integration: NotificationIntegration) -> dict[str, Any]:
     """What the security event log shows of an integration: its settings, and secrets only as masks."""
     return {
@@ -102,8 +130,12 @@ def snapshot(integration: NotificationIntegration) -> dict[str, Any]:
 
 
 def form_for(kind: str, data=None, instance: NotificationIntegration | None = None, **kwargs) -> IntegrationForm:
-    """The settings form of ``kind`` (bound to ``data`` when given), aware of the secrets already stored."""
-    return CHANNELS[kind].form_class(data, instance=instance, stored_secrets=stored_secrets(instance), **kwargs)
+    """The settings form of ``kind`` (bound to ``data`` when given), aware of the secrets already stored (and of
+    stored secrets no key can read)."""
+    unreadable = instance is not None and secrets_error(instance) is not None
+    return CHANNELS[kind].form_class(
+        data, instance=instance, stored_secrets=stored_secrets(instance), secrets_unreadable=unreadable, **kwargs
+    )
 
 
 def _settings(kind: str, form: IntegrationForm, stored: dict[str, str]) -> IntegrationSettings:
@@ -122,20 +154,23 @@ def validate_integration(
 ) -> IntegrationSettings:
     """Validate an integration given as ``{name, enabled, config, secrets}`` (the API's and the stored shape).
 
-    ``config`` is complete (merge a partial change with the stored one first); ``secrets`` left out or blank keep the
-    stored ones. The kind's form applies the rules, so the screens, the API and the admin refuse the same input with
-    the same messages. Raises :class:`InvalidIntegration`, also for a ``kind`` that is not registered and for
-    ``config``/``secrets`` keys the kind does not have.
+    ``config`` is complete (merge a partial change with the stored one first); ``secrets`` left out, blank or sent
+    back as the mask (``"********"``, as answers show them) keep the stored ones. The kind's form applies the rules,
+    so the screens, the API and the admin refuse the same input with the same messages. Raises
+    :class:`InvalidIntegration`, also for a ``kind`` that is not registered and for ``config``/``secrets`` keys the
+    kind does not have.
     """
     if kind not in CHANNELS:
         raise InvalidIntegration({"kind": [f"“{kind}” is not an output kind."]})
     form_class = CHANNELS[kind].form_class
-    config, secrets = values.get("config") or {}, values.get("secrets") or {}
+    config = values.get("config") or {}
+    secrets = {name: value for name, value in (values.get("secrets") or {}).items() if value != MASK}
     errors: dict[str, Any] = {}
     for unknown in sorted(set(config) - set(form_class.config_keys())):
         _nest(errors, ("config", unknown), [f"Unknown setting for {kind}."])
     for unknown in sorted(set(secrets) - set(form_class.secret_fields)):
-        _nest(errors, ("secrets", unknown), [f"Unknown secret for {kind}."])
+        derived = unknown in form_class.derived_secrets
+        _nest(errors, ("secrets", unknown), ["Set through config." if derived else f"Unknown secret for {kind}."])
     data = {
         "name": values.get("name", ""),
         "enabled": values.get("enabled", True),
@@ -143,7 +178,8 @@ def validate_integration(
         **secrets,
     }
     stored = stored_secrets(instance)
-    form = form_class(data, instance=instance, stored_secrets=stored)
+    unreadable = instance is not None and secrets_error(instance) is not None
+    form = form_class(data, instance=instance, stored_secrets=stored, secrets_unreadable=unreadable)
     for name, messages in form.errors.items():
         _nest(errors, form_class.error_path(name), list(messages))
     if errors:

@@ -59,7 +59,8 @@ def settings_rows(integration: NotificationIntegration) -> list[tuple[str, str]]
         if name in ("name", "enabled"):
             continue
         if name in form.secret_fields:
-            rows.append((field.label, MASK if name in stored else "not set"))
+            shown = "unreadable — enter it again" if form.secrets_unreadable else MASK if name in stored else "not set"
+            rows.append((field.label, shown))
             continue
         value = form.initial.get(name)
         if isinstance(value, (list, tuple)):
@@ -166,6 +167,7 @@ class IntegrationDetailView(PermissionRequiredMixin, View):
                 "kind": kind,
                 "integration": integration,
                 "destination": channel(integration).destination(),
+                "secrets_error": services.secrets_error(integration),
                 "rows": settings_rows(integration),
                 "policies": services.policies_using(integration),
                 "recent": Notification.objects.filter(integration=integration).annotate(event_count=Count("events"))[

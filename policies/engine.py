@@ -24,7 +24,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -185,10 +185,21 @@ class _ScopeLookup:
 
 
 class PolicyIndex:
-    """Enabled policies compiled for matching. Immutable; build a new one when the configuration changes."""
+    """Enabled policies compiled for matching. Immutable; build a new one when the configuration changes.
 
-    def __init__(self, policies: Iterable[CompiledPolicy], scopes: Iterable[CompiledScope], revision: Any = None):
+    ``outputs`` is kept with the index for its users, as of the same configuration revision: the enabled outputs
+    the policies send through, by integration id (the engine itself never reads it).
+    """
+
+    def __init__(
+        self,
+        policies: Iterable[CompiledPolicy],
+        scopes: Iterable[CompiledScope],
+        revision: Any = None,
+        outputs: Mapping[int, Any] | None = None,
+    ):
         self.revision = revision
+        self.outputs: Mapping[int, Any] = outputs or {}
         self.policies = {p.id: p for p in policies}
         scope_by_id = {s.id: s for s in scopes}
         grouped: dict[str, dict[int, list[CompiledPolicy]]] = {}

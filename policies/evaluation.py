@@ -31,6 +31,7 @@ from events.services import EVALUATE_TASK
 from kcs.queueing import send_now
 from notifications import delivery
 from notifications.channels import Channel, channel_for
+from notifications.messages import UNUSED_IN_MESSAGES
 from notifications.models import Notification, NotificationIntegration, NotificationStatus, RepeatMark
 from policies.index_cache import get_index
 from policies.models import Trigger
@@ -65,6 +66,7 @@ class EventRow:
 
 
 EVENT_ROW_FIELDS = [f.name for f in EventRow.__dataclass_fields__.values()]
+EVENT_COLUMNS = [SecurityEvent._meta.get_field(name).column for name in EVENT_ROW_FIELDS]
 
 
 @dataclass
@@ -76,6 +78,9 @@ class Evaluation:
     suppressed: list[int] = field(default_factory=list)
     # Pending notifications whose output takes them as fast as we send (no rate limit): sent by the fast path.
     unthrottled: set[int] = field(default_factory=set)
+    # The rows this evaluation made, with their integration and event ids: the fast path sends them without
+    # reading them back.
+    made: dict[int, tuple[Notification, list[int]]] = field(default_factory=dict, repr=False)
 
 
 def claim_fingerprints(
@@ -128,6 +133,34 @@ def claim_fingerprints(
     return claimed
 
 
+def take_unevaluated(batch_id: str, now: datetime) -> list[EventRow]:
+    """Mark the batch's events not evaluated yet as evaluated at ``now`` and return them, in id order.
+
+    The rows stay locked until the caller's transaction ends, so a concurrent evaluation of the same batch waits
+    and then finds nothing. One ``UPDATE … RETURNING`` on PostgreSQL (this runs for every batch); elsewhere a
+    locking read, then the update.
+    """
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(SecurityEvent._meta.db_table)
+        columns = ", ".join(connection.ops.quote_name(column) for column in EVENT_COLUMNS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET evaluated_at = %s WHERE batch_id = %s AND evaluated_at IS NULL "
+                f"RETURNING {columns}",
+                [now, batch_id],
+            )
+            return sorted((EventRow(*row) for row in cursor.fetchall()), key=lambda event: event.id)
+    events = [
+        EventRow(**row)
+        for row in SecurityEvent.objects.select_for_update()
+        .filter(batch_id=batch_id, evaluated_at__isnull=True)
+        .order_by("id")
+        .values(*EVENT_ROW_FIELDS)
+    ]
+    SecurityEvent.objects.filter(pk__in=[event.id for event in events]).update(evaluated_at=now)
+    return events
+
+
 def link_events(pairs: list[tuple[int, int]]) -> None:
     """Store (notification id, event id) rows of the notifications' events in as few statements as possible."""
     Through = Notification.events.through
@@ -154,29 +187,27 @@ def evaluate_batch(batch_id: str) -> Evaluation:
     index = get_index()
     result = Evaluation()
     with transaction.atomic():
-        events = [
-            EventRow(**row)
-            for row in SecurityEvent.objects.select_for_update()
-            .filter(batch_id=batch_id, evaluated_at__isnull=True)
-            .order_by("id")
-            .values(*EVENT_ROW_FIELDS)
-        ]
+        now = timezone.now()
+        events = take_unevaluated(batch_id, now)
         if events:
-            now = timezone.now()
             matches = index.match_batch(events)
-            integrations = _integrations({i for policy, _ in matches for i in policy.integration_ids})
+            # The enabled outputs as of the index's revision; one deleted or disabled since is skipped.
+            integrations = {
+                i: index.outputs[i] for policy, _ in matches for i in policy.integration_ids if i in index.outputs
+            }
             plans = _plan(matches, integrations, now)
             notifications = [plan.notification for plan in plans]
             Notification.objects.bulk_create(notifications)
             link_events([(plan.notification.pk, event.id) for plan in plans for event in plan.events])
-            # The rows locked above: exactly the batch's events not evaluated yet.
-            SecurityEvent.objects.filter(batch_id=batch_id, evaluated_at__isnull=True).update(evaluated_at=now)
             result.events = len(events)
-            for notification in notifications:
+            for plan in plans:
+                notification, channel = plan.notification, integrations[plan.notification.integration_id]
                 if notification.status == NotificationStatus.PENDING:
                     result.pending.append(notification.pk)
-                    if integrations[notification.integration_id].rate_limit is None:
+                    if channel.rate_limit is None:
                         result.unthrottled.add(notification.pk)
+                        notification.integration = channel.integration
+                        result.made[notification.pk] = (notification, [event.id for event in plan.events])
                 else:
                     result.suppressed.append(notification.pk)
         else:
@@ -212,11 +243,25 @@ def first_deliveries(result: Evaluation) -> None:
     finds it claimed or sent and does nothing.
     """
     started = time.monotonic()
+    events = _full_events(result.made)
     for notification_id in result.pending:
         if notification_id in result.unthrottled and time.monotonic() - started < FAST_PATH_SECONDS:
-            delivery.deliver(notification_id)
+            loaded, event_ids = result.made.get(notification_id, (None, []))
+            # No drain: queued messages have tasks of their own, and this worker goes back to evaluating.
+            delivery.deliver(
+                notification_id,
+                drain=False,
+                loaded=loaded,
+                events=[events[pk] for pk in event_ids if pk in events] if loaded else None,
+            )
         else:
             send_now(delivery.DELIVER_TASK, notification_id)
+
+
+def _full_events(made: dict[int, tuple[Notification, list[int]]]) -> dict[int, SecurityEvent]:
+    """The events of the rows the fast path sends, by id (one query; matching read only a few columns)."""
+    ids = {pk for _, event_ids in made.values() for pk in event_ids}
+    return SecurityEvent.objects.defer(*UNUSED_IN_MESSAGES).in_bulk(ids) if ids else {}
 
 
 def sweep(now: datetime | None = None) -> int:
@@ -289,11 +334,3 @@ def delivery_key(batch_id: uuid.UUID, policy_id: int, integration_id: int, statu
     batch again after its first evaluation was lost (a database crash before the commit reached the disk) gives the
     re-made message the key receivers have already seen, and they can drop the duplicate."""
     return hashlib.sha256(f"{batch_id}:{policy_id}:{integration_id}:{status}".encode()).hexdigest()[:32]
-
-
-def _integrations(ids: set[int]) -> dict[int, Channel]:
-    """The channels of the integrations that still exist and are enabled, by id (one query)."""
-    if not ids:
-        return {}
-    rows = NotificationIntegration.objects.filter(pk__in=ids, enabled=True).only("id", "name", "kind", "config")
-    return {integration.pk: channel_for(integration) for integration in rows}

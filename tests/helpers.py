@@ -13,6 +13,8 @@ from typing import Any
 import requests
 
 from events.models import EventType, SecurityEvent, Severity
+from notifications.channels import Delivery, channel_for
+from notifications.messages import MessageContext
 from policies.engine import CompiledPolicy, CompiledScope
 from policies.models import Trigger
 
@@ -128,3 +130,22 @@ def login(page, username: str, password: str) -> None:
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+def context_for(batch, policy_name="Prod critical", integration_name="out") -> MessageContext:
+    return MessageContext(
+        policy_id=7,
+        policy_name=policy_name,
+        trigger="critical_vulnerabilities",
+        integration_name=integration_name,
+        delivery_id="d-123",
+        events=list(batch.events.all()),
+        notification_id=42,
+    )
+
+
+def send(integration, batch, key="d-123", timestamp=1_700_000_000):
+    channel = channel_for(integration)
+    message = channel.render(context_for(batch, integration_name=integration.name))
+    channel.send(message, Delivery(key=key, timestamp=timestamp))
+    return message

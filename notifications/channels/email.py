@@ -1,11 +1,14 @@
 """Email: a text and an HTML body from templates, through the system mail backend or the output's own SMTP server.
 
 The system backend is Django's (``EMAIL_*`` settings: SMTP, or any django-anymail provider chosen with
-``EMAIL_BACKEND``); an output may name its own SMTP server instead (host, port, TLS mode, user, password).
+``EMAIL_BACKEND``); an output may name its own SMTP server instead (host, port, TLS mode, user, password). That
+server's name is resolved and checked once, and the connection goes to the checked address, while TLS (SMTPS or
+STARTTLS) still verifies the certificate against the name.
 """
 
 from __future__ import annotations
 
+import functools
 import smtplib
 from email.utils import parseaddr
 from typing import Any
@@ -14,14 +17,14 @@ from anymail.exceptions import AnymailError, AnymailInvalidAddress, AnymailRecip
 from django import forms
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend
 from django.core.validators import validate_email
 
 from notifications.channels.base import Channel, Delivery, Message, TransportError
-from notifications.channels.http import check_destination
+from notifications.channels.http import Address, connect, resolve_destination
 from notifications.forms import IntegrationForm, MultiEmailField, clean_host, secret_field
 from notifications.messages import MessageContext
 
-SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 TLS_MODES = [("starttls", "STARTTLS"), ("tls", "TLS (SMTPS)"), ("none", "None")]
 
 
@@ -49,7 +52,14 @@ class EmailForm(IntegrationForm):
 
     config_fields = ("recipients", "sender")
     secret_fields = ("smtp_password",)
+    destination_label = "The SMTP server"
     _smtp_keys = ("host", "port", "tls", "username")
+
+    @classmethod
+    def destination(cls, config: dict[str, Any]) -> Any:
+        smtp = config.get("smtp")
+        host = smtp.get("host") if isinstance(smtp, dict) else None
+        return host.lower().rstrip(".") if host else None
 
     @classmethod
     def config_keys(cls) -> tuple[str, ...]:
@@ -111,6 +121,39 @@ class EmailForm(IntegrationForm):
         return cleaned
 
 
+class _PinnedSMTP(smtplib.SMTP):
+    """SMTP to addresses checked beforehand (:func:`~notifications.channels.http.resolve_destination`) instead of
+    a new lookup of the name. The name stays the one given to ``connect()``, so STARTTLS checks the certificate
+    against it (``server_hostname``)."""
+
+    def __init__(self, *args, addresses: list[Address], **kwargs):
+        self.addresses = addresses
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        return connect(self.addresses, timeout if isinstance(timeout, (int, float)) else None)
+
+
+class _PinnedSMTPSSL(smtplib.SMTP_SSL, _PinnedSMTP):
+    """SMTPS to checked addresses: SMTP_SSL wraps the socket that _PinnedSMTP opened, verifying the name."""
+
+    def __init__(self, *args, addresses: list[Address], **kwargs):
+        self.addresses = addresses
+        smtplib.SMTP_SSL.__init__(self, *args, **kwargs)
+
+
+class PinnedEmailBackend(EmailBackend):
+    """Django's SMTP backend connecting only to ``addresses``, the checked addresses of ``host``."""
+
+    def __init__(self, *, addresses: list[Address], **kwargs):
+        super().__init__(**kwargs)
+        self.addresses = addresses
+
+    @property
+    def connection_class(self):
+        return functools.partial(_PinnedSMTPSSL if self.use_ssl else _PinnedSMTP, addresses=self.addresses)
+
+
 def _mail_error(exc: Exception) -> TransportError:
     """Classify a mail failure: refusals and bad credentials are permanent, the rest may pass."""
     if isinstance(exc, smtplib.SMTPAuthenticationError):
@@ -157,9 +200,8 @@ class EmailChannel(Channel):
         smtp = self.config.get("smtp")
         if not smtp:
             return get_connection(fail_silently=False)
-        check_destination(smtp["host"], int(smtp["port"]))
-        return get_connection(
-            SMTP_BACKEND,
+        return PinnedEmailBackend(
+            addresses=resolve_destination(smtp["host"], int(smtp["port"])),
             fail_silently=False,
             host=smtp["host"],
             port=int(smtp["port"]),

@@ -2,8 +2,10 @@
 
 Every HTTP request of every channel goes through :func:`request`: fixed timeouts, at most a few redirects, and the
 destination guard applied to each hop. The guard checks the names a URL resolves to *before* connecting and the
-address actually connected to *after* (so a DNS answer that changes between the two cannot slip through). It is
-off only with ``KCS_ALLOW_PRIVATE_DESTINATIONS`` (tests and on-premises receivers).
+address actually connected to *after* (so a DNS answer that changes between the two cannot slip through). Channels
+that open sockets themselves (syslog, SMTP) resolve once with :func:`resolve_destination` and connect to the
+addresses it checked (:func:`connect`), never to the name again. The guard is off only with
+``KCS_ALLOW_PRIVATE_DESTINATIONS`` (tests and on-premises receivers).
 
 Error messages name the host, never the full URL: webhook paths and Telegram URLs carry credentials.
 """
@@ -35,14 +37,39 @@ USER_AGENT = "KCS-Response/1"
 MAX_RETRY_AFTER = 3600.0
 
 
+# IPv6 forms that carry an IPv4 address, which is where a packet to them ends up (through a NAT64 gateway, a 6to4
+# or Teredo relay, or a dual-stack host's own IPv4 stack): the well-known NAT64 prefix (RFC 6052, the last 32 bits)
+# and the deprecated IPv4-compatible ::a.b.c.d. The local-use NAT64 prefix (RFC 8215) is never public.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for: IPv4-mapped, NAT64, IPv4-compatible, 6to4 or Teredo client."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    return None
+
+
 def forbidden_address(address: str) -> bool:
-    """True for addresses that are not public: private, loopback, link-local (cloud metadata), reserved…"""
+    """True for addresses that are not public: private, loopback, link-local (cloud metadata), reserved…, also
+    when written as an IPv6 form of such an IPv4 address (``::ffff:127.0.0.1``, ``64:ff9b::7f00:1``, ``2002:7f00:1::``,
+    ``::127.0.0.1``)."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return True
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL_USE:
+            return True
+        ip = _embedded_ipv4(ip) or ip
     return not ip.is_global or ip.is_multicast
 
 
@@ -54,19 +81,51 @@ def _refusal(host: str, address: str) -> TransportError:
     )
 
 
+# One resolved address: what socket.socket() and connect()/sendto() take.
+Address = tuple[int, int, int, Any]  # (family, type, proto, sockaddr)
+
+
+def resolve_destination(host: str, port: int, socktype: int = socket.SOCK_STREAM) -> list[Address]:
+    """The addresses of ``host:port``, each checked by the guard. Connect to these (:func:`connect`), never to the
+    name again: a second lookup may answer differently (DNS rebinding) and reach what the check refused.
+
+    Raises :class:`TransportError`: permanent when any address is not public (unless
+    ``KCS_ALLOW_PRIVATE_DESTINATIONS``), transient when the name does not resolve.
+    """
+    host = host.strip("[]")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socktype)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise TransportError(f"Could not resolve {host}: {exc}") from None
+    if not settings.KCS_ALLOW_PRIVATE_DESTINATIONS:
+        for info in infos:
+            address = info[4][0]
+            if forbidden_address(address):
+                raise _refusal(host, address)
+    return [(family, kind, proto, sockaddr) for family, kind, proto, _, sockaddr in infos]
+
+
 def check_destination(host: str, port: int) -> None:
     """Raise a permanent :class:`TransportError` when ``host`` is or resolves to a non-public address."""
     if settings.KCS_ALLOW_PRIVATE_DESTINATIONS:
         return
-    host = host.strip("[]")
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise TransportError(f"Could not resolve {host}: {exc}") from None
-    for info in infos:
-        address = info[4][0]
-        if forbidden_address(address):
-            raise _refusal(host, address)
+    resolve_destination(host, port)
+
+
+def connect(addresses: list[Address], timeout: float) -> socket.socket:
+    """A connected stream socket to the first of ``addresses`` (from :func:`resolve_destination`) that answers;
+    raises the last ``OSError`` when none does."""
+    failure: OSError = OSError("no address to connect to")
+    for family, kind, proto, sockaddr in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            failure = exc
+    raise failure
 
 
 class _PeerCheck:
@@ -125,6 +184,11 @@ def session() -> requests.Session:
         session = _GuardedSession()
         session.max_redirects = MAX_REDIRECTS
         session.headers["User-Agent"] = USER_AGENT
+        # No proxies, .netrc credentials or CA bundles from the environment: a destination is checked and connected
+        # to by address (a proxy would bypass the guard), a .netrc must never add credentials to a webhook, and
+        # reading the environment on every request was half of a delivery's CPU time.
+        session.trust_env = False
+        session.verify = settings.REQUESTS_CA_BUNDLE or True
         adapter = _GuardedAdapter(pool_connections=16, pool_maxsize=16)
         session.mount("http://", adapter)
         session.mount("https://", adapter)

@@ -13,7 +13,7 @@ from django import forms
 from django.utils import timezone
 
 from notifications.channels.base import Channel, Delivery, Message, TransportError
-from notifications.channels.http import check_destination
+from notifications.channels.http import connect, resolve_destination
 from notifications.forms import IntegrationForm, clean_host
 from notifications.messages import MessageContext
 
@@ -44,23 +44,27 @@ class SyslogChannel(Channel):
         data: dict[str, Any] = context.as_dict(len(context.events))
         data.update(timestamp=timezone.now().isoformat(timespec="milliseconds"), hostname=socket.gethostname())
         lines = [self.render_template("event.cef", {**data, "event": line}) for line in data["events"]]
-        return Message(subject="", body="\n".join(" ".join(line.split("\n")) for line in lines))
+        # One record per event: the filters escape line breaks inside values, and whatever else a template line
+        # holds (every boundary str.splitlines knows) is flattened, so a record never spans two lines.
+        return Message(subject="", body="\n".join(" ".join(line.splitlines()) for line in lines))
 
     def send(self, message: Message, delivery: Delivery) -> None:
         host, port = self.config["host"], int(self.config["port"])
-        check_destination(host, port)
-        frames = [line.encode() for line in message.body.splitlines() if line]
+        tcp = self.config.get("protocol") == "tcp"
+        # The addresses the guard checked are the ones used: the name is not looked up again.
+        addresses = resolve_destination(host, port, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
+        # Records are separated by "\n" only (render() put them so); splitting on every Unicode line boundary
+        # would let a separator inside a record forge another one.
+        frames = [line.encode() for line in message.body.split("\n") if line]
         try:
-            if self.config.get("protocol") == "tcp":
-                with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
+            if tcp:
+                with connect(addresses, TIMEOUT) as sock:
                     sock.sendall(b"".join(frame + b"\n" for frame in frames))
             else:
-                family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+                family, kind, proto, address = addresses[0]
                 with socket.socket(family, kind, proto) as sock:
                     sock.settimeout(TIMEOUT)
                     for frame in frames:
                         sock.sendto(frame, address)
-        except socket.gaierror as exc:
-            raise TransportError(f"Could not resolve {host}: {exc}") from None
         except OSError as exc:
             raise TransportError(f"Syslog to {host}:{port} failed: {exc.__class__.__name__}: {exc}") from None

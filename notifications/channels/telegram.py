@@ -11,7 +11,7 @@ from django import forms
 
 from notifications.channels import http
 from notifications.channels.base import Channel, Delivery, Message, TransportError
-from notifications.forms import IntegrationForm, secret_field
+from notifications.forms import IntegrationForm, secret_field, url_destination
 from notifications.messages import MessageContext
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
@@ -41,6 +41,11 @@ class TelegramForm(IntegrationForm):
 
     config_fields = ("chat_id", "thread_id", "api_base_url")
     secret_fields = ("bot_token",)
+    destination_label = "The Bot API server"
+
+    @classmethod
+    def destination(cls, config: dict[str, Any]) -> Any:
+        return url_destination(config.get("api_base_url") or DEFAULT_API_BASE_URL)
 
     def clean_bot_token(self) -> str:
         token = self.cleaned_data["bot_token"]

@@ -7,6 +7,11 @@ Every delivery carries ``X-KCS-Delivery`` (the idempotency key: the same for eve
 The body template is JSON in which ``$name`` (or ``${name}``) stands for a variable, replaced by its JSON value
 (strings quoted), so the result is always valid JSON and nothing in an event can break out of it; ``$$`` is a
 literal dollar sign.
+
+Credentials inside the URL — its user info (``https://user:pass@host/``) and its query string (``?token=…``) — are
+secrets like the others: ``config.url`` keeps ``***`` in their place (``https://***@host/path?***``), the
+encrypted secrets keep ``url_userinfo`` and ``url_query``, and :func:`full_url` puts them back only to send. A URL
+sent back with the ``***`` in place keeps the stored values.
 """
 
 from __future__ import annotations
@@ -16,15 +21,19 @@ import hmac
 import json
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from django import forms
 from django.template.loader import render_to_string
 
 from notifications.channels import http
 from notifications.channels.base import Channel, Delivery, Message
-from notifications.forms import IntegrationForm, secret_field
+from notifications.forms import IntegrationForm, secret_field, url_destination
 from notifications.messages import MessageContext
+
+# What stands in config.url for the credentials moved into the secrets.
+URL_MASK = "***"
+URL_SECRETS = ("url_userinfo", "url_query")
 
 _VARIABLE = re.compile(r"\$(\$|\{([a-z_]+)\}|([a-z_]+))")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
@@ -121,6 +130,42 @@ def check_body_template(template: str) -> None:
         ) from None
 
 
+def split_url(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` with its user info and query string replaced by ``***``, and the two parts taken out (empty when
+    absent): ``("https://***@h/p?***", {"url_userinfo": "user:pass", "url_query": "token=…"})``."""
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    netloc = f"{URL_MASK}@{host}" if at else host
+    masked = urlunsplit((parts.scheme, netloc, parts.path, URL_MASK if parts.query else "", parts.fragment))
+    return masked, {"url_userinfo": userinfo, "url_query": parts.query}
+
+
+def masked_parts(url: str) -> set[str]:
+    """The URL secrets ``url`` (as stored: masked) stands for."""
+    parts = urlsplit(url)
+    found = set()
+    if parts.netloc.startswith(f"{URL_MASK}@"):
+        found.add("url_userinfo")
+    if parts.query == URL_MASK:
+        found.add("url_query")
+    return found
+
+
+def full_url(url: str, secrets: dict[str, str]) -> str:
+    """The URL to send to: ``url`` (as stored) with the credentials of ``secrets`` back in place of ``***``."""
+    masked = masked_parts(url)
+    if not masked:
+        return url
+    parts = urlsplit(url)
+    netloc, query = parts.netloc, parts.query
+    if "url_userinfo" in masked:
+        host = netloc.partition("@")[2]
+        netloc = f"{secrets['url_userinfo']}@{host}" if secrets.get("url_userinfo") else host
+    if "url_query" in masked:
+        query = secrets.get("url_query", "")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 def signature(secret: str, timestamp: int, body: bytes) -> str:
     """``sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`` — what ``X-KCS-Signature`` carries."""
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
@@ -129,7 +174,11 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 class WebhookForm(IntegrationForm):
     url = forms.URLField(
-        label="URL", max_length=2000, assume_scheme="https", help_text="Receives a JSON POST for each notification."
+        label="URL",
+        max_length=2000,
+        assume_scheme="https",
+        help_text="Receives a JSON POST for each notification. A user name and password or a query string in it are "
+        "stored encrypted and shown as ***; leave the *** to keep them.",
     )
     auth = forms.ChoiceField(
         label="Authentication",
@@ -168,6 +217,8 @@ class WebhookForm(IntegrationForm):
 
     config_fields = ("url", "auth", "username", "header_name", "body_template", "rate_limit")
     secret_fields = ("password", "hmac_secret", "token")
+    derived_secrets = URL_SECRETS
+    destination_label = "The URL's scheme, host or port"
     _secret_by_auth = {"basic": "password", "hmac": "hmac_secret", "token": "token"}
 
     def __init__(self, *args, **kwargs):
@@ -175,15 +226,21 @@ class WebhookForm(IntegrationForm):
         self.fields["body_template"].widget.attrs["placeholder"] = default_body_template()
         self.variables = VARIABLES
 
+    @classmethod
+    def destination(cls, config: dict[str, Any]) -> Any:
+        return url_destination(config.get("url"))
+
     def required_secrets(self, cleaned: dict[str, Any]) -> set[str]:
         secret = self._secret_by_auth.get(cleaned.get("auth") or "none")
-        return {secret} if secret else set()
+        return ({secret} if secret else set()) | masked_parts(cleaned.get("url") or "")
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
         if not url.lower().startswith(("http://", "https://")):
             raise forms.ValidationError("Use an http:// or https:// URL.")
-        return url
+        # Stored masked; the credentials go with the other secrets (``***``: keep the stored ones, see clean()).
+        masked, self.url_secrets = split_url(url)
+        return masked
 
     def clean_body_template(self) -> str:
         template = self.cleaned_data["body_template"].strip()
@@ -193,6 +250,23 @@ class WebhookForm(IntegrationForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        missing, moved = [], []
+        for name, value in getattr(self, "url_secrets", {}).items():
+            # A new value replaces the stored one; "***" keeps it, if there is one and the host is the same.
+            cleaned[name] = "" if value == URL_MASK else value
+            part = "user name and password" if name == "url_userinfo" else "query string"
+            if value == URL_MASK and name not in self.stored_secrets:
+                missing.append(part)
+            elif value == URL_MASK and not self.keeps_stored_secrets:
+                moved.append(part)
+        if missing:
+            self.add_error("url", f"No {' or '.join(missing)} is stored for *** to stand for: enter it in the URL.")
+        if moved:
+            self.add_error(
+                "url",
+                f"{self.destination_label} changed, so the stored {' and '.join(moved)} is not sent there: "
+                "enter it in the URL again.",
+            )
         auth = cleaned.get("auth")
         if auth == "basic" and not cleaned.get("username"):
             self.add_error("username", "Basic authentication needs a user name.")
@@ -239,5 +313,6 @@ class WebhookChannel(Channel):
             auth = (self.config.get("username", ""), self.secrets.get("password", ""))
         elif mode == "token":
             headers[self.config.get("header_name") or "Authorization"] = self.secrets.get("token", "")
-        response = http.request("POST", self.config["url"], data=raw, headers=headers, auth=auth)
+        url = full_url(self.config["url"], self.secrets)
+        response = http.request("POST", url, data=raw, headers=headers, auth=auth)
         http.check_response(response, f"Webhook {self.destination()}")

@@ -234,3 +234,73 @@ def test_retry_needs_the_change_right(plain_api, plain_user):
     assert plain_api.post(f"/api/v1/notifications/{failed.pk}/retry/").status_code == 403
     grant(plain_user, "notifications.change_notification")
     assert token_client(plain_user).post(f"/api/v1/notifications/{failed.pk}/retry/").status_code == 200
+
+
+MOVED = "changed, so the stored"
+
+
+@pytest.mark.parametrize(
+    "kind,config,secrets,change,secret",
+    [
+        (
+            "webhook",
+            {"url": "https://siem.example.com/in", "auth": "hmac"},
+            {"hmac_secret": "old-hmac"},
+            {"url": "https://collector.evil.example/in"},
+            "hmac_secret",
+        ),
+        (
+            "webhook",
+            {"url": "https://siem.example.com/in", "auth": "basic", "username": "kcs"},
+            {"password": "old-pw"},
+            {"url": "http://siem.example.com/in"},  # same host, but the password would travel in clear
+            "password",
+        ),
+        (
+            "telegram",
+            {"chat_id": "-100123", "api_base_url": "https://api.telegram.org"},
+            {"bot_token": "123456:ABCdefGhIJKlmNoPQRsTUVwxyZ"},
+            {"api_base_url": "https://tg-proxy.evil.example"},
+            "bot_token",
+        ),
+        (
+            "email",
+            {
+                "recipients": ["soc@example.com"],
+                "sender": "",
+                "smtp": {"host": "smtp.example.com", "port": 587, "tls": "starttls", "username": "kcs"},
+            },
+            {"smtp_password": "old-pw"},
+            {"smtp": {"host": "smtp.evil.example", "port": 587, "tls": "starttls", "username": "kcs"}},
+            "smtp_password",
+        ),
+    ],
+    ids=["webhook-host", "webhook-scheme", "telegram", "email"],
+)
+def test_a_stored_secret_does_not_follow_a_changed_destination(admin_api, kind, config, secrets, change, secret):
+    from notifications.secrets import decrypt
+
+    integration = make_integration(kind, "Out", config=config, secrets=secrets)
+    answer = admin_api.patch(f"/api/v1/integrations/{integration.pk}/", {"config": change}, format="json")
+    assert answer.status_code == 400, answer.json()
+    (message,) = answer.json()["errors"]["secrets"][secret]
+    assert MOVED in message and "enter it again" in message
+    integration.refresh_from_db()
+    assert integration.config == config  # nothing stored
+
+    fresh = "123456:NEWdefGhIJKlmNoPQRsTUVwxyZ" if kind == "telegram" else "new-value"
+    answer = admin_api.patch(
+        f"/api/v1/integrations/{integration.pk}/", {"config": change, "secrets": {secret: fresh}}, format="json"
+    )
+    assert answer.status_code == 200, answer.json()
+    integration.refresh_from_db()
+    assert decrypt(integration.secrets_encrypted) == {secret: fresh}
+
+
+def test_a_new_path_on_the_same_host_keeps_the_stored_secret(admin_api):
+    ident = admin_api.post("/api/v1/integrations/", WEBHOOK, format="json").json()["id"]
+    answer = admin_api.patch(
+        f"/api/v1/integrations/{ident}/", {"config": {"url": "https://SIEM.example.com:443/v2/in"}}, format="json"
+    )
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["secrets"] == {"hmac_secret": "********"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import socket
 
 import pytest
@@ -17,28 +18,9 @@ from notifications.channels.telegram import MAX_LENGTH
 from notifications.messages import MessageContext
 from notifications.models import Notification
 from tests.factories import HMAC_SECRET, make_batch, make_integration
-from tests.helpers import response
+from tests.helpers import context_for, response, send
 
 pytestmark = pytest.mark.django_db
-
-
-def context_for(batch, policy_name="Prod critical", integration_name="out") -> MessageContext:
-    return MessageContext(
-        policy_id=7,
-        policy_name=policy_name,
-        trigger="critical_vulnerabilities",
-        integration_name=integration_name,
-        delivery_id="d-123",
-        events=list(batch.events.all()),
-        notification_id=42,
-    )
-
-
-def send(integration, batch, key="d-123", timestamp=1_700_000_000):
-    channel = channel_for(integration)
-    message = channel.render(context_for(batch, integration_name=integration.name))
-    channel.send(message, Delivery(key=key, timestamp=timestamp))
-    return message
 
 
 def test_webhook_posts_signed_json_with_policy_events_and_delivery_headers(fake_http, settings):
@@ -287,3 +269,104 @@ def test_notification_context_lists_policy_and_events_of_the_row(settings):
     data = MessageContext.for_notification(notification).as_dict(1)
     assert data["policy_name"] == "Kept name" and data["total"] == 2 and data["listed"] == 1 and data["more"] == 1
     assert data["detail_url"] == f"https://kcs.example.com/notifications/{notification.pk}/"
+
+
+# Every line boundary str.splitlines() knows, besides CR and LF.
+LINE_SEPARATORS = ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e"]
+
+
+@pytest.mark.parametrize("separator", LINE_SEPARATORS)
+def test_a_line_separator_in_a_finding_cannot_forge_a_second_syslog_record(allow_private, separator):
+    forged = f"pkg{separator}<13>1 2024-01-01T00:00:00Z forged kcs-response - - - CEF:0|Forged|Forged|1|x|forged|10|"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.settimeout(5)
+        server.listen(1)
+        integration = make_integration(
+            "syslog", config={"host": "127.0.0.1", "port": server.getsockname()[1], "protocol": "tcp"}
+        )
+        message = send(
+            integration,
+            make_batch(1, package=forged, title=f"t{separator}itle", finding_id=f"CVE{separator}1"),
+        )
+        conn, _ = server.accept()
+        with conn:
+            data = b""
+            while not data.endswith(b"\n"):
+                data += conn.recv(65536)
+    text = data.decode()
+    # One record, framed by its one newline, and nothing a SIEM splitting on any line boundary would cut apart.
+    assert text.count("\n") == 1 and len(text.splitlines()) == 1
+    assert len(message.body.splitlines()) == 1
+    assert "cs5=pkg\\n<13>1 " in text
+
+
+@pytest.mark.parametrize("separator", LINE_SEPARATORS + ["\r\n", "\r", "\n"])
+def test_cef_values_and_headers_escape_every_line_separator(separator):
+    from notifications.templatetags.message_format import cef_header, cef_value
+
+    assert cef_value(f"a{separator}b") == "a\\nb"
+    assert len(cef_header(f"a{separator}b").splitlines()) == 1
+
+
+DISGUISED = "CVE-1](https://evil.example/phish) [x"
+_MARKDOWN_LINK = re.compile(r"(?<!\\)\]\((?P<target>(?:\\.|[^)\\])*)\)")
+
+
+def test_teams_messages_escape_markdown_so_no_finding_becomes_a_link_or_formatting(fake_http, settings):
+    settings.KCS_BASE_URL = "https://kcs.example.com"
+    batch = make_batch(
+        1,
+        finding_id=DISGUISED,
+        package="p_kg*](https://evil.example/p)",
+        installed_version="1`x`",
+        fixed_version="<https://evil.example/f>",
+        repository="shop/**web**",
+    )
+    integration = make_integration("teams", "Ops [out](https://evil.example/n)")
+    channel = channel_for(integration)
+    message = channel.render(context_for(batch, policy_name="P](https://evil.example/t)", integration_name="x"))
+    channel.send(message, Delivery(key="d-1", timestamp=1))
+    card = fake_http.last["json"]["attachments"][0]["content"]
+    title, text = card["body"][0]["text"], card["body"][1]["text"]
+    event = batch.events.get()
+    assert [m["target"] for m in _MARKDOWN_LINK.finditer(text)] == [f"https://kcs.example.com/events/{event.pk}/"]
+    assert not _MARKDOWN_LINK.search(title)
+    assert "[CVE-1\\]\\(https://evil.example/phish\\) \\[x](" in text  # shown as typed, as the link's label
+    assert "p\\_kg\\*" in text and "1\\`x\\`" in text and "\\<https://evil.example/f\\>" in text
+    assert "shop/\\*\\*web\\*\\*" in text
+
+
+def test_slack_messages_escape_mrkdwn_so_no_finding_becomes_a_link_or_mention(fake_http, settings):
+    settings.KCS_BASE_URL = "https://kcs.example.com"
+    batch = make_batch(
+        1,
+        finding_id="CVE-1|<https://evil.example/phish|click>",
+        package="<!channel> & <@U123>",
+        fixed_version="1\n• *Critical* <https://evil.example|forged line>",
+    )
+    send(make_integration("slack"), batch)
+    text = fake_http.last["json"]["text"]
+    event = batch.events.get()
+    assert re.findall(r"<([^<>|]*)[|>]", text) == [f"https://kcs.example.com/events/{event.pk}/"]
+    assert "&lt;!channel&gt; &amp; &lt;@U123&gt;" in text
+    assert "\n• *Critical* &lt;" not in text  # a value cannot start a line of its own
+
+
+@pytest.mark.parametrize("kind,escape", [("slack", "slack"), ("teams", "teams")], ids=["slack", "teams"])
+def test_every_variable_of_chat_templates_goes_through_the_format_filter(kind, escape):
+    from django.conf import settings
+
+    folder = settings.BASE_DIR / "templates" / "messages" / kind
+    unescaped = []
+    for path in sorted(folder.iterdir()):
+        source = path.read_text()
+        expressions = re.findall(r"\{\{\s*(.*?)\s*\}\}", source)
+        for args in re.findall(r"\{%\s*firstof\s+(.*?)\s*%\}", source):
+            expressions += args.split()
+        unescaped += [
+            (path.name, expression)
+            for expression in expressions
+            if not expression.endswith(f"|{escape}") and not expression.endswith("|pluralize")
+        ]
+    assert unescaped == []

@@ -44,6 +44,17 @@ def test_delivered_notification_is_sent_with_its_idempotency_key(fake_http, queu
     assert notification.body == fake_http.last["data"].decode()  # the log keeps what was sent
 
 
+def test_a_row_passed_in_by_its_maker_is_sent_like_a_row_read_back(fake_http, queued):
+    notification = make_notification(events=3)
+    loaded = Notification.objects.select_related("integration").get(pk=notification.pk)
+    events = list(notification.events.all())
+    assert delivery.deliver(notification.pk, loaded=loaded, events=events) == NotificationStatus.SENT
+    notification.refresh_from_db()
+    assert notification.status == "sent" and notification.attempts == 1
+    assert notification.body == fake_http.last["data"].decode() and "3 findings" in notification.subject
+    assert delivery.deliver(notification.pk, loaded=loaded, events=events) is None  # claimed once, as always
+
+
 def test_a_sent_notification_is_never_sent_again(fake_http, queued):
     notification = make_notification()
     delivery.deliver(notification.pk)

@@ -192,3 +192,18 @@ def test_delivery_log_query_count_does_not_grow_with_rows(admin_client, django_a
         Notification.objects.create(integration=hook, integration_name="Hook", idempotency_key=f"k{index}")
     with django_assert_max_num_queries(12):
         assert admin_client.get("/notifications/").status_code == 200
+
+
+def test_changing_the_webhook_host_on_screen_asks_for_the_secret_again(admin_client):
+    hook = make_integration("webhook", "Hook")
+    data = {"name": "Hook", "enabled": "on", "url": "https://elsewhere.example/kcs", "auth": "hmac", "hmac_secret": ""}
+    answer = admin_client.post(f"/integrations/webhook/{hook.pk}/edit/", data)
+    assert answer.status_code == 400
+    assert (
+        "The URL&#x27;s scheme, host or port changed, so the stored HMAC secret is not sent there"
+        in answer.content.decode()
+    )
+    hook.refresh_from_db()
+    assert hook.config["url"] == "https://hooks.example.com/kcs"
+    answer = admin_client.post(f"/integrations/webhook/{hook.pk}/edit/", {**data, "hmac_secret": "new-secret"})
+    assert answer.status_code == 302

@@ -13,7 +13,7 @@ from django.db import Error
 from django.db.utils import ConnectionHandler
 
 from kcs import celery as kcs_celery
-from notifications.tasks import deliver
+from notifications.tasks import deliver_task as deliver
 
 
 class Clock:

@@ -24,7 +24,11 @@ def handed_over(monkeypatch):
     ``notifications.deliver`` task."""
     calls = []
 
-    def deliver_inline(pk):
+    def deliver_inline(pk, drain=True, loaded=None, events=None):
+        assert drain is False  # queued messages have their own tasks
+        if loaded is not None:  # the row as made, with its integration and all its events, saves reading back
+            assert loaded.pk == pk and loaded.integration_id == loaded.integration.pk
+            assert sorted(e.pk for e in events) == sorted(loaded.events.values_list("pk", flat=True))
         calls.append(("inline", pk))
         Notification.objects.filter(pk=pk).update(attempts=F("attempts") + 1)
 

@@ -13,7 +13,7 @@ def lease_rows_in_flight(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("notifications", "0005_integration_kind_from_registry")]
+    dependencies = [("notifications", "0006_webhook_url_credentials")]
 
     operations = [
         migrations.AddField(
