@@ -37,6 +37,7 @@ def test_a_worker_rides_out_a_restart_of_its_redis_and_goes_on_delivering(
     http = pipeline["http"]
     use_broker(private_redis.url)  # the API publishes to the private Redis too
     worker = start_worker(private_redis.url, production=True)  # no --without-gossip etc. on its command line
+    assert "mingle:" not in worker.log()  # kcs/celery.py turned the broadcast bootsteps off all the same
     make_policy("Restart", [hook(pipeline, "restart")])
     post_event(api, 1)
     wait_for(lambda: http.received("/hook/restart"), what="the first delivery")
