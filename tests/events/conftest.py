@@ -27,6 +27,17 @@ def vulnerability(**overrides) -> dict:
     return event
 
 
+def falco_alert(number: int) -> dict:
+    """A Falco json_output alert; ``number`` makes its time, text and pod unique."""
+    return {
+        "rule": "Terminal shell in container",
+        "priority": "Warning",
+        "time": f"2026-11-20T10:00:{number % 60:02d}.{number:09d}Z",
+        "output": f"shell {number}",
+        "output_fields": {"k8s.ns.name": "shop", "k8s.pod.name": f"api-{number}"},
+    }
+
+
 @pytest.fixture
 def scanner_user(django_user_model):
     user = django_user_model.objects.create_user("ci-scanner", password="pw-scan-123")
