@@ -42,6 +42,18 @@ FINGERPRINT_FIELDS = (
 IngestValidationError = EventValidationError  # the name adapters and views import
 
 
+class TooManyEvents(Exception):
+    """A request holds more events than its caller allows (``KCS_MAX_EVENTS_PER_REQUEST`` for the API)."""
+
+    def __init__(self, count: int, limit: int):
+        self.count = count
+        self.limit = limit
+        super().__init__(
+            f"{count} events in one request; at most {limit} are accepted (KCS_MAX_EVENTS_PER_REQUEST). "
+            "Split the report or the list."
+        )
+
+
 @dataclass
 class IngestResult:
     """What happened to a request: counts, the batch, and each item's event id (in request order)."""
@@ -70,14 +82,19 @@ def fingerprint(data: dict[str, Any]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def ingest(items: list[Any], *, source: str, user=None, single: bool = False) -> IngestResult:
-    """Validate and store ``items`` as one batch; raises :class:`EventValidationError` before any write.
+def ingest(
+    items: list[Any], *, source: str, user=None, single: bool = False, max_items: int | None = None
+) -> IngestResult:
+    """Validate and store ``items`` as one batch; raises :class:`EventValidationError` before any write, and
+    :class:`TooManyEvents` for more than ``max_items`` items (None: no limit).
 
     Items whose ``uid`` this account (``user``; None: no account) already stored, or that repeat a uid within the
     request, are not stored again; their existing ids are returned and their indexes listed in
     ``duplicate_indexes``. The same uid from another account is another event: uids are scoped per account, so
     one sender cannot post another's uid first and have the real event dropped as a duplicate.
     """
+    if max_items is not None and len(items) > max_items:
+        raise TooManyEvents(len(items), max_items)
     now = timezone.now()
     cleaned = clean_events(items, source, now, single=single)
     for data in cleaned:

@@ -6,3 +6,10 @@ from django.apps import AppConfig
 class KcsConfig(AppConfig):
     name = "kcs"
     verbose_name = "KCS Response"
+
+    def ready(self) -> None:
+        # URL patterns of every app use <id:pk> (loaded after this); every id column gets a range-safe __in.
+        from kcs import converters, lookups
+
+        converters.register()
+        lookups.register()
