@@ -3,7 +3,8 @@
 The body is read as sent (any content type, so ``curl --data-binary @report.json`` works without a header, and
 Falco's JSON lines are not refused by a JSON parser). Query parameters named after resource fields (``cluster``,
 ``namespace``, ``node``, ``registry``, ``repository``, ``tag``, ``digest``) fill what the tool does not know.
-Auth is the API token (``Authorization: Token <key>``) with the ``events.add_securityevent`` permission.
+Auth is the API token (``Authorization: Token <key>``) with the ``events.add_securityevent`` permission. A payload
+that maps to more than ``KCS_MAX_EVENTS_PER_REQUEST`` events is refused with 413, nothing stored.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from importlib import import_module
 from django.conf import settings
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -77,7 +78,11 @@ class NativeIngestView(APIView):
             OpenApiParameter(name, str, description=f"Fills the event's {name} where the payload has none")
             for name in HINT_FIELDS
         ],
-        responses={201: NativeIngestResultSerializer, 200: NativeIngestResultSerializer},
+        responses={
+            201: NativeIngestResultSerializer,
+            200: NativeIngestResultSerializer,
+            413: OpenApiResponse(description="More events than KCS_MAX_EVENTS_PER_REQUEST, or a body too large"),
+        },
     )
     def post(self, request, *args, **kwargs):
         hints, errors = clean_hints(request.query_params.dict())
@@ -85,8 +90,12 @@ class NativeIngestView(APIView):
             return Response(
                 {"detail": "Invalid query parameters.", "errors": errors}, status=status.HTTP_400_BAD_REQUEST
             )
+        limit = settings.KCS_MAX_EVENTS_PER_REQUEST
         try:
-            outcome = ingest_native(self.tool, request.body, user=request.user, hints=hints)
+            outcome = ingest_native(self.tool, request.body, user=request.user, hints=hints, max_events=limit)
+        except services.TooManyEvents as error:
+            logger.warning("%s ingest from %s refused: %s", self.tool, request.user, error)
+            return Response({"detail": str(error)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         except AdapterError as error:
             logger.warning("%s ingest from %s refused: %s", self.tool, request.user, error.message)
             return Response({"detail": error.message, "errors": error.as_errors()}, status=status.HTTP_400_BAD_REQUEST)

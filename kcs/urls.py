@@ -13,7 +13,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="kcs/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tokens/", views.TokenListView.as_view(), name="tokens"),
-    path("tokens/<int:pk>/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
+    path("tokens/<id:pk>/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
     path("security-log/", audit_views.SecurityLogView.as_view(), name="security-log"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
