@@ -9,7 +9,7 @@ from django.test import override_settings
 
 from events import services
 from events.models import EventBatch, SecurityEvent
-from tests.events.conftest import falco_alert, vulnerability
+from tests.factories import falco_alert, vulnerability
 from tests.fixtures import fixture_json
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,7 @@ import pytest
 
 from events import services
 from events.models import SecurityEvent
-from tests.conftest import grant, token_client
-from tests.events.conftest import falco_alert, vulnerability
+from tests.factories import falco_alert, grant, token_client, vulnerability
 
 pytestmark = pytest.mark.django_db
 

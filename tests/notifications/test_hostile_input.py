@@ -7,7 +7,7 @@ import json
 import pytest
 
 from notifications.models import NotificationIntegration
-from tests.notifications.conftest import make_integration
+from tests.factories import make_integration
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from policies.models import ResponsePolicy, Scope
-from tests.policies.test_api import POLICIES, SCOPES, body
-from tests.policies.test_screens import form_data
+from tests.factories import POLICIES, SCOPES, body, form_data
 
 pytestmark = pytest.mark.django_db
 
