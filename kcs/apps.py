@@ -9,3 +9,7 @@ class KcsConfig(AppConfig):
 
     def ready(self) -> None:
         from kcs import checks  # noqa: F401  (registers the system checks)
+        from kcs.heartbeat import heartbeat_gauges
+        from kcs.metrics import scrape_gauge
+
+        scrape_gauge(heartbeat_gauges)
