@@ -22,7 +22,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from events import services
+from events import metrics, services
 from events.adapters import ADAPTERS, HINT_FIELDS, AdapterError, clean_hints, ingest_native
 from events.api import validation_response
 from events.models import SecurityEvent
@@ -84,6 +84,7 @@ class NativeIngestView(APIView):
             413: OpenApiResponse(description="More events than KCS_MAX_EVENTS_PER_REQUEST, or a body too large"),
         },
     )
+    @metrics.timed_ingest
     def post(self, request, *args, **kwargs):
         hints, errors = clean_hints(request.query_params.dict())
         if errors:

@@ -60,6 +60,8 @@ class EventBatch(models.Model):
     class Meta:
         ordering = ["-received_at"]
         verbose_name_plural = "event batches"
+        # Retention walks batches oldest first (events/retention.py); /metrics reads the newest.
+        indexes = [models.Index(fields=["received_at"], name="batch_received_at")]
 
     def __str__(self) -> str:
         return f"{self.source} batch {self.id}"

@@ -14,6 +14,9 @@ class KcsConfig(AppConfig):
             converters,
             lookups,
         )
+        from kcs.heartbeat import heartbeat_gauges
+        from kcs.metrics import scrape_gauge
 
         converters.register()
         lookups.register()
+        scrape_gauge(heartbeat_gauges)

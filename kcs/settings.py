@@ -259,6 +259,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queue "events" carries the evaluation of incoming events (the policies stage), "notifications" the deliveries, so
 # each kind of work can get its own worker pool (README: running at scale).
 CELERY_TASK_ROUTES = {
+    # The hourly purge may run for minutes: on the default queue it never holds back evaluation.
+    "policies.purge": {"queue": "default"},
     "policies.*": {"queue": "events"},
     "notifications.*": {"queue": "notifications"},
 }
@@ -268,11 +270,32 @@ CELERY_BEAT_SCHEDULE = {
     # Each stage re-enqueues its own stragglers: batches never evaluated, notifications left pending or stuck.
     "sweep-evaluation": {"task": "policies.sweep", "schedule": float(KCS_SWEEP_INTERVAL)},
     "sweep-delivery": {"task": "notifications.sweep", "schedule": float(KCS_SWEEP_INTERVAL)},
+    # Retention: delete what is older than KCS_RETENTION_DAYS / KCS_AUDIT_RETENTION_DAYS (policies/retention.py).
+    "purge-expired": {"task": "policies.purge", "schedule": 3600.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fixup closes every database connection before and after each task unless this is set, which
 # costs a new PostgreSQL connection per task; kcs/celery.py applies CONN_MAX_AGE and health checks per task instead.
 CELERY_DB_REUSE_MAX = 1000
+
+# --- Retention ----------------------------------------------------------------------------------------------------
+# Events, their batches, notifications and repeat-suppression records older than this are purged every hour
+# (never what a pending notification still needs, nor a repeat mark still quiet); the security event log is kept
+# longer. See policies/retention.py and `manage.py purge`.
+KCS_RETENTION_DAYS = env_int("KCS_RETENTION_DAYS", 90, minimum=1)
+KCS_AUDIT_RETENTION_DAYS = env_int("KCS_AUDIT_RETENTION_DAYS", 365, minimum=1)
+
+# --- Metrics ------------------------------------------------------------------------------------------------------
+# /metrics (Prometheus text format) answers only when this is set, and only to "Authorization: Bearer <token>".
+KCS_METRICS_TOKEN = env_str("KCS_METRICS_TOKEN", "")
+# With metrics on, every process (gunicorn workers, Celery worker processes) writes its counters to files in this
+# folder and /metrics adds them up (prometheus-client's multiprocess mode). `manage.py serve` empties it at start.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics") if KCS_METRICS_TOKEN else "")
+if PROMETHEUS_MULTIPROC_DIR:
+    ensure_dir(Path(PROMETHEUS_MULTIPROC_DIR))
+    # prometheus-client reads the folder from the environment (before its first metric is made), and the web server
+    # and worker processes that `serve` starts inherit it.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
 
 # --- Email --------------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -6,7 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from kcs import audit_views, health, views
+from kcs import audit_views, health, metrics, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="policies:response-list", permanent=False), name="home"),
@@ -17,6 +17,7 @@ urlpatterns = [
     path("security-log/", audit_views.SecurityLogView.as_view(), name="security-log"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("kcs.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -14,6 +14,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from kcs import metrics
+
 QUEUES = "events,notifications,default"
 
 
@@ -21,6 +23,8 @@ class Command(BaseCommand):
     help = "Serve the UI and API with gunicorn and run a Celery worker with beat, until interrupted."
 
     def handle(self, *args, **options):
+        # Counters of an earlier run would be added to this one's: no process of the product runs yet.
+        metrics.clear_files()
         web = [
             sys.executable,
             "-m",
@@ -36,6 +40,8 @@ class Command(BaseCommand):
             "-",
             "--timeout",
             "60",
+            "--config",
+            "python:kcs.gunicorn_conf",
         ]
         worker = [
             sys.executable,
