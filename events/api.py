@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from events import services
+from events import metrics, services
 from events.filters import EventFilter
 from events.models import SecurityEvent
 from events.serializers import IngestResultSerializer, SecurityEventSerializer
@@ -74,6 +74,7 @@ class SecurityEventViewSet(
             )
         ],
     )
+    @metrics.timed_ingest
     def create(self, request, *args, **kwargs):
         payload = request.data
         single = isinstance(payload, dict)

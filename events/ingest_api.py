@@ -3,7 +3,8 @@
 The body is read as sent (any content type, so ``curl --data-binary @report.json`` works without a header, and
 Falco's JSON lines are not refused by a JSON parser). Query parameters named after resource fields (``cluster``,
 ``namespace``, ``node``, ``registry``, ``repository``, ``tag``, ``digest``) fill what the tool does not know.
-Auth is the API token (``Authorization: Token <key>``) with the ``events.add_securityevent`` permission.
+Auth is the API token (``Authorization: Token <key>``) with the ``events.add_securityevent`` permission. A payload
+that maps to more than ``KCS_MAX_EVENTS_PER_REQUEST`` events is refused with 413, nothing stored.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from importlib import import_module
 from django.conf import settings
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from events import services
+from events import metrics, services
 from events.adapters import ADAPTERS, HINT_FIELDS, AdapterError, clean_hints, ingest_native
 from events.api import validation_response
 from events.models import SecurityEvent
@@ -77,16 +78,25 @@ class NativeIngestView(APIView):
             OpenApiParameter(name, str, description=f"Fills the event's {name} where the payload has none")
             for name in HINT_FIELDS
         ],
-        responses={201: NativeIngestResultSerializer, 200: NativeIngestResultSerializer},
+        responses={
+            201: NativeIngestResultSerializer,
+            200: NativeIngestResultSerializer,
+            413: OpenApiResponse(description="More events than KCS_MAX_EVENTS_PER_REQUEST, or a body too large"),
+        },
     )
+    @metrics.timed_ingest
     def post(self, request, *args, **kwargs):
         hints, errors = clean_hints(request.query_params.dict())
         if errors:
             return Response(
                 {"detail": "Invalid query parameters.", "errors": errors}, status=status.HTTP_400_BAD_REQUEST
             )
+        limit = settings.KCS_MAX_EVENTS_PER_REQUEST
         try:
-            outcome = ingest_native(self.tool, request.body, user=request.user, hints=hints)
+            outcome = ingest_native(self.tool, request.body, user=request.user, hints=hints, max_events=limit)
+        except services.TooManyEvents as error:
+            logger.warning("%s ingest from %s refused: %s", self.tool, request.user, error)
+            return Response({"detail": str(error)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         except AdapterError as error:
             logger.warning("%s ingest from %s refused: %s", self.tool, request.user, error.message)
             return Response({"detail": error.message, "errors": error.as_errors()}, status=status.HTTP_400_BAD_REQUEST)

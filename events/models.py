@@ -60,6 +60,8 @@ class EventBatch(models.Model):
     class Meta:
         ordering = ["-received_at"]
         verbose_name_plural = "event batches"
+        # Retention walks batches oldest first (events/retention.py); /metrics reads the newest.
+        indexes = [models.Index(fields=["received_at"], name="batch_received_at")]
 
     def __str__(self) -> str:
         return f"{self.source} batch {self.id}"
@@ -73,7 +75,17 @@ class SecurityEvent(models.Model):
     title = models.CharField(max_length=500)
     description = models.TextField(blank=True)
     source = models.CharField(max_length=32)
-    uid = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # The sender's idempotency key, unique per submitting account (see Meta.constraints), so one account cannot
+    # post another's uid first and have the real event dropped as a duplicate.
+    uid = models.CharField(max_length=255, null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The account that submitted the event (none for manage.py ingest without --user)",
+    )
 
     registry = models.CharField(max_length=255, blank=True)
     repository = models.CharField(max_length=255, blank=True)
@@ -100,6 +112,13 @@ class SecurityEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            # Events without an account (manage.py ingest without --user, or the account was deleted) are kept apart
+            # by the ingest service alone: NULLs are distinct here, so deleting an account never conflicts.
+            models.UniqueConstraint(
+                fields=["created_by", "uid"], condition=models.Q(uid__isnull=False), name="event_uid_per_account"
+            ),
+        ]
         indexes = [
             models.Index(fields=["type", "severity"]),
             models.Index(fields=["source"]),

@@ -15,6 +15,7 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from events import metrics
 from events.models import EventBatch, SecurityEvent
 from events.storage import insert_events
 from events.validation import EventValidationError, clean_events
@@ -40,6 +41,18 @@ FINGERPRINT_FIELDS = (
     "package",
 )
 IngestValidationError = EventValidationError  # the name adapters and views import
+
+
+class TooManyEvents(Exception):
+    """A request holds more events than its caller allows (``KCS_MAX_EVENTS_PER_REQUEST`` for the API)."""
+
+    def __init__(self, count: int, limit: int):
+        self.count = count
+        self.limit = limit
+        super().__init__(
+            f"{count} events in one request; at most {limit} are accepted (KCS_MAX_EVENTS_PER_REQUEST). "
+            "Split the report or the list."
+        )
 
 
 @dataclass
@@ -70,12 +83,19 @@ def fingerprint(data: dict[str, Any]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def ingest(items: list[Any], *, source: str, user=None, single: bool = False) -> IngestResult:
-    """Validate and store ``items`` as one batch; raises :class:`EventValidationError` before any write.
+def ingest(
+    items: list[Any], *, source: str, user=None, single: bool = False, max_items: int | None = None
+) -> IngestResult:
+    """Validate and store ``items`` as one batch; raises :class:`EventValidationError` before any write, and
+    :class:`TooManyEvents` for more than ``max_items`` items (None: no limit).
 
-    Items whose ``uid`` is already stored (or repeated within the request) are not stored again; their existing ids
-    are returned and their indexes listed in ``duplicate_indexes``.
+    Items whose ``uid`` this account (``user``; None: no account) already stored, or that repeat a uid within the
+    request, are not stored again; their existing ids are returned and their indexes listed in
+    ``duplicate_indexes``. The same uid from another account is another event: uids are scoped per account, so
+    one sender cannot post another's uid first and have the real event dropped as a duplicate.
     """
+    if max_items is not None and len(items) > max_items:
+        raise TooManyEvents(len(items), max_items)
     now = timezone.now()
     cleaned = clean_events(items, source, now, single=single)
     for data in cleaned:
@@ -89,11 +109,13 @@ def ingest(items: list[Any], *, source: str, user=None, single: bool = False) ->
 
 
 def _store(cleaned: list[dict[str, Any]], source: str, user, now) -> IngestResult:
+    sender = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
         uids = [d["uid"] for d in cleaned if d["uid"]]
         known: dict[str, int] = {}
         if uids:
-            known = dict(SecurityEvent.objects.filter(uid__in=set(uids)).values_list("uid", "id"))
+            mine = SecurityEvent.objects.filter(created_by=sender, uid__in=set(uids))  # None: IS NULL
+            known = dict(mine.values_list("uid", "id"))
         new_rows: list[tuple[int, dict[str, Any]]] = []
         first_index_of_uid: dict[str, int] = {}
         duplicate_of: dict[int, str | int] = {}  # request index -> known id, or uid of an earlier item
@@ -115,17 +137,22 @@ def _store(cleaned: list[dict[str, Any]], source: str, user, now) -> IngestResul
             batch = EventBatch.objects.create(
                 source=source,
                 received_at=now,
-                created_by=user if user and user.is_authenticated else None,
+                created_by=sender,
                 received=len(cleaned),
                 created=len(new_rows),
             )
-            rows = [{**data, "batch_id": batch.id, "received_at": now, "evaluated_at": None} for _, data in new_rows]
+            sender_id = sender.pk if sender is not None else None
+            rows = [
+                {**data, "batch_id": batch.id, "created_by_id": sender_id, "received_at": now, "evaluated_at": None}
+                for _, data in new_rows
+            ]
             for (index, _), event_id in zip(new_rows, insert_events(rows)):
                 ids[index] = event_id
             # Evaluation is the policies layer's stage: handed off by task name, never imported.
             enqueue_on_commit(EVALUATE_TASK, str(batch.id))
         for index, target in duplicate_of.items():
             ids[index] = target if isinstance(target, int) else ids[first_index_of_uid[target]]
+    metrics.events_stored(data for _, data in new_rows)  # stored: a conflict that undid them raised above
     return IngestResult(
         received=len(cleaned),
         created=len(new_rows),

@@ -7,5 +7,5 @@ from events import views
 app_name = "events"
 urlpatterns = [
     path("events/", views.EventListView.as_view(), name="list"),
-    path("events/<int:pk>/", views.EventDetailView.as_view(), name="detail"),
+    path("events/<id:pk>/", views.EventDetailView.as_view(), name="detail"),
 ]

@@ -8,7 +8,6 @@ once, and the whole request is checked before anything is stored.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from events.models import EventType, SecurityEvent, Severity
+from kcs import bounds
 
 EVENT_TYPES = frozenset(EventType.values)
 SEVERITY_BY_SLUG = {s.label.lower(): int(s) for s in Severity}
@@ -45,8 +45,8 @@ TITLE_MAX = SecurityEvent._meta.get_field("title").max_length
 UID_MAX = SecurityEvent._meta.get_field("uid").max_length
 SOURCE_MAX = SecurityEvent._meta.get_field("source").max_length
 DESCRIPTION_MAX = 20_000
-# PostgreSQL text and jsonb cannot hold NUL characters; refuse them here rather than fail at insert time.
-NUL_MESSAGE = "Must not contain NUL (\\u0000) characters."
+# Text is checked with kcs.bounds: PostgreSQL text and jsonb cannot hold NUL characters, and no database can hold a
+# lone surrogate (SQLite stores it and every later read fails); both are refused here, not at insert time or later.
 
 
 class EventValidationError(Exception):
@@ -102,6 +102,8 @@ REQUIRED_MESSAGE = "This field is required."
 def _event_type(kind: Any, defaults: Defaults) -> tuple[Any, str | None]:
     if kind is None or kind == "":
         return kind, REQUIRED_MESSAGE
+    if not isinstance(kind, str):  # a list or an object cannot even be looked up
+        return kind, f"Must be a string, one of: {', '.join(sorted(EVENT_TYPES))}."
     if kind not in EVENT_TYPES:
         return kind, f'"{kind}" is not a valid choice; one of: {", ".join(sorted(EVENT_TYPES))}.'
     return kind, None
@@ -121,9 +123,7 @@ def _title(title: Any, defaults: Defaults) -> tuple[Any, str | None]:
         return title, REQUIRED_MESSAGE if title in (None, "") else "Must be a non-blank string."
     if len(title) > TITLE_MAX:
         return title, f"Ensure this field has no more than {TITLE_MAX} characters."
-    if "\x00" in title:
-        return title, NUL_MESSAGE
-    return title, None
+    return title, bounds.text_problem(title)
 
 
 def _optional_text(limit: int) -> Validator:
@@ -136,9 +136,7 @@ def _optional_text(limit: int) -> Validator:
             return "", "Must be a string."
         if len(value) > limit:
             return value, f"Ensure this field has no more than {limit} characters."
-        if "\x00" in value:
-            return value, NUL_MESSAGE
-        return value, None
+        return value, bounds.text_problem(value)
 
     return validate
 
@@ -156,8 +154,8 @@ def _uid(uid: Any, defaults: Defaults) -> tuple[Any, str | None]:
         return uid or None, "Must be a string."
     if uid is not None and len(uid) > UID_MAX:
         return uid, f"Ensure this field has no more than {UID_MAX} characters."
-    if uid is not None and "\x00" in uid:
-        return uid, NUL_MESSAGE
+    if uid is not None and (problem := bounds.text_problem(uid)):
+        return uid, problem
     return uid or None, None
 
 
@@ -171,20 +169,24 @@ def _cvss(cvss: Any, defaults: Defaults) -> tuple[Any, str | None]:
 def _details(details: Any, defaults: Defaults) -> tuple[Any, str | None]:
     if details is not None and not isinstance(details, dict):
         return details or {}, "Must be a JSON object."
-    # json.dumps escapes NUL wherever it hides (keys, nested lists): one check covers the whole tree.
-    if details and "\\u0000" in json.dumps(details):
-        return details, NUL_MESSAGE
+    if details and (problem := bounds.json_text_problem(details)):  # any key or string, however deep
+        return details, problem
     return details or {}, None
 
 
 def _occurred_at(occurred: Any, defaults: Defaults) -> tuple[datetime | None, str | None]:
-    """An ISO 8601 date-time; missing or '' means now (when it was received)."""
+    """An ISO 8601 date-time within :mod:`kcs.bounds`' years, stored in UTC; missing or '' means now (received)."""
     if occurred in (None, ""):
         return defaults.now, None
     parsed = parse_datetime(occurred)
     if parsed is None:
         return None, "Must be an ISO 8601 date-time, e.g. 2026-11-26T10:00:00Z."
-    return parsed, None
+    # A year PostgreSQL stores but Python cannot read back (9999-12-31T23:59:59-14:00 is in year 10000) would break
+    # every page and notification that shows the event.
+    in_range = bounds.utc_in_range(parsed)
+    if in_range is None:
+        return None, bounds.DATE_RANGE_MESSAGE
+    return in_range, None
 
 
 # Every field an event may have, validated in this order (the order of the messages a client sees, and so of the

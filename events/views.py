@@ -34,7 +34,7 @@ class EventListView(EventAccessMixin, TemplateView):
         before = params.pop("before", [None])[-1]
         event_filter = EventFilter(params, queryset=SecurityEvent.objects.all())
         events = event_filter.qs if event_filter.is_valid() else SecurityEvent.objects.none()
-        if before and before.isdigit():
+        if before and before.isascii() and before.isdigit():  # "²".isdigit() too, but int("²") fails
             events = events.filter(id__lt=int(before))
         page = list(events.order_by("-id")[: PAGE_SIZE + 1])
         older = page[PAGE_SIZE - 1].id if len(page) > PAGE_SIZE else None

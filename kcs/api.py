@@ -10,7 +10,17 @@ from rest_framework.routers import DefaultRouter
 
 API_MODULES = ("events.api", "events.ingest_api", "policies.api", "notifications.api", "kcs.audit_api")
 
-router = DefaultRouter()
+
+class Router(DefaultRouter):
+    """DRF's router with path converters; a detail route's id uses ``<id:pk>`` (:mod:`kcs.converters`) unless the
+    viewset names another ``lookup_value_converter``, so an id no database integer holds is a 404, not a query."""
+
+    def __init__(self) -> None:
+        super().__init__(use_regex_path=False)
+        self._default_value_pattern = "id"  # DRF's default here is "str"; it has no public setting for it
+
+
+router = Router()
 urlpatterns = []
 for _name in API_MODULES:
     _module = import_module(_name)

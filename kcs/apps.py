@@ -8,4 +8,15 @@ class KcsConfig(AppConfig):
     verbose_name = "KCS Response"
 
     def ready(self) -> None:
-        from kcs import checks  # noqa: F401  (registers the system checks)
+        # URL patterns of every app use <id:pk> (loaded after this); every id column gets a range-safe __in.
+        from kcs import (
+            checks,  # noqa: F401  (registers the system checks)
+            converters,
+            lookups,
+        )
+        from kcs.heartbeat import heartbeat_gauges
+        from kcs.metrics import scrape_gauge
+
+        converters.register()
+        lookups.register()
+        scrape_gauge(heartbeat_gauges)

@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from kcs.filters import check_moment
 from kcs.models import AuditAction, AuditEntry, AuditSource
 
 PERIODS = {
@@ -42,10 +43,11 @@ class DateOrDateTimeField(forms.CharField):
         except ValueError:
             day = moment = None
         if moment is not None:
-            return (moment if timezone.is_aware(moment) else timezone.make_aware(moment), False)
+            return (check_moment(moment if timezone.is_aware(moment) else timezone.make_aware(moment)), False)
         if day is None:
             raise forms.ValidationError("Enter a date (YYYY-MM-DD) or an ISO date-time.")
-        return (timezone.make_aware(dt.datetime.combine(day, dt.time.min)), True)
+        # Within kcs.bounds' years, so the day after (the end of a whole-day "until") exists too.
+        return (check_moment(timezone.make_aware(dt.datetime.combine(day, dt.time.min))), True)
 
 
 class DateOrDateTimeFilter(django_filters.Filter):

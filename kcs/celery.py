@@ -4,7 +4,7 @@ import os
 import time
 
 from celery import Celery
-from celery.signals import task_prerun, worker_init, worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init, worker_process_shutdown
 from django import db
 from django.conf import settings
 from django.db.backends.signals import connection_created
@@ -95,3 +95,21 @@ def _commit_without_flush(sender, connection, **_kwargs) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET synchronous_commit TO OFF")
+
+
+@task_postrun.connect
+def _worker_heartbeat(task=None, **_kwargs) -> None:
+    """Record that a worker process finished a task of its queue (throttled; see kcs/heartbeat.py). Eager tasks run
+    in the caller's process, which is no worker."""
+    if task is None or getattr(task.request, "is_eager", False):
+        return
+    from kcs.heartbeat import beat  # a model module: only once the app registry is ready
+
+    beat((task.request.delivery_info or {}).get("routing_key") or "unknown")
+
+
+@worker_process_shutdown.connect
+def _metrics_of_an_ended_process(pid=None, **_kwargs) -> None:
+    from kcs.metrics import process_exited
+
+    process_exited(pid or os.getpid())

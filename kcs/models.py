@@ -110,3 +110,17 @@ class ConfigRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}@{self.value}"
+
+
+class WorkerHeartbeat(models.Model):
+    """When a Celery worker last finished a task taken from ``queue`` (see :mod:`kcs.heartbeat`); read by /metrics.
+
+    The sweepers run on each queue every ``KCS_SWEEP_INTERVAL``, so a live worker with a live beat beats at least
+    that often. Kept in the database so that any web process, on any host, can tell.
+    """
+
+    queue = models.CharField(max_length=64, primary_key=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.queue} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"

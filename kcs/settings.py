@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files, not a CDN
     "django_htmx",
     "kcs",
     "events",
@@ -83,6 +84,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "kcs.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "kcs.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +93,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "kcs.middleware.NulInQueryMiddleware",
 ]
 
 ROOT_URLCONF = "kcs.urls"
@@ -162,12 +165,33 @@ STORAGES = {
 }
 
 # --- Security -----------------------------------------------------------------------------------------------------
+# Served by a proxy that terminates TLS and sets X-Forwarded-Proto: plain-HTTP requests are redirected to HTTPS
+# (except the probes, which call the process directly), browsers are told to use HTTPS only, cookies travel only
+# over HTTPS.
+KCS_BEHIND_TLS_PROXY = env_bool("KCS_BEHIND_TLS_PROXY", False)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False) or KCS_BEHIND_TLS_PROXY
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("KCS_BEHIND_TLS_PROXY", False) else None
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if KCS_BEHIND_TLS_PROXY else None
+SECURE_SSL_REDIRECT = KCS_BEHIND_TLS_PROXY
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # matched against the path without its leading slash
+# Sent on HTTPS responses only. Subdomains and preload are left out: they bind every host of the domain.
+SECURE_HSTS_SECONDS = 365 * 24 * 3600 if KCS_BEHIND_TLS_PROXY else 0
+# Every screen works under this policy: no inline script, style or event handler anywhere (behaviour lives in
+# static/js, styles in static/css; htmx's indicator styles are in app.css, not injected). Same shape as Django 6.0's
+# SECURE_CSP, which replaces kcs.middleware.ContentSecurityPolicyMiddleware on an upgrade.
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = KCS_MAX_BODY_BYTES
 
 # --- REST API -----------------------------------------------------------------------------------------------------
@@ -178,7 +202,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["kcs.permissions.ModelPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["kcs.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -192,6 +216,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Celery -------------------------------------------------------------------------------------------------------
@@ -239,6 +265,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queue "events" carries the evaluation of incoming events (the policies stage), "notifications" the deliveries, so
 # each kind of work can get its own worker pool (README: running at scale).
 CELERY_TASK_ROUTES = {
+    # The hourly purge may run for minutes: on the default queue it never holds back evaluation.
+    "policies.purge": {"queue": "default"},
     "policies.*": {"queue": "events"},
     "notifications.*": {"queue": "notifications"},
 }
@@ -254,11 +282,32 @@ CELERY_BEAT_SCHEDULE = {
     # worker died.
     "sweep-evaluation": {"task": "policies.sweep", "schedule": float(KCS_SWEEP_INTERVAL)},
     "sweep-delivery": {"task": "notifications.sweep", "schedule": float(KCS_DELIVERY_SWEEP_INTERVAL)},
+    # Retention: delete what is older than KCS_RETENTION_DAYS / KCS_AUDIT_RETENTION_DAYS (policies/retention.py).
+    "purge-expired": {"task": "policies.purge", "schedule": 3600.0},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fixup closes every database connection before and after each task unless this is set, which
 # costs a new PostgreSQL connection per task; kcs/celery.py applies CONN_MAX_AGE and health checks per task instead.
 CELERY_DB_REUSE_MAX = 1000
+
+# --- Retention ----------------------------------------------------------------------------------------------------
+# Events, their batches, notifications and repeat-suppression records older than this are purged every hour
+# (never what a pending notification still needs, nor a repeat mark still quiet); the security event log is kept
+# longer. See policies/retention.py and `manage.py purge`.
+KCS_RETENTION_DAYS = env_int("KCS_RETENTION_DAYS", 90, minimum=1)
+KCS_AUDIT_RETENTION_DAYS = env_int("KCS_AUDIT_RETENTION_DAYS", 365, minimum=1)
+
+# --- Metrics ------------------------------------------------------------------------------------------------------
+# /metrics (Prometheus text format) answers only when this is set, and only to "Authorization: Bearer <token>".
+KCS_METRICS_TOKEN = env_str("KCS_METRICS_TOKEN", "")
+# With metrics on, every process (gunicorn workers, Celery worker processes) writes its counters to files in this
+# folder and /metrics adds them up (prometheus-client's multiprocess mode). `manage.py serve` empties it at start.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics") if KCS_METRICS_TOKEN else "")
+if PROMETHEUS_MULTIPROC_DIR:
+    ensure_dir(Path(PROMETHEUS_MULTIPROC_DIR))
+    # prometheus-client reads the folder from the environment (before its first metric is made), and the web server
+    # and worker processes that `serve` starts inherit it.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
 
 # --- Email --------------------------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

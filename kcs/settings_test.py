@@ -15,6 +15,9 @@ from kcs.env import writes_nothing
 # Fixed keys: a test run needs no var/, and what it stores does not depend on the machine it ran on.
 os.environ["SECRET_KEY"] = "kcs-tests-only-secret-key-never-used-in-production"
 os.environ["KCS_ENCRYPTION_KEY"] = "a2NzLXRlc3QtZmVybmV0LWtleS1ub3QtYS1zZWNyZXQ="
+# Metrics stay in this process's memory (no multiprocess files under var/); tests that need /metrics on set the token.
+os.environ["KCS_METRICS_TOKEN"] = ""
+os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 with writes_nothing():
     from kcs.settings import *  # noqa: F403

@@ -4,23 +4,29 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from kcs import audit_views, health, views
+from kcs import audit_views, health, metrics, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="policies:response-list", permanent=False), name="home"),
     path("login/", auth_views.LoginView.as_view(template_name="kcs/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tokens/", views.TokenListView.as_view(), name="tokens"),
-    path("tokens/<int:pk>/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
+    path("tokens/<id:pk>/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
     path("security-log/", audit_views.SecurityLogView.as_view(), name="security-log"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("kcs.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Split: the page loads its init script from ?script, so it needs no inline script under the CSP.
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="kcs/swagger_ui.html"),
+        name="api-docs",
+    ),
     path("", include("events.urls")),
     path("", include("policies.urls")),
     path("", include("notifications.urls")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.cache import add_never_cache_headers
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -28,8 +29,11 @@ class TokenListView(LoginRequiredMixin, TemplateView):
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)
         token, key = ApiToken.issue(request.user, form.cleaned_data["name"], form.cleaned_data["expires_at"])
-        # Rendered directly (not redirected) so the key never travels through a session or a URL.
-        return self.render_to_response(self.get_context_data(new_key=key, new_token=token))
+        # Rendered directly (not redirected) so the key never travels through a session or a URL, and kept out of
+        # every cache (browser history, back button, proxies): it is shown once.
+        response = self.render_to_response(self.get_context_data(new_key=key, new_token=token))
+        add_never_cache_headers(response)
+        return response
 
 
 class TokenRevokeView(LoginRequiredMixin, View):

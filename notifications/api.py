@@ -19,6 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from events.models import SecurityEvent
+from kcs.filters import IdFilter
 from kcs.permissions import ModelPermissions
 from notifications import services
 from notifications.channels import kind_choices
@@ -182,7 +183,7 @@ class IntegrationViewSet(viewsets.ModelViewSet):
 
 class NotificationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=NotificationStatus.choices)
-    event = django_filters.NumberFilter(field_name="events", help_text="Notifications carrying this event id")
+    event = IdFilter(field_name="events", help_text="Notifications carrying this event id")
 
     class Meta:
         model = Notification

@@ -23,6 +23,7 @@ from kcs.queueing import send_now
 from notifications import lease
 from notifications.channels import CHANNELS, Channel, Delivery, Message, TransportError, channel_for, http
 from notifications.messages import MessageContext, notification_events_by_id
+from notifications.metrics import attempt_recorded, timed_attempt
 from notifications.models import Notification, NotificationIntegration, NotificationStatus
 
 logger = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def deliver(
     return status
 
 
+@timed_attempt
 def _attempt(
     notification: Notification, now: datetime, channel: Channel | None = None, events: list[SecurityEvent] | None = None
 ) -> tuple[str | None, Channel | None]:
@@ -262,6 +264,7 @@ def record_outcome(notification: Notification, message: Message | None, error: T
             fields.get("status"),
         )
         return None
+    attempt_recorded(notification, fields["status"])
     if error is not None:
         logger.info(
             "notification %s attempt %d: %s (%s)",

@@ -18,7 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from kcs import audit
+from kcs import audit, bounds
 from kcs.models import AuditAction
 from kcs.queueing import enqueue_on_commit
 from notifications.channels import CHANNELS, Delivery, TransportError, channel_for
@@ -171,6 +171,13 @@ def validate_integration(
     for unknown in sorted(set(secrets) - set(form_class.secret_fields)):
         derived = unknown in form_class.derived_secrets
         _nest(errors, ("secrets", unknown), ["Set through config." if derived else f"Unknown secret for {kind}."])
+    # Text no database can hold (a lone surrogate from a JSON escape) is refused before the form, whose fields take
+    # text as given and may fail on it.
+    unstorable = {key: problem for key, value in config.items() if (problem := bounds.json_text_problem(value))}
+    if unstorable:
+        for key, problem in unstorable.items():
+            _nest(errors, ("config", key), [problem])
+        raise InvalidIntegration(errors)
     data = {
         "name": values.get("name", ""),
         "enabled": values.get("enabled", True),

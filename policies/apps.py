@@ -10,7 +10,7 @@ class PoliciesConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at module level: models and signals may only be touched once the app registry is ready.
         from notifications import integration_users
-        from policies import index_cache, warmup
+        from policies import index_cache, metrics, warmup  # noqa: F401  (metrics: defines the app's metrics)
         from policies.queries import policy_names_using
 
         # The compiled policy index must learn of every configuration change, whoever makes it.

@@ -33,6 +33,7 @@ from notifications import delivery
 from notifications.channels import Channel, channel_for
 from notifications.messages import UNUSED_IN_MESSAGES
 from notifications.models import Notification, NotificationIntegration, NotificationStatus, RepeatMark
+from policies import metrics
 from policies.index_cache import get_index
 from policies.models import Trigger
 
@@ -184,6 +185,7 @@ def evaluate_batch(batch_id: str) -> Evaluation:
     never attempted to delivery again (their claim makes that safe), which also recovers them quickly when the
     worker that evaluated them died before sending.
     """
+    started = time.perf_counter()
     index = get_index()
     result = Evaluation()
     with transaction.atomic():
@@ -199,6 +201,7 @@ def evaluate_batch(batch_id: str) -> Evaluation:
             notifications = [plan.notification for plan in plans]
             Notification.objects.bulk_create(notifications)
             link_events([(plan.notification.pk, event.id) for plan in plans for event in plan.events])
+            metrics.evaluated(started, [(n.status, integrations[n.integration_id].kind) for n in notifications])
             result.events = len(events)
             for plan in plans:
                 notification, channel = plan.notification, integrations[plan.notification.integration_id]

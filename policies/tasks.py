@@ -3,7 +3,8 @@
 from celery import shared_task
 
 from events.services import EVALUATE_TASK
-from policies import evaluation
+from kcs.retention import Budget
+from policies import evaluation, retention
 
 
 @shared_task(name=EVALUATE_TASK, acks_late=True, ignore_result=True)
@@ -17,3 +18,16 @@ def evaluate_batch_task(batch_id: str) -> None:
 def sweep_evaluation_task() -> None:
     """Re-queue batches whose events were never evaluated (run by beat)."""
     evaluation.sweep()
+
+
+# Not acks_late: a purge cut short by a lost worker is finished by the next hourly run, and one redelivered while
+# still running would only race the first.
+@shared_task(
+    name="policies.purge",
+    ignore_result=True,
+    soft_time_limit=retention.TASK_SECONDS + 60,
+    time_limit=retention.TASK_SECONDS + 120,
+)
+def purge_task() -> None:
+    """Delete what the retention settings let go (run by beat every hour; see :mod:`policies.retention`)."""
+    retention.purge(budget=Budget(seconds=retention.TASK_SECONDS))

@@ -314,3 +314,52 @@ def hook(receivers: dict, name: str = "hook", **config) -> NotificationIntegrati
         config={"url": f"{receivers['http'].url}/hook/{name}", "auth": "hmac", **config},
         secrets={"hmac_secret": HMAC_SECRET},
     )
+
+
+def falco_alert(number: int) -> dict:
+    """A Falco json_output alert; ``number`` makes its time, text and pod unique."""
+    return {
+        "rule": "Terminal shell in container",
+        "priority": "Warning",
+        "time": f"2026-11-20T10:00:{number % 60:02d}.{number:09d}Z",
+        "output": f"shell {number}",
+        "output_fields": {"k8s.ns.name": "shop", "k8s.pod.name": f"api-{number}"},
+    }
+
+
+# Request bodies of the response-policy API and screen.
+POLICIES = "/api/v1/response-policies/"
+SCOPES = "/api/v1/scopes/"
+
+
+def body(global_scope, outputs, **fields) -> dict:
+    data = {
+        "name": "Critical CVEs",
+        "scopes": [global_scope.pk],
+        "trigger": "critical_vulnerabilities",
+        "notification_methods": [outputs["mail"].pk, outputs["chat"].pk],
+    }
+    data.update(fields)
+    return data
+
+
+def form_data(global_scope, methods, **fields) -> dict:
+    """What the policy form posts: ``methods`` is a list of (output type, integration id) rows."""
+    data = {
+        "name": "Malware everywhere",
+        "description": "",
+        "enabled": "on",
+        "scopes": [global_scope.pk],
+        "trigger": Trigger.MALWARE,
+        "min_severity": "",
+        "repeat_interval": "14400",
+        "methods-TOTAL_FORMS": str(len(methods)),
+        "methods-INITIAL_FORMS": "0",
+        "methods-MIN_NUM_FORMS": "0",
+        "methods-MAX_NUM_FORMS": "1000",
+    }
+    for index, (kind, integration_id) in enumerate(methods):
+        data[f"methods-{index}-kind"] = kind
+        data[f"methods-{index}-integration"] = "" if integration_id is None else str(integration_id)
+    data.update(fields)
+    return {key: value for key, value in data.items() if value is not None}

@@ -30,6 +30,13 @@ def test_user_creates_a_token_sees_the_key_once_and_it_works(client, admin_user)
     assert token.last_used_at is not None
 
 
+def test_the_page_showing_a_new_key_is_never_cached(client, admin_user):
+    client.force_login(admin_user)
+    response = client.post("/tokens/", {"name": "trivy in CI"})
+    assert response.context["new_key"] in response.content.decode()
+    assert "no-store" in [part.strip() for part in response["Cache-Control"].split(",")]
+
+
 def test_token_form_errors_are_shown(client, admin_user):
     client.force_login(admin_user)
     response = client.post("/tokens/", {"name": "", "expires_at": "2000-01-01T00:00"})

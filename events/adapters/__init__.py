@@ -59,17 +59,26 @@ class NativeIngestResult:
         }
 
 
-def ingest_native(tool: str, body: bytes, *, user=None, hints: Mapping[str, str] | None = None) -> NativeIngestResult:
+def ingest_native(
+    tool: str,
+    body: bytes,
+    *,
+    user=None,
+    hints: Mapping[str, str] | None = None,
+    max_events: int | None = None,
+) -> NativeIngestResult:
     """Map ``body`` (the tool's own output) to events and store them as one batch.
 
-    Raises :class:`AdapterError` when the body is not this tool's output and
-    :class:`events.services.IngestValidationError` when a mapped event is invalid; nothing is stored then.
+    Raises :class:`AdapterError` when the body is not this tool's output,
+    :class:`events.services.IngestValidationError` when a mapped event is invalid and
+    :class:`events.services.TooManyEvents` when it maps to more than ``max_events`` events (None: no limit; the
+    API passes ``KCS_MAX_EVENTS_PER_REQUEST``); nothing is stored then.
     """
     adapter = ADAPTERS[tool]
     parsed = adapter.load(body, hints)
     for note in parsed.ignored:
         logger.info("%s ingest: %s", tool, note)
-    result = services.ingest(parsed.items, source=adapter.name, user=user)
+    result = services.ingest(parsed.items, source=adapter.name, user=user, max_items=max_events)
     logger.info(
         "%s ingest: %d findings, %d stored, %d already known, batch %s",
         tool,

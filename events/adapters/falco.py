@@ -19,6 +19,7 @@ from events.adapters.event_dicts import make_event
 from events.adapters.images import ImageRef, image_ref, parse_image_reference
 from events.adapters.readers import (
     AdapterError,
+    check_text,
     decode_json,
     items,
     section,
@@ -29,6 +30,7 @@ from events.adapters.readers import (
 )
 from events.models import EventType, Severity
 from events.validation import parse_datetime
+from kcs import bounds
 
 SOURCE = "falco"
 # Falco's priorities → ours (any case). Falco has 8 priorities for our 6 levels: the top three collapse into
@@ -70,17 +72,26 @@ class FalcoAdapter(Adapter):
         if len(lines) <= 1:
             return decode_json(body, self.label)
         try:
-            return json.loads(source)
+            document = bounds.loads(source)
         except json.JSONDecodeError:
             pass  # several lines that are not one JSON document: JSON lines
+        except bounds.JSONTooDeep as exc:
+            raise AdapterError(exc.message, exc.path) from None
+        else:
+            check_text(source, document)
+            return document
         alerts = []
         for number, line in enumerate(source.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                alerts.append(json.loads(line))
+                alert = bounds.loads(line)
             except json.JSONDecodeError as exc:
                 raise AdapterError(f"Line {number} is not JSON: {exc.msg} (column {exc.colno}).") from None
+            except bounds.JSONTooDeep as exc:
+                raise AdapterError(f"Line {number}: {exc.message}") from None
+            check_text(line, alert, f"[{len(alerts)}]")
+            alerts.append(alert)
         return alerts
 
     def parse(self, payload: Any, hints: Mapping[str, str]) -> Parsed:

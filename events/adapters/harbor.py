@@ -106,7 +106,12 @@ def _occurred(payload: dict[str, Any]) -> str | None:
     if "time" in payload:
         return text(payload, "time", "") or None
     seconds = number(payload, "occur_at", "")
-    return datetime.fromtimestamp(seconds, tz=UTC).isoformat() if seconds else None
+    if not seconds:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC).isoformat()
+    except (OverflowError, ValueError, OSError):  # 1e20, Infinity, NaN: no date Python can hold
+        raise AdapterError(f"occur_at: not a time in Unix seconds: {seconds!r}.", "occur_at") from None
 
 
 def _webhook(kind: str, payload: dict[str, Any], data_key: str, hints: Mapping[str, str]) -> Parsed:

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from events.models import Severity
+from kcs import bounds
 
 
 class AdapterError(ValueError):
@@ -54,9 +55,26 @@ def decode_json(body: bytes, label: str) -> Any:
     if not text.strip():
         raise AdapterError(f"The body is empty: send the {label} JSON output.")
     try:
-        return json.loads(text)
+        value = bounds.loads(text)  # at most MAX_JSON_DEPTH levels: deeper JSON is refused, not parsed
     except json.JSONDecodeError as exc:
         raise AdapterError(f"The body is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+    except bounds.JSONTooDeep as exc:
+        raise AdapterError(exc.message, exc.path) from None
+    check_text(text, value)
+    return value
+
+
+def check_text(text: str, value: Any, where: str = "") -> None:
+    """Raise :class:`AdapterError` naming the path of a lone surrogate (a ``\\udc00`` escape) in ``value``.
+
+    No database can store one (SQLite keeps it and every later read fails), and adapters hash and encode text.
+    ``value`` is the JSON ``text`` decoded; ``where`` prefixes the path (``[3]`` for a line of JSON lines).
+    """
+    path = bounds.unencodable_path(text, value)
+    if path is not None:
+        path = f"{where}{'.' if where and path and not path.startswith('[') else ''}{path}"
+        message = "text that is not valid Unicode (an unpaired surrogate such as \\udc00); fix the tool's output."
+        raise AdapterError(f"{path or 'The body'}: {message}", path)
 
 
 # --- typed values ----------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django import forms
 from django.template.loader import render_to_string
 
+from kcs import bounds
 from notifications.channels import http
 from notifications.channels.base import Channel, Delivery, Message
 from notifications.forms import IntegrationForm, secret_field, url_destination
@@ -123,11 +124,13 @@ def check_body_template(template: str) -> None:
         )
     sample = {name: "sample" for name in VARIABLES}
     try:
-        json.loads(substitute(template, sample))
+        bounds.loads(substitute(template, sample))
     except json.JSONDecodeError as exc:
         raise forms.ValidationError(
             "The body is not valid JSON once variables are replaced: %(error)s", params={"error": exc.msg}
         ) from None
+    except bounds.JSONTooDeep as exc:  # Python's own parser would give up with a RecursionError
+        raise forms.ValidationError("The body template: %(error)s", params={"error": exc.message}) from None
 
 
 def split_url(url: str) -> tuple[str, dict[str, str]]:

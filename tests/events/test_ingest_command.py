@@ -24,6 +24,9 @@ def test_a_report_file_is_stored_and_the_counts_printed(django_user_model):
     assert (result["received"], result["created"], result["duplicates"]) == (6, 6, 0)
     batch = EventBatch.objects.get()
     assert (str(batch.id), batch.created_by, batch.source) == (result["batch"], user, "trivy")
+    assert ingest("trivy", str(FIXTURES / "trivy/image_report.json"), "--user", "cron")["duplicates"] == 6
+    # uids are per account: without --user the report is another sender's (none), stored once for it too.
+    assert ingest("trivy", str(FIXTURES / "trivy/image_report.json"))["created"] == 6
     assert ingest("trivy", str(FIXTURES / "trivy/image_report.json"))["duplicates"] == 6
 
 

@@ -6,20 +6,7 @@ import pytest
 
 from kcs.models import AuditEntry
 from policies.models import ResponsePolicy, Scope
-
-POLICIES = "/api/v1/response-policies/"
-SCOPES = "/api/v1/scopes/"
-
-
-def body(global_scope, outputs, **fields) -> dict:
-    data = {
-        "name": "Critical CVEs",
-        "scopes": [global_scope.pk],
-        "trigger": "critical_vulnerabilities",
-        "notification_methods": [outputs["mail"].pk, outputs["chat"].pk],
-    }
-    data.update(fields)
-    return data
+from tests.factories import POLICIES, SCOPES, body
 
 
 @pytest.mark.django_db

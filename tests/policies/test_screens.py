@@ -8,31 +8,10 @@ from django.test.utils import CaptureQueriesContext
 
 from kcs.models import AuditEntry
 from policies.models import ResponsePolicy, Trigger
+from tests.factories import form_data
 
 LIST = "/policies/response/"
 ADD = "/policies/response/add/"
-
-
-def form_data(global_scope, methods, **fields) -> dict:
-    """What the policy form posts: ``methods`` is a list of (output type, integration id) rows."""
-    data = {
-        "name": "Malware everywhere",
-        "description": "",
-        "enabled": "on",
-        "scopes": [global_scope.pk],
-        "trigger": Trigger.MALWARE,
-        "min_severity": "",
-        "repeat_interval": "14400",
-        "methods-TOTAL_FORMS": str(len(methods)),
-        "methods-INITIAL_FORMS": "0",
-        "methods-MIN_NUM_FORMS": "0",
-        "methods-MAX_NUM_FORMS": "1000",
-    }
-    for index, (kind, integration_id) in enumerate(methods):
-        data[f"methods-{index}-kind"] = kind
-        data[f"methods-{index}-integration"] = "" if integration_id is None else str(integration_id)
-    data.update(fields)
-    return {key: value for key, value in data.items() if value is not None}
 
 
 @pytest.mark.django_db

@@ -1,7 +1,8 @@
 """``manage.py ingest <trivy|grype|harbor|falco> <file|->``: the native ingest endpoints for cron jobs and air gaps.
 
 Same path as ``POST /api/v1/ingest/<tool>/`` (same adapter, same ingest service, same idempotency); prints the
-same JSON answer and exits non-zero when the input is refused, with nothing stored.
+same JSON answer and exits non-zero when the input is refused, with nothing stored. Unlike the API it takes any
+number of events (no ``KCS_MAX_EVENTS_PER_REQUEST``): a big report file is stored as one batch.
 """
 
 from __future__ import annotations

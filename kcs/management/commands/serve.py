@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from kcs import metrics
+
 QUEUES = "events,notifications,default"
 BACKOFF_START = 1.0  # seconds before the first restart of a crashed process
 BACKOFF_MAX = 30.0
@@ -40,6 +42,8 @@ def web_command() -> list[str]:
         "-",
         "--timeout",
         "60",
+        "--config",
+        "python:kcs.gunicorn_conf",
     ]
 
 
@@ -144,6 +148,8 @@ class Command(BaseCommand):
     help = "Serve the UI and API with gunicorn and run a Celery worker with beat, until interrupted."
 
     def handle(self, *args, **options):
+        # Counters of an earlier run would be added to this one's: no process of the product runs yet.
+        metrics.clear_files()
         supervisor = Supervisor(
             {"web server (gunicorn)": web_command(), "worker (celery)": worker_command()},
             log=lambda message: self.stderr.write(message),
