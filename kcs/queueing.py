@@ -28,11 +28,16 @@ def _task(name: str):
     try:
         return app.tasks[name]
     except KeyError:
-        # Under a lock: Celery's loader marks the modules imported before it imports them, so a second thread of
-        # a threaded web worker would otherwise look the task up while the first is still importing (a 500).
-        with _import_lock:
-            app.loader.import_default_modules()  # runs the autodiscovery of kcs.celery
+        register_tasks()
         return app.tasks[name]
+
+
+def register_tasks() -> None:
+    """Import every app's ``tasks`` module (Celery's autodiscovery), once per process."""
+    # Under a lock: Celery's loader marks the modules imported before it imports them, so a second thread of a
+    # threaded web worker would otherwise look a task up while the first is still importing (a 500).
+    with _import_lock:
+        app.loader.import_default_modules()
 
 
 def send_now(name: str, *args, countdown: float | None = None) -> bool:
