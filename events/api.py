@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from events import metrics, services
 from events.filters import EventFilter
 from events.models import SecurityEvent
-from events.serializers import IngestResultSerializer, SecurityEventSerializer
+from events.serializers import IngestResultSerializer, SecurityEventInputSerializer, SecurityEventSerializer
 
 
 class EventCursorPagination(CursorPagination):
@@ -51,7 +51,12 @@ class SecurityEventViewSet(
     pagination_class = EventCursorPagination
 
     @extend_schema(
-        request=SecurityEventSerializer(many=True),
+        request=PolymorphicProxySerializer(
+            component_name="SecurityEventInputOrList",
+            serializers=[SecurityEventInputSerializer, SecurityEventInputSerializer(many=True)],
+            resource_type_field_name=None,
+            many=False,
+        ),
         responses={201: IngestResultSerializer, 200: IngestResultSerializer},
         examples=[
             OpenApiExample(

@@ -40,10 +40,10 @@ class EventFilter(django_filters.FilterSet):
         model = SecurityEvent
         fields: list[str] = []
 
-    def filter_severity(self, queryset, name, value):
+    def filter_severity(self, queryset, name, value: str):
         return queryset.filter(severity=severity_value(value))
 
-    def filter_min_severity(self, queryset, name, value):
+    def filter_min_severity(self, queryset, name, value: str):
         return queryset.filter(severity__gte=severity_value(value))
 
     def filter_repository(self, queryset, name, value):

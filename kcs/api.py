@@ -13,7 +13,12 @@ API_MODULES = ("events.api", "events.ingest_api", "policies.api", "notifications
 
 class Router(DefaultRouter):
     """DRF's router with path converters; a detail route's id uses ``<id:pk>`` (:mod:`kcs.converters`) unless the
-    viewset names another ``lookup_value_converter``, so an id no database integer holds is a 404, not a query."""
+    viewset names another ``lookup_value_converter``, so an id no database integer holds is a 404, not a query.
+
+    No format-suffix routes (``events.json``): the API speaks JSON only, the actions (``test``, ``retry``) took no
+    ``format`` argument (a 500), and the schema listed every path twice as ``…{format}``."""
+
+    include_format_suffixes = False
 
     def __init__(self) -> None:
         super().__init__(use_regex_path=False)

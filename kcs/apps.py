@@ -13,6 +13,7 @@ class KcsConfig(AppConfig):
             checks,  # noqa: F401  (registers the system checks)
             converters,
             lookups,
+            schema,  # noqa: F401  (registers the OpenAPI extensions)
         )
         from kcs.heartbeat import heartbeat_gauges
         from kcs.metrics import scrape_gauge

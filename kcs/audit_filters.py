@@ -46,8 +46,11 @@ class DateOrDateTimeField(forms.CharField):
             return (check_moment(moment if timezone.is_aware(moment) else timezone.make_aware(moment)), False)
         if day is None:
             raise forms.ValidationError("Enter a date (YYYY-MM-DD) or an ISO date-time.")
-        # Within kcs.bounds' years, so the day after (the end of a whole-day "until") exists too.
-        return (check_moment(timezone.make_aware(dt.datetime.combine(day, dt.time.min))), True)
+        # Within kcs.bounds' years, so the day after (the end of a whole-day "until") exists too. Kept in local time:
+        # the day after is the next local midnight, also across a daylight saving change.
+        start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+        check_moment(start)
+        return (start, True)
 
 
 class DateOrDateTimeFilter(django_filters.Filter):

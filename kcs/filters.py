@@ -2,6 +2,7 @@
 
 A date-time in year 0 or 10000 (after conversion to UTC) or an id above 2**63 - 1 passes django-filter's own
 checks and then fails in the database or in Python's datetime arithmetic; these filters refuse it as bad input.
+Date-times reach the query in UTC: ISO 8601 and Python allow UTC offsets up to ±23:59, PostgreSQL only ±15:59.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from kcs import bounds
 
 
 def check_moment(moment):
-    """``moment`` unchanged, or ``forms.ValidationError`` when it is outside :mod:`kcs.bounds`' years."""
-    if moment is not None and bounds.utc_in_range(moment) is None:
+    """``moment`` in UTC, or ``forms.ValidationError`` when it is outside :mod:`kcs.bounds`' years."""
+    if moment is None:
+        return None
+    utc = bounds.utc_in_range(moment)
+    if utc is None:
         raise forms.ValidationError(bounds.DATE_RANGE_MESSAGE, code="out_of_range")
-    return moment
+    return utc
 
 
 class BoundedIsoDateTimeField(IsoDateTimeField):

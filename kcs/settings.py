@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from kcs import broker
+from kcs.bounds import MAX_ID
 from kcs.env import comma_list, ensure_dir, env_bool, env_choice, env_int, env_list, env_str, persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -218,6 +219,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # <id:pk> in paths (kcs.converters): a row id, not any string.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
+    # One enum of severity slugs (event filters, event input and output, a policy's threshold).
+    "ENUM_NAME_OVERRIDES": {"SeverityEnum": "events.models.Severity.slugs"},
 }
 
 # --- Celery -------------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from django.utils import timezone
 from kcs import audit, bounds
 from kcs.models import AuditAction
 from kcs.queueing import enqueue_on_commit
+from kcs.revisions import configuration_change
 from notifications.channels import CHANNELS, Delivery, TransportError, channel_for
 from notifications.delivery import DELIVER_TASK
 from notifications.forms import IntegrationForm
@@ -214,7 +215,7 @@ def write_integration(
 ) -> NotificationIntegration:
     """Create (no ``instance``) or change an integration from validated settings, with its audit entry, in one
     transaction. The audit entry says which secrets changed, never their values."""
-    with transaction.atomic():
+    with configuration_change():
         if instance is None:
             integration, before, secrets_before = NotificationIntegration(kind=settings.kind), {}, {}
         else:
@@ -250,7 +251,7 @@ def write_integration(
 
 def set_enabled(request, integration: NotificationIntegration, enabled: bool) -> bool:
     """Enable or disable an output (the screens' and the admin's toggle), logged; returns whether it changed."""
-    with transaction.atomic():
+    with configuration_change():
         # Read under a row lock so two people clicking at once log one change, not two.
         current = NotificationIntegration.objects.select_for_update().only("enabled").get(pk=integration.pk).enabled
         integration.enabled = enabled
@@ -271,7 +272,7 @@ def delete_integration(request, integration: NotificationIntegration) -> None:
 
     Its past notifications stay in the delivery log (they keep the integration's name).
     """
-    with transaction.atomic():
+    with configuration_change():
         users = policies_using(integration)
         if users:
             raise IntegrationInUse(integration, users)

@@ -109,7 +109,9 @@ class ResponsePolicySerializer(ServiceWritesMixin, serializers.ModelSerializer):
     trigger = serializers.ChoiceField(choices=Trigger.choices)
     min_severity = SeverityField(required=False, allow_null=True)
     notification_methods = NotificationMethodsField()
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="null when that account was deleted"
+    )
 
     class Meta:
         model = ResponsePolicy

@@ -3,7 +3,9 @@
 :func:`get_index` is the one way to the index the engine matches against. Any save or delete of a policy, scope,
 notification method or integration gives the configuration a new revision in the same transaction (the signals
 connected by :func:`connect_signals`, which ``PoliciesConfig.ready`` calls); bulk ``QuerySet.update()`` calls send
-no signal and must call :func:`invalidate`. Each process compares the revision (one primary-key read) before using
+no signal and must call :func:`invalidate`. The services make their changes in
+:func:`kcs.revisions.configuration_change`, which locks the revision row before anything else (no deadlock between
+two changes at once). Each process compares the revision (one primary-key read) before using
 its cached index and rebuilds it when it changed.
 """
 
@@ -16,12 +18,13 @@ from django.db import connection, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from kcs.models import ConfigRevision
+from kcs.revisions import POLICY_INDEX
 from notifications.channels import channel_for
 from notifications.models import NotificationIntegration
 from policies.engine import CompiledPolicy, CompiledScope, PolicyIndex
 from policies.models import NotificationMethod, ResponsePolicy, Scope
 
-REVISION_NAME = "policy_index"
+REVISION_NAME = POLICY_INDEX
 _lock = threading.Lock()
 _cached: PolicyIndex | None = None
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
 from events.models import SEVERITY_SLUG_BY_VALUE
 from kcs import audit
 from kcs.models import AuditAction
+from kcs.revisions import configuration_change
 from policies.models import NotificationMethod, ResponsePolicy, Scope
 from policies.validation import (
     MethodChoice,
@@ -110,7 +111,7 @@ def create_policy(request, values: dict[str, Any], policy: ResponsePolicy | None
     policy = policy if policy is not None else ResponsePolicy()
     policy.created_by = user if user is not None and user.is_authenticated else None
     try:
-        with transaction.atomic():
+        with configuration_change():
             _write_policy(policy, values)
             audit.record(request, AuditAction.CREATE, policy, audit.diff({}, policy_snapshot(policy)))
     except IntegrityError:
@@ -130,7 +131,7 @@ def update_policy(request, policy: ResponsePolicy, values: dict[str, Any]) -> Re
         merged["min_severity"] = None
     values = _validated_policy(merged, policy)
     try:
-        with transaction.atomic():
+        with configuration_change():
             # From the stored row (locked), not from ``policy``: a bound ModelForm has already changed the instance.
             before = policy_snapshot(ResponsePolicy.objects.select_for_update().get(pk=policy.pk))
             _write_policy(policy, values)
@@ -150,7 +151,7 @@ def action_for(changes: dict[str, Any]) -> AuditAction:
 
 def set_policy_enabled(request, policy: ResponsePolicy, enabled: bool) -> bool:
     """Enable or disable ``policy``; returns whether its state changed (a repeated click changes nothing)."""
-    with transaction.atomic():
+    with configuration_change():
         # Read under a row lock so two people clicking at once log one change, not two contradicting ones.
         current = ResponsePolicy.objects.select_for_update().only("enabled").get(pk=policy.pk).enabled
         policy.enabled = enabled
@@ -163,7 +164,7 @@ def set_policy_enabled(request, policy: ResponsePolicy, enabled: bool) -> bool:
 
 def delete_policy(request, policy: ResponsePolicy) -> None:
     """Delete ``policy``; the log keeps what it was. Its past notifications stay, naming it."""
-    with transaction.atomic():
+    with configuration_change():
         audit.record(request, AuditAction.DELETE, policy, _as_deleted(policy_snapshot(policy)))
         policy.delete()
 
@@ -190,7 +191,7 @@ def create_scope(request, values: dict[str, Any], scope: Scope | None = None) ->
     for field, value in values.items():
         setattr(scope, field, value)
     try:
-        with transaction.atomic():
+        with configuration_change():
             scope.save()
             audit.record(request, AuditAction.CREATE, scope, audit.diff({}, scope_snapshot(scope)))
     except IntegrityError:
@@ -204,7 +205,7 @@ def update_scope(request, scope: Scope, values: dict[str, Any]) -> Scope:
     _refuse_global(scope)
     values = _validated_scope(values, scope)
     try:
-        with transaction.atomic():
+        with configuration_change():
             before = scope_snapshot(Scope.objects.select_for_update().get(pk=scope.pk))
             for field, value in values.items():
                 setattr(scope, field, value)
@@ -232,7 +233,7 @@ def delete_scope(request, scope: Scope) -> None:
     """Delete ``scope``. Refused (:class:`ProtectedObject`) for Global and while a policy uses it: silently
     dropping it from a policy would change what that policy acts on."""
     _refuse_global(scope)
-    with transaction.atomic():
+    with configuration_change():
         names = policies_using(scope)
         if names:
             raise ProtectedObject(scope_in_use_message(names))

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import re
 import socket
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +103,55 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def row_free_while_change_waits(change: Callable[[], Any], model, pk: int) -> bool:
+    """Run ``change`` (a configuration change) in a thread while this test holds the configuration revision lock
+    (PostgreSQL, transactional test); once it waits, tell whether ``model``'s row ``pk`` can still be share-locked,
+    as a concurrent policy change inserting a reference to it does. False means the change locked that row before
+    the revision row: two such changes at once can deadlock. ``change`` must not raise."""
+    from django.db import OperationalError, connection, connections, transaction
+
+    from kcs.revisions import lock_revision
+
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            change()
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=run)
+    with transaction.atomic():
+        lock_revision()
+        worker.start()
+        wait_for(lambda: _backends_waiting_for_a_lock() or not worker.is_alive(), 10, what="the change to wait")
+        assert worker.is_alive(), f"the change did not wait for the revision lock ({failures or 'no error'})"
+        table = connection.ops.quote_name(model._meta.db_table)
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR KEY SHARE NOWAIT", [pk])
+            free = True
+        except OperationalError:  # LockNotAvailable: the change holds it
+            free = False
+    worker.join(10)
+    assert not failures, failures
+    return free
+
+
+def _backends_waiting_for_a_lock() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees its first reading again
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
 
 
 CEF = re.compile(

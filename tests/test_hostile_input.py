@@ -3,10 +3,13 @@ query strings."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.urls import Resolver404, resolve
 
 from kcs.api import router
+from tests.factories import AuditEntryFactory
 
 HUGE_ID = str(2**64)
 
@@ -53,6 +56,17 @@ def test_security_log_dates_beyond_the_supported_years_are_refused(admin_api, ad
 @pytest.mark.django_db
 def test_security_log_dates_at_the_edges_are_accepted(admin_api):
     assert admin_api.get("/api/v1/audit-log/", {"since": "1970-01-01", "until": "9000-12-31"}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_security_log_date_times_with_any_iso_utc_offset_filter_in_utc(admin_api, admin_client):
+    """ISO 8601 allows UTC offsets up to ±23:59, PostgreSQL ±15:59: such a filter was a 500 there."""
+    AuditEntryFactory(timestamp=dt.datetime(2026, 11, 20, 10, tzinfo=dt.UTC))
+    for params, count in (({"until": "2026-11-20T00:00:00-17:45"}, 1), ({"since": "2026-11-20T00:00:00-17:45"}, 0)):
+        response = admin_api.get("/api/v1/audit-log/", params)
+        assert response.status_code == 200, response.content
+        assert response.json()["count"] == count, params
+        assert admin_client.get("/security-log/", params).status_code == 200
 
 
 # --- NUL characters in query strings ------------------------------------------------------------------------------

@@ -239,3 +239,19 @@ def test_events_cannot_be_changed_or_deleted(scanner_api, admin_api):
     event_id = scanner_api.post(URL, vulnerability(), format="json").json()["ids"][0]
     assert admin_api.patch(f"{URL}{event_id}/", {"severity": "low"}, format="json").status_code == 405
     assert admin_api.delete(f"{URL}{event_id}/").status_code == 405
+
+
+def test_schema_documents_what_an_event_post_takes(scanner_api):
+    """Found by the API fuzz test: the schema had no request body for ``POST /api/v1/events/`` at all (its
+    serializer is read-only), and documented the ``severity`` filter as an integer that takes slugs."""
+    schema = scanner_api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    components = schema["components"]["schemas"]
+    body = schema["paths"][URL]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    one_or_many = components[body["$ref"].rsplit("/", 1)[-1]]["oneOf"]
+    event_ref = {"$ref": "#/components/schemas/SecurityEventInputRequest"}
+    assert one_or_many == [event_ref, {"type": "array", "items": event_ref}]
+    event = components["SecurityEventInputRequest"]
+    assert set(event["required"]) == {"type", "severity", "title"}
+    assert event["properties"]["cvss"]["maximum"] == 10 and event["properties"]["title"]["maxLength"] == 500
+    severity_filter = [p for p in schema["paths"][URL]["get"]["parameters"] if p["name"] == "severity"][0]
+    assert severity_filter["schema"]["type"] == "string" and "critical" in severity_filter["schema"]["enum"]

@@ -172,6 +172,20 @@ def test_filter_dates_beyond_the_supported_years_are_refused(scanner_api, admin_
     assert field in page.content.decode()
 
 
+def test_filter_dates_with_any_iso_utc_offset_filter_in_utc(scanner_api, admin_client):
+    """Found by the API fuzz test: ISO 8601 allows offsets up to ±23:59, PostgreSQL ±15:59 (a 500)."""
+    services.ingest([vulnerability(occurred_at="2026-11-20T10:00:00Z")], source="api")
+    for params, count in (
+        ({"occurred_before": "2026-11-20T00:00:00-17:45"}, 1),  # 17:45 UTC
+        ({"occurred_after": "2026-11-20T23:59:00+23:59"}, 1),  # 00:00 UTC
+        ({"occurred_after": "2026-11-20T00:00:00-17:45"}, 0),
+    ):
+        response = scanner_api.get(URL, params)
+        assert response.status_code == 200, response.content
+        assert len(response.json()["results"]) == count, params
+        assert admin_client.get("/events/", params).status_code == 200
+
+
 def test_event_ids_beyond_the_database_range_are_not_found(scanner_api, admin_client):
     assert scanner_api.get(f"{URL}{HUGE_ID}/").status_code == 404
     assert scanner_api.get(f"{URL}-1/").status_code == 404

@@ -4,11 +4,12 @@ Retry, permissions."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from kcs.models import AuditEntry
 from notifications.models import Notification, NotificationIntegration
-from tests.factories import grant, make_batch, make_integration, make_policy, token_client
-from tests.helpers import response
+from tests.factories import NotificationFactory, grant, make_batch, make_integration, make_policy, token_client
+from tests.helpers import response, row_free_while_change_waits
 
 pytestmark = pytest.mark.django_db
 
@@ -304,3 +305,30 @@ def test_a_new_path_on_the_same_host_keeps_the_stored_secret(admin_api):
     )
     assert answer.status_code == 200, answer.json()
     assert answer.json()["secrets"] == {"hmac_secret": "********"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_integration_change_takes_the_configuration_lock_before_the_integration_row(admin_api, settings):
+    """Found by the API fuzz test: an integration's PATCH at the same time as a policy's PUT naming it deadlocked in
+    PostgreSQL (a 500): each held the row the other needed next."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL only (SQLite serializes whole transactions)")
+    hook = make_integration("webhook", "Hook")
+    answers = []
+
+    def change():
+        answers.append(admin_api.patch(f"/api/v1/integrations/{hook.pk}/", {"enabled": False}, format="json"))
+
+    assert row_free_while_change_waits(change, NotificationIntegration, hook.pk)
+    assert answers[0].status_code == 200, answers[0].content
+    assert NotificationIntegration.objects.get(pk=hook.pk).enabled is False
+
+
+def test_actions_have_no_format_suffix_routes(admin_api):
+    """Found by the API fuzz test: ``POST /api/v1/integrations/{id}/test.json`` reached the action with an argument
+    it does not take (a 500)."""
+    hook = make_integration("webhook", "Hook")
+    notification = NotificationFactory(integration=hook, status="failed")
+    assert admin_api.post(f"/api/v1/integrations/{hook.pk}/test.json").status_code == 404
+    assert admin_api.post(f"/api/v1/notifications/{notification.pk}/retry.json").status_code == 404
+    assert admin_api.get("/api/v1/integrations.json").status_code == 404

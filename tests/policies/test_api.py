@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from kcs.models import AuditEntry
 from policies.models import ResponsePolicy, Scope
-from tests.factories import POLICIES, SCOPES, body
+from tests.factories import POLICIES, SCOPES, ScopeFactory, body
+from tests.helpers import row_free_while_change_waits
 
 
 @pytest.mark.django_db
@@ -253,3 +255,34 @@ def test_patching_the_trigger_alone_resets_the_threshold_to_the_new_triggers_def
     assert response.status_code == 200 and response.json()["min_severity"] is None
     response = officer_api.patch(f"{POLICIES}{policy.pk}/", {"trigger": "runtime_threats"}, format="json")
     assert response.json()["min_severity"] == "high"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scope_change_takes_the_configuration_lock_before_the_scope_row(admin_api):
+    """Like an integration's (tests/notifications/test_api.py): a scope's PUT locked the scope, then the revision;
+    a policy's PUT at the same time renewed the revision, then needed the scope for its scope list: deadlock."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: PostgreSQL only (SQLite serializes whole transactions)")
+    scope = ScopeFactory(name="Production", clusters=["prod-*"])
+    answers = []
+
+    def change():
+        answers.append(admin_api.patch(f"{SCOPES}{scope.pk}/", {"clusters": ["prod-eu-*"]}, format="json"))
+
+    assert row_free_while_change_waits(change, Scope, scope.pk)
+    assert answers[0].status_code == 200, answers[0].content
+    assert Scope.objects.get(pk=scope.pk).clusters == ["prod-eu-*"]
+
+
+@pytest.mark.django_db
+def test_a_policy_whose_creator_was_deleted_answers_created_by_null_as_its_schema_says(
+    officer_api, officer, make_policy
+):
+    """Found by the API fuzz test: the answer had ``"created_by": null`` where the schema promised a string."""
+    policy = make_policy("Orphan")
+    ResponsePolicy.objects.filter(pk=policy.pk).update(created_by=officer)
+    assert officer_api.get(f"{POLICIES}{policy.pk}/").json()["created_by"] == officer.username
+    ResponsePolicy.objects.filter(pk=policy.pk).update(created_by=None)  # what deleting that account leaves
+    assert officer_api.get(f"{POLICIES}{policy.pk}/").json()["created_by"] is None
+    schema = officer_api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert schema["components"]["schemas"]["ResponsePolicy"]["properties"]["created_by"]["nullable"] is True

@@ -1,0 +1,36 @@
+"""Configuration changes, one at a time: the transaction of every change of policies, scopes, methods and
+integrations locks the configuration's revision row (:class:`kcs.models.ConfigRevision`) *first*.
+
+Each such change also renews that row (the policy index's revision, in the same transaction). Without the lock
+first, two changes at once could take their locks in opposite orders and deadlock: an integration's update locks
+the integration and then the revision row, while a policy's update renews the revision and then, inserting its
+notification methods, needs a share lock on that integration (PostgreSQL ended one of them: a 500). Taken first, the
+revision row makes concurrent changes wait their turn; configuration changes are rare and short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import transaction
+
+from kcs.models import ConfigRevision
+
+POLICY_INDEX = "policy_index"  # the revision of the compiled policy index (policies.index_cache)
+
+
+def lock_revision(name: str = POLICY_INDEX) -> None:
+    """Lock the revision row ``name`` until the current transaction ends (creating it, at 0, when missing)."""
+    rows = ConfigRevision.objects.select_for_update().filter(name=name)
+    if not rows.values_list("pk", flat=True):
+        ConfigRevision.objects.get_or_create(name=name)  # 0: what read_revision() answers for a missing row
+        list(rows.values_list("pk", flat=True))  # another transaction may have created it first: wait for it
+
+
+@contextmanager
+def configuration_change() -> Iterator[None]:
+    """A transaction for a configuration change, holding the revision lock from its start."""
+    with transaction.atomic():
+        lock_revision()
+        yield
