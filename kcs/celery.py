@@ -110,6 +110,6 @@ def _worker_heartbeat(task=None, **_kwargs) -> None:
 
 @worker_process_shutdown.connect
 def _metrics_of_an_ended_process(pid=None, **_kwargs) -> None:
-    from kcs.metrics import process_exited
+    from kcs.metrics import process_exited  # here: kcs.metrics reads settings, not yet loaded when this module is
 
     process_exited(pid or os.getpid())

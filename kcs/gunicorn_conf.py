@@ -10,6 +10,6 @@ def child_exit(server, worker) -> None:
     """Runs in the gunicorn master, which never loads Django for serving: the settings are loaded here to find the
     metrics folder."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kcs.settings")
-    from kcs.metrics import process_exited
+    from kcs.metrics import process_exited  # here: only after the settings module is named (see above)
 
     process_exited(worker.pid)
