@@ -10,6 +10,7 @@ from django.views.generic import TemplateView
 
 from events.filters import EventFilter
 from events.models import SecurityEvent
+from events.panels import panels_for
 
 PAGE_SIZE = 50
 
@@ -62,5 +63,6 @@ class EventDetailView(EventAccessMixin, TemplateView):
             notifications=notifications,
             matched_policies=list(policies.values()),
             details=[(key, as_text(value)) for key, value in sorted(event.details.items())],
+            panels=panels_for(self.request, event),
         )
         return context

@@ -8,7 +8,14 @@ from importlib import import_module
 
 from rest_framework.routers import DefaultRouter
 
-API_MODULES = ("events.api", "events.ingest_api", "policies.api", "notifications.api", "kcs.audit_api")
+API_MODULES = (
+    "events.api",
+    "events.ingest_api",
+    "policies.api",
+    "policies.decisions_api",
+    "notifications.api",
+    "kcs.audit_api",
+)
 
 
 class Router(DefaultRouter):

@@ -9,8 +9,10 @@ class PoliciesConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at module level: models and signals may only be touched once the app registry is ready.
+        from events import panels
         from notifications import integration_users
         from policies import index_cache, metrics, warmup  # noqa: F401  (metrics: defines the app's metrics)
+        from policies.event_panel import decision_panel
         from policies.queries import policy_names_using
 
         # The compiled policy index must learn of every configuration change, whoever makes it.
@@ -20,3 +22,5 @@ class PoliciesConfig(AppConfig):
         # Notifications may not import policies, so it asks its integration-users hook who sends through an
         # integration (deleting one in use is refused, naming the policies).
         integration_users.register(policy_names_using)
+        # The event page shows why each policy did or did not notify (events may not import policies).
+        panels.register(decision_panel)

@@ -24,8 +24,10 @@ from __future__ import annotations
 import fnmatch
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from events.models import Severity
@@ -68,10 +70,13 @@ class CompiledScope:
     # The event attribute to look this scope up by, and the lower-cased literal prefixes its patterns start with
     # (None when no attribute has a literal prefix in every pattern: the scope is then tested for every event).
     key: tuple[str, tuple[str, ...]] | None = None
+    # The cleaned patterns per event attribute, as given (the preview narrows stored events with them in SQL).
+    patterns: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def build(cls, id: int, name: str, is_global: bool, patterns: dict[str, Sequence[str]]) -> CompiledScope:
         matchers = []
+        given = []
         key = None
         if not is_global:
             for list_name, attribute in SCOPE_FIELDS:
@@ -80,17 +85,21 @@ class CompiledScope:
                 if regex is None:
                     continue
                 matchers.append((attribute, regex))
+                given.append((attribute, tuple(cleaned)))
                 prefixes = tuple(sorted({literal_prefix(p).lower() for p in cleaned}))
                 # The most selective attribute wins: the one whose shortest prefix is longest.
                 if all(prefixes) and (key is None or min(map(len, prefixes)) > min(map(len, key[1]))):
                     key = (attribute, prefixes)
-        return cls(id=id, name=name, is_global=is_global, matchers=tuple(matchers), key=key)
+        return cls(id=id, name=name, is_global=is_global, matchers=tuple(matchers), key=key, patterns=tuple(given))
 
-    def contains(self, event: Matchable) -> bool:
+    def mismatches(self, event: Matchable) -> Iterator[str]:
+        """The event attributes this scope's patterns do not match (none: the event is in the scope)."""
         for attribute, regex in self.matchers:
             if regex.match(getattr(event, attribute) or "") is None:
-                return False
-        return True
+                yield attribute
+
+    def contains(self, event: Matchable) -> bool:
+        return next(self.mismatches(event), None) is None
 
 
 def literal_prefix(pattern: str) -> str:
@@ -115,6 +124,8 @@ class CompiledPolicy:
     repeat_interval: int
     integration_ids: tuple[int, ...]
     scope_ids: tuple[int, ...]
+    # When the policy was last created or changed (the decision trace tells events evaluated before from after).
+    changed_at: datetime | None = None
     event_type: str = field(init=False)
     threshold: int = field(init=False)
 
@@ -124,7 +135,51 @@ class CompiledPolicy:
 
     def accepts(self, event: Matchable) -> bool:
         """Trigger and severity match (scopes are the index's business)."""
-        return event.type == self.event_type and event.severity >= self.threshold
+        return event.type == self.event_type and self.reaches_threshold(event)
+
+    def reaches_threshold(self, event: Matchable) -> bool:
+        return event.severity >= self.threshold
+
+
+class Verdict(StrEnum):
+    """What became of an event for one policy. The engine itself decides the first three; evaluation adds the
+    others (:mod:`policies.decisions`)."""
+
+    MATCHED = "matched"
+    BELOW_THRESHOLD = "below_threshold"
+    OUT_OF_SCOPE = "out_of_scope"
+    ACCEPTED = "accepted"
+    SILENCED = "silenced"
+    SUPPRESSED = "suppressed"
+    POLICY_CHANGED = "policy_changed"
+
+    @property
+    def label(self) -> str:
+        return VERDICT_LABELS[self]
+
+
+VERDICT_LABELS = {
+    Verdict.MATCHED: "Matched",
+    Verdict.BELOW_THRESHOLD: "Below threshold",
+    Verdict.OUT_OF_SCOPE: "Out of scope",
+    Verdict.ACCEPTED: "Risk accepted",
+    Verdict.SILENCED: "Silenced",
+    Verdict.SUPPRESSED: "Suppressed (repeat)",
+    Verdict.POLICY_CHANGED: "Policy changed since",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """The engine's verdict on one event for one policy, with the reason in words."""
+
+    policy: CompiledPolicy
+    verdict: Verdict
+    reason: str
+
+
+def severity_label(value: int) -> str:
+    return Severity(value).label
 
 
 class _ScopeBucket:
@@ -201,7 +256,10 @@ class PolicyIndex:
         self.revision = revision
         self.outputs: Mapping[int, Any] = outputs or {}
         self.policies = {p.id: p for p in policies}
-        scope_by_id = {s.id: s for s in scopes}
+        self.scopes = scope_by_id = {s.id: s for s in scopes}
+        self._of_type: dict[str, list[CompiledPolicy]] = {}
+        for policy in sorted(self.policies.values(), key=lambda p: (p.name.lower(), p.id)):
+            self._of_type.setdefault(policy.event_type, []).append(policy)
         grouped: dict[str, dict[int, list[CompiledPolicy]]] = {}
         for policy in self.policies.values():
             for scope_id in policy.scope_ids:
@@ -250,3 +308,47 @@ class PolicyIndex:
             for policy in self._match(event, cache):
                 by_policy.setdefault(policy.id, []).append(event)
         return [(self.policies[pid], matched) for pid, matched in sorted(by_policy.items())]
+
+    def policies_for_type(self, event_type: str) -> list[CompiledPolicy]:
+        """The enabled policies whose trigger covers ``event_type``, by name."""
+        return self._of_type.get(event_type, [])
+
+    def explain(self, event: Matchable) -> list[Explanation]:
+        """For every enabled policy whose trigger covers the event's type: matched, below its threshold, or out of
+        its scopes, with the reason.
+
+        Built from the same tests the index matches with (:meth:`CompiledPolicy.reaches_threshold`,
+        :meth:`CompiledScope.mismatches`), so a policy is ``matched`` here exactly when :meth:`match` returns it
+        (a randomized test holds the two together).
+        """
+        return [self.explain_one(policy, event) for policy in self.policies_for_type(event.type)]
+
+    def explain_one(self, policy: CompiledPolicy, event: Matchable) -> Explanation:
+        scopes = [self.scopes[sid] for sid in policy.scope_ids if sid in self.scopes]
+        misses: list[str] = []
+        in_scope = False
+        for scope in scopes:
+            failed = list(scope.mismatches(event))
+            if not failed:
+                in_scope = True
+                break
+            values = ", ".join(f"{name} “{getattr(event, name) or ''}”" for name in failed)
+            misses.append(f"scope “{scope.name}” does not contain {values}")
+        if not scopes:
+            misses.append("the policy has no scope")
+        if not policy.reaches_threshold(event):
+            reason = (
+                f"Severity {severity_label(event.severity)} is below the policy's threshold "
+                f"{severity_label(policy.threshold)}."
+            )
+            if not in_scope:
+                reason += " Also out of scope: " + "; ".join(misses) + "."
+            return Explanation(policy, Verdict.BELOW_THRESHOLD, reason)
+        if not in_scope:
+            return Explanation(policy, Verdict.OUT_OF_SCOPE, "Out of scope: " + "; ".join(misses) + ".")
+        return Explanation(
+            policy,
+            Verdict.MATCHED,
+            f"Severity {severity_label(event.severity)} reaches the threshold {severity_label(policy.threshold)} "
+            f"and the event is in scope “{scope.name}”.",
+        )

@@ -62,7 +62,7 @@ def build_index(revision: int = 0) -> PolicyIndex:
     """
     policies = list(
         ResponsePolicy.objects.filter(enabled=True).values_list(
-            "id", "name", "trigger", "min_severity", "repeat_interval"
+            "id", "name", "trigger", "min_severity", "repeat_interval", "updated_at"
         )
     )
     scope_ids: dict[int, list[int]] = {}
@@ -92,8 +92,9 @@ def build_index(revision: int = 0) -> PolicyIndex:
             repeat_interval=repeat_interval,
             integration_ids=tuple(integrations.get(pid, ())),
             scope_ids=tuple(scope_ids.get(pid, ())),
+            changed_at=updated_at,
         )
-        for pid, name, trigger, min_severity, repeat_interval in policies
+        for pid, name, trigger, min_severity, repeat_interval, updated_at in policies
     ]
     used = {integration_id for ids in integrations.values() for integration_id in ids}
     outputs = {row.pk: channel_for(row) for row in NotificationIntegration.objects.filter(pk__in=used, enabled=True)}

@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError
+from django.utils import timezone
 
 from events.models import SEVERITY_SLUG_BY_VALUE
 from kcs import audit
 from kcs.models import AuditAction
 from kcs.revisions import configuration_change
+from policies import preview
 from policies.models import NotificationMethod, ResponsePolicy, Scope
 from policies.validation import (
     MethodChoice,
@@ -77,6 +79,33 @@ def _validated_policy(values: dict[str, Any], instance: ResponsePolicy | None) -
     if errors or rows:
         raise ValidationFailed(errors, rows)
     return normalize_policy(values)
+
+
+def preview_policy(values: dict[str, Any], days: int, policy: ResponsePolicy | None = None) -> dict[str, Any]:
+    """What the draft ``values`` would have done over the last ``days`` (writes nothing; see
+    :mod:`policies.preview`), and, when ``policy`` is the saved policy being edited, the same for its saved version
+    under ``"saved"``. The draft is checked by the same rules as a save, except that its name may be anything.
+
+    Raises :class:`ValidationFailed` with field-level messages.
+    """
+    draft = {key: value for key, value in values.items() if key != "name"}
+    if policy is not None:
+        draft = {key: value for key, value in policy_values(policy).items() if key != "name"} | draft
+    errors, rows = check_policy(draft, policy)
+    for key in REQUIRED_POLICY_VALUES:
+        if key != "name" and key not in draft:
+            errors.setdefault(key, []).append("This field is required.")
+    if days not in preview.DAYS_CHOICES:
+        errors.setdefault("days", []).append(f"Choose one of: {', '.join(map(str, preview.DAYS_CHOICES))}.")
+    if errors or rows:
+        raise ValidationFailed(errors, rows)
+    draft = normalize_policy(draft | {"name": values.get("name") or (policy.name if policy else "")})
+    now = timezone.now()
+    result = preview.preview(draft, days, policy.pk if policy else None, now)
+    saved = None
+    if policy is not None:
+        saved = preview.preview(normalize_policy(policy_values(policy)), days, policy.pk, now)
+    return result | {"days": days, "saved": saved}
 
 
 def _duplicate_name(label: str, name: str) -> ValidationFailed:

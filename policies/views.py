@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from notifications.models import NotificationIntegration
-from policies import services
+from policies import preview, services
 from policies.forms import PolicyForm, ScopeForm, add_errors
 from policies.models import ResponsePolicy, Scope
 from policies.permissions import MANAGE_POLICIES, VIEW_POLICIES
@@ -27,6 +27,7 @@ from policies.queries import POLICY_SORTS, policies_with_relations, scopes_with_
 from policies.validation import ProtectedObject, ValidationFailed
 
 PAGE_SIZE = 25
+PREVIEW_FIELDS = ("name", "scopes", "trigger", "min_severity", "repeat_interval")
 RESULTS_TARGET = "policy-results"  # the element htmx swaps when searching, sorting or paging
 
 
@@ -83,9 +84,40 @@ class PolicyListView(PermissionRequiredMixin, View):
 class PolicyFormMixin:
     template_name = "policies/policy_form.html"
 
-    def render_form(self, request, form, policy=None, status=200):
-        context = {"form": form, "policy": policy, "has_integrations": bool(form.methods.form_kwargs["integrations"])}
+    def render_form(self, request, form, policy=None, status=200, **extra):
+        context = {
+            "form": form,
+            "policy": policy,
+            "has_integrations": bool(form.methods.form_kwargs["integrations"]),
+            "preview_days": preview.DAYS_CHOICES,
+            "chosen_days": preview.DEFAULT_DAYS,
+            **extra,
+        }
         return render(request, self.template_name, context, status=status)
+
+    def render_preview(self, request, form, policy=None):
+        """The form as submitted, with what it would have done (the Preview button: nothing is saved)."""
+        form.is_valid()  # parses what it can; a draft needs no valid name to be previewed
+        form.errors.pop("name", None)
+        values = {key: form.cleaned_data[key] for key in PREVIEW_FIELDS if key in form.cleaned_data}
+        if form.methods.is_valid():
+            values["notification_methods"] = [choice for _, choice in form.methods.used_rows()]
+        try:
+            days = int(request.POST.get("preview_days", preview.DEFAULT_DAYS))
+        except ValueError:
+            days = preview.DEFAULT_DAYS
+        result = None
+        try:
+            result = services.preview_policy(values, days, policy)
+        except ValidationFailed as exc:
+            add_errors(form, {key: messages for key, messages in exc.errors.items() if key != "days"})
+        day_rows = []
+        if result:
+            saved_days = result["saved"]["per_day"] if result["saved"] else [None] * len(result["per_day"])
+            day_rows = list(zip(result["per_day"], saved_days))
+        return self.render_form(
+            request, form, policy, previewing=True, preview=result, chosen_days=days, day_rows=day_rows
+        )
 
 
 class PolicyCreateView(PermissionRequiredMixin, PolicyFormMixin, View):
@@ -97,6 +129,8 @@ class PolicyCreateView(PermissionRequiredMixin, PolicyFormMixin, View):
 
     def post(self, request):
         form = PolicyForm(request.POST, integrations=_integrations())
+        if "preview" in request.POST:
+            return self.render_preview(request, form)
         if policy := _saved(form, lambda: services.create_policy(request, form.values())):
             messages.success(request, f"Policy “{policy.name}” created.")
             return redirect("policies:response-list")
@@ -119,6 +153,8 @@ class PolicyEditView(PermissionRequiredMixin, PolicyFormMixin, View):
             raise PermissionDenied
         policy = get_object_or_404(ResponsePolicy, pk=pk)
         form = PolicyForm(request.POST, instance=policy, integrations=_integrations())
+        if "preview" in request.POST:
+            return self.render_preview(request, form, ResponsePolicy.objects.get(pk=pk))
         if _saved(form, lambda: services.update_policy(request, policy, form.values())):
             messages.success(request, f"Policy “{policy.name}” saved.")
             return redirect("policies:response-list")
