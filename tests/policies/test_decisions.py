@@ -197,3 +197,19 @@ def test_trace_needs_both_rights_and_an_existing_event(policies, client, django_
     assert client.get(f"/api/v1/events/{ev.pk}/decisions/").status_code == 403
     client.force_login(UserFactory(username="officer2", groups=["Security officer"]))
     assert client.get(f"/api/v1/events/{ev.pk + 1000}/decisions/").status_code == 404
+
+
+def test_many_policies_that_did_not_match_are_folded_behind_a_link(
+    officer_client, delivered, django_capture_on_commit_callbacks
+):
+    hook = make_integration("webhook", "SOC hook")
+    elsewhere = ScopeFactory(name="Elsewhere", clusters=["nowhere-*"])
+    for n in range(25):
+        make_policy(f"Other team {n:02d}", [hook], scopes=[elsewhere], min_severity=Severity.LOW)
+    make_policy("Ours", [hook], min_severity=Severity.LOW)
+    ev = evaluated(make_batch(1), django_capture_on_commit_callbacks)
+    page = officer_client.get(f"/events/{ev.pk}/").content.decode()
+    assert "Ours" in page and page.count("badge-verdict-out_of_scope") == 20
+    assert "Show the 5 other policies that did not match" in page and "matched 1, out of scope 25" in page
+    everything = officer_client.get(f"/events/{ev.pk}/?decisions=all").content.decode()
+    assert everything.count("badge-verdict-out_of_scope") == 25 and "Show the" not in everything
