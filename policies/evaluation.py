@@ -33,7 +33,7 @@ from notifications import delivery
 from notifications.channels import Channel, channel_for
 from notifications.messages import UNUSED_IN_MESSAGES
 from notifications.models import Notification, NotificationIntegration, NotificationStatus, RepeatMark
-from policies import metrics
+from policies import metrics, muting
 from policies.index_cache import get_index
 from policies.models import Trigger
 
@@ -64,6 +64,12 @@ class EventRow:
     namespace: str
     registry: str
     repository: str
+    # What risk acceptances and silences match on (policies.muting).
+    tag: str
+    digest: str
+    finding_id: str
+    source: str
+    title: str
 
 
 EVENT_ROW_FIELDS = [f.name for f in EventRow.__dataclass_fields__.values()]
@@ -77,6 +83,7 @@ class Evaluation:
     events: int = 0
     pending: list[int] = field(default_factory=list)
     suppressed: list[int] = field(default_factory=list)
+    muted: list[int] = field(default_factory=list)
     # Pending notifications whose output takes them as fast as we send (no rate limit): sent by the fast path.
     unthrottled: set[int] = field(default_factory=set)
     # The rows this evaluation made, with their integration and event ids: the fast path sends them without
@@ -197,7 +204,7 @@ def evaluate_batch(batch_id: str) -> Evaluation:
             integrations = {
                 i: index.outputs[i] for policy, _ in matches for i in policy.integration_ids if i in index.outputs
             }
-            plans = _plan(matches, integrations, now)
+            plans = _plan(matches, integrations, now, muting.load(now))
             notifications = [plan.notification for plan in plans]
             Notification.objects.bulk_create(notifications)
             link_events([(plan.notification.pk, event.id) for plan in plans for event in plan.events])
@@ -211,6 +218,8 @@ def evaluate_batch(batch_id: str) -> Evaluation:
                         result.unthrottled.add(notification.pk)
                         notification.integration = channel.integration
                         result.made[notification.pk] = (notification, [event.id for event in plan.events])
+                elif notification.status == NotificationStatus.MUTED:
+                    result.muted.append(notification.pk)
                 else:
                     result.suppressed.append(notification.pk)
         else:
@@ -219,11 +228,12 @@ def evaluate_batch(batch_id: str) -> Evaluation:
             transaction.on_commit(lambda: first_deliveries(result))
     if result.events:
         logger.info(
-            "batch %s: %d events evaluated, %d notifications queued, %d suppressed",
+            "batch %s: %d events evaluated, %d notifications queued, %d suppressed, %d muted",
             batch_id,
             result.events,
             len(result.pending),
             len(result.suppressed),
+            len(result.muted),
         )
     return result
 
@@ -293,27 +303,42 @@ class _Plan:
     events: list[EventRow]
 
 
-def _plan(matches, integrations: dict[int, Channel], now: datetime) -> list[_Plan]:
-    """One pending Notification per (policy, integration) for events due, one suppressed one for the repeats."""
+def _plan(matches, integrations: dict[int, Channel], now: datetime, mutes: muting.Mutes) -> list[_Plan]:
+    """One pending Notification per (policy, integration) for events due, one suppressed one for the repeats and
+    one muted one per acceptance or silence that held events back.
+
+    Muted events are set aside before the repeat interval is claimed: a muted finding must not start a quiet
+    period, or it would stay quiet for a while after its silence ends or its acceptance is cancelled.
+    """
     # An integration deleted (or disabled) since the index was compiled is skipped.
-    targets = [
-        (policy, matched, [i for i in policy.integration_ids if i in integrations]) for policy, matched in matches
-    ]
+    targets = []
+    for policy, matched in matches:
+        integration_ids = [i for i in policy.integration_ids if i in integrations]
+        heard, held = [], {}
+        for event in matched:
+            mute = mutes.reason(event, policy.id, now)
+            if mute is None:
+                heard.append(event)
+            else:
+                held.setdefault(mute.reference, []).append(event)
+        targets.append((policy, heard, held, integration_ids))
     intervals = {policy.id: policy.repeat_interval for policy, _ in matches}
     keys = [
         (policy.id, integration_id, event.fingerprint)
-        for policy, matched, integration_ids in targets
+        for policy, heard, _, integration_ids in targets
         for integration_id in integration_ids
-        for event in matched
+        for event in heard
     ]
     due = claim_fingerprints(keys, intervals, now) if keys else set()
     plans: list[_Plan] = []
-    for policy, matched, integration_ids in targets:
+    for policy, heard, held, integration_ids in targets:
         trigger_label = Trigger(policy.trigger).label
         for integration_id in integration_ids:
-            fresh = [e for e in matched if (policy.id, integration_id, e.fingerprint) in due]
-            repeats = [e for e in matched if (policy.id, integration_id, e.fingerprint) not in due]
-            for status, chosen in ((NotificationStatus.PENDING, fresh), (NotificationStatus.SUPPRESSED, repeats)):
+            fresh = [e for e in heard if (policy.id, integration_id, e.fingerprint) in due]
+            repeats = [e for e in heard if (policy.id, integration_id, e.fingerprint) not in due]
+            groups = [(NotificationStatus.PENDING, "", fresh), (NotificationStatus.SUPPRESSED, "", repeats)]
+            groups += [(NotificationStatus.MUTED, reference, events) for reference, events in held.items()]
+            for status, muted_by, chosen in groups:
                 if chosen:
                     notification = Notification(
                         policy_id=policy.id,
@@ -324,9 +349,15 @@ def _plan(matches, integrations: dict[int, Channel], now: datetime) -> list[_Pla
                         integration_name=integrations[integration_id].integration.name,
                         batch_id=chosen[0].batch_id,
                         status=status,
+                        muted_by=muted_by,
                         next_attempt_at=now,
                         created_at=now,
-                        idempotency_key=delivery_key(chosen[0].batch_id, policy.id, integration_id, status),
+                        idempotency_key=delivery_key(
+                            chosen[0].batch_id,
+                            policy.id,
+                            integration_id,
+                            f"{status}:{muted_by}" if muted_by else status,
+                        ),
                     )
                     plans.append(_Plan(notification, chosen))
     return plans
