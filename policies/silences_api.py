@@ -64,7 +64,11 @@ class SilenceSerializer(serializers.ModelSerializer):
     starts_at = serializers.DateTimeField(required=False, allow_null=True, help_text="default: now")
     ends_at = serializers.DateTimeField(required=False, allow_null=True, help_text="or give duration")
     duration = serializers.CharField(
-        write_only=True, required=False, allow_blank=True, help_text="instead of ends_at: 90m, 4h, 7d, 2w or seconds"
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="instead of ends_at: 90m, 4h, 7d, 2w or seconds",
     )
     comment = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="why (required)")
     state = serializers.SerializerMethodField()
