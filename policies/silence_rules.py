@@ -174,10 +174,10 @@ def check_silence(values: dict[str, Any], now: datetime) -> dict[str, Any]:
             ends_at = starts_at + duration
         if ends_at is None:
             _add(errors, "ends_at", "Give an end (ends_at) or a duration.")
-        elif ends_at <= starts_at:
-            _add(errors, "ends_at", "The end must come after the start.")
         elif ends_at <= now:
             _add(errors, "ends_at", "The end is already past: the silence would never act.")
+        elif ends_at <= starts_at:
+            _add(errors, "ends_at", "The end must come after the start.")
         elif ends_at - starts_at > MAX_DURATION:
             field = "duration" if duration is not None else "ends_at"
             _add(errors, field, "A silence lasts at most a year; accept the risk instead.")
