@@ -50,6 +50,9 @@ class CompiledSilence:
     max_severity: int | None = None
     source: str | None = None
     title_contains: str | None = None
+    # Glob matchers by how cheaply they are tested: whole value, literal prefix (``shop/*``), or a regex.
+    equals: tuple[tuple[str, str], ...] = ()
+    prefixes: tuple[tuple[str, str], ...] = ()
     globs: tuple[tuple[str, re.Pattern], ...] = ()
     # The event attribute and lower-cased literal text to file the silence under (None: tested for every event).
     key: tuple[str, str] | None = None
@@ -58,14 +61,20 @@ class CompiledSilence:
     def build(
         cls, id: int, matchers: Mapping[str, str], policies: Iterable[int], starts_at: datetime, ends_at: datetime
     ) -> CompiledSilence:
-        globs = []
+        equals, prefixes, globs = [], [], []
         key: tuple[str, str] | None = None
         for attribute in GLOB_FIELDS:
             pattern = matchers.get(attribute)
             if not pattern:
                 continue
-            globs.append((attribute, compile_globs([pattern])))
             prefix = literal_prefix(pattern).lower()
+            # Compiling a regex costs far more than comparing text: only real globs get one.
+            if prefix == pattern.lower():
+                equals.append((attribute, prefix))
+            elif pattern == literal_prefix(pattern) + "*":
+                prefixes.append((attribute, prefix))
+            else:
+                globs.append((attribute, compile_globs([pattern])))
             if prefix and (key is None or len(prefix) > len(key[1])):
                 key = (attribute, prefix)
         source = (matchers.get("source") or "").lower() or None
@@ -81,6 +90,8 @@ class CompiledSilence:
             max_severity=int(Severity.from_slug(severity)) if severity else None,
             source=source,
             title_contains=(matchers.get("title_contains") or "").lower() or None,
+            equals=tuple(equals),
+            prefixes=tuple(prefixes),
             globs=tuple(globs),
             key=key,
         )
@@ -96,6 +107,12 @@ class CompiledSilence:
             return False
         if self.source is not None and (event.source or "").lower() != self.source:
             return False
+        for attribute, value in self.equals:
+            if (getattr(event, attribute) or "").lower() != value:
+                return False
+        for attribute, prefix in self.prefixes:
+            if not (getattr(event, attribute) or "").lower().startswith(prefix):
+                return False
         if self.title_contains is not None and self.title_contains not in (event.title or "").lower():
             return False
         return all(regex.match(getattr(event, attribute) or "") for attribute, regex in self.globs)
