@@ -150,6 +150,11 @@ def populate_configuration() -> None:
 
 def populate_mutes() -> None:
     """The active silences and risk acceptances (see :mod:`policies.muting`)."""
+    from bench.silences import populate
+    from policies.models import Silence
+
+    Silence.objects.all().delete()
+    populate(SILENCES, rng)
 
 
 def sample_events(count: int):

@@ -18,6 +18,7 @@ from django.db import transaction
 from kcs.models import ConfigRevision
 
 POLICY_INDEX = "policy_index"  # the revision of the compiled policy index (policies.index_cache)
+SILENCE_INDEX = "silence_index"  # the revision of the compiled silences (policies.silence_index)
 
 
 def lock_revision(name: str = POLICY_INDEX) -> None:

@@ -29,19 +29,20 @@ _lock = threading.Lock()
 _cached: PolicyIndex | None = None
 
 
-def read_revision() -> int:
-    """The configuration's current revision (0 before the first change).
+def read_revision(name: str = REVISION_NAME) -> int:
+    """The configuration's current revision (0 before the first change); ``name``: another cache's revision
+    (:data:`kcs.revisions.SILENCE_INDEX`).
 
     Raw SQL: this runs before every evaluation, and building the ORM query cost ten times running it.
     """
     table = connection.ops.quote_name(ConfigRevision._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT value FROM {table} WHERE name = %s", [REVISION_NAME])
+        cursor.execute(f"SELECT value FROM {table} WHERE name = %s", [name])
         row = cursor.fetchone()
     return row[0] if row else 0
 
 
-def invalidate() -> None:
+def invalidate(name: str = REVISION_NAME) -> None:
     """Give the configuration a new revision (inside the caller's transaction, so it is visible exactly when the
     change is).
 
@@ -50,8 +51,8 @@ def invalidate() -> None:
     """
     value = secrets.randbits(62)
     with transaction.atomic():
-        if not ConfigRevision.objects.filter(name=REVISION_NAME).update(value=value):
-            ConfigRevision.objects.update_or_create(name=REVISION_NAME, defaults={"value": value})
+        if not ConfigRevision.objects.filter(name=name).update(value=value):
+            ConfigRevision.objects.update_or_create(name=name, defaults={"value": value})
 
 
 def build_index(revision: int = 0) -> PolicyIndex:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from policies import silence_index
 from policies.engine import Verdict
 
 ACCEPTANCE = "acceptance"
@@ -94,4 +95,4 @@ class Mutes:
 
 def load(now: datetime) -> Mutes:
     """The mutes in force at ``now``."""
-    return Mutes()
+    return Mutes(silences=silence_index.get_index(now))
