@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from events.acceptance_index import get_acceptances
 from policies.engine import Verdict
 
 ACCEPTANCE = "acceptance"
@@ -94,4 +95,4 @@ class Mutes:
 
 def load(now: datetime) -> Mutes:
     """The mutes in force at ``now``."""
-    return Mutes()
+    return Mutes(acceptances=get_acceptances(now))
