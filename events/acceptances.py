@@ -226,9 +226,11 @@ def expire_due(now: datetime | None = None) -> int:
                 continue
             acceptance.expiry_recorded_at = now
             acceptance.save(update_fields=["expiry_recorded_at", "updated_at"])
-            services.ingest([expiry_event(acceptance)], source=EXPIRY_SOURCE, single=True)
-            audit.record(None, AuditAction.EXPIRE, acceptance, {"state": ["active", "expired"]})
+            stored = services.ingest([expiry_event(acceptance)], source=EXPIRY_SOURCE, single=True)
             renew_revision(ACCEPTANCES)
+            if not stored.created:  # its event is known already: so is its log entry
+                continue
+            audit.record(None, AuditAction.EXPIRE, acceptance, {"state": ["active", "expired"]})
         expired += 1
     if expired:
         logger.info("risk acceptances: %d expired", expired)
