@@ -15,54 +15,83 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+from django.db import connection
+from django.db.models.expressions import RawSQL
 
 from events.models import MALWARE_NEVER_ACCEPTED_FROM, EventType, Extent, RiskAcceptance
 from kcs.revisions import ACCEPTANCES, read_revision
 
-INDEX_FIELDS = ("id", "type", "finding_id", "extent", "registry", "repository", "digest", "tag", "expires_at")
+INDEX_FIELDS = ("id", "type", "finding_id", "extent", "registry", "repository", "digest", "tag")
+FOREVER = float("inf")
+ALL, REPOSITORY = Extent.ALL.value, Extent.REPOSITORY.value  # plain strings: compared 10,000 times per rebuild
 
 
-@dataclass(frozen=True, slots=True)
 class CompiledAcceptance:
-    """What the index keeps of one open acceptance."""
+    """What the index keeps of one open acceptance: its id and its end in seconds since the epoch (``inf``:
+    unlimited). A plain class with slots: 10,000 of them are made at each rebuild."""
 
-    id: int
-    expires_at: datetime | None  # None: unlimited
+    __slots__ = ("id", "ends")
 
-    def active_at(self, now: datetime) -> bool:
-        return self.expires_at is None or self.expires_at > now
+    def __init__(self, pk: int, ends: float):
+        self.id = pk
+        self.ends = ends
 
-    def outlasts(self, other: CompiledAcceptance) -> bool:
-        if other.expires_at is None:
-            return False
-        return self.expires_at is None or self.expires_at > other.expires_at
+    @property
+    def expires_at(self) -> datetime | None:
+        """The end as a date-time (None: unlimited), for the screens."""
+        return None if self.ends == FOREVER else datetime.fromtimestamp(self.ends, tz=UTC)
+
+    def __repr__(self) -> str:
+        return f"CompiledAcceptance(id={self.id}, expires_at={self.expires_at})"
 
 
-@dataclass(slots=True)
+def _rows(queryset):
+    """``INDEX_FIELDS`` and the end in epoch seconds (None: unlimited) of each acceptance in ``queryset``.
+
+    PostgreSQL gives the end as epoch seconds: reading 10,000 timestamps with their time zone cost more than
+    compiling the whole index.
+    """
+    if connection.vendor == "postgresql":
+        queryset = queryset.annotate(ends=RawSQL("EXTRACT(EPOCH FROM expires_at)::float8", ()))
+        return queryset.order_by().values_list(*INDEX_FIELDS, "ends")
+    return (
+        (*row[:-1], None if row[-1] is None else row[-1].timestamp())
+        for row in queryset.order_by().values_list(*INDEX_FIELDS, "expires_at")
+    )
+
+
 class _Finding:
-    """The open acceptances of one finding, by extent."""
+    """The open acceptances of one finding, by extent: ``every`` image, by ``repositories`` key (registry,
+    repository) and by ``images`` key (registry, repository, "@digest" or ":tag"); the dicts are made when first
+    needed (most findings have one acceptance)."""
 
-    every: CompiledAcceptance | None = None
-    repositories: dict[tuple[str, str], CompiledAcceptance] = field(default_factory=dict)
-    # (registry, repository, "@digest") or (registry, repository, ":tag")
-    images: dict[tuple[str, str, str], CompiledAcceptance] = field(default_factory=dict)
+    __slots__ = ("every", "repositories", "images")
+
+    def __init__(self) -> None:
+        self.every: CompiledAcceptance | None = None
+        self.repositories: dict[tuple[str, str], CompiledAcceptance] | None = None
+        self.images: dict[tuple[str, str, str], CompiledAcceptance] | None = None
 
     def add(self, extent: str, registry: str, repository: str, digest: str, tag: str, compiled) -> None:
-        if extent == Extent.ALL:
+        if extent == ALL:
             self.every = _longer(self.every, compiled)
-        elif extent == Extent.REPOSITORY:
-            key = (registry, repository)
-            self.repositories[key] = _longer(self.repositories.get(key), compiled)
+            return
+        if extent == REPOSITORY:
+            if self.repositories is None:
+                self.repositories = {}
+            found, key = self.repositories, (registry, repository)
         else:
-            key = (registry, repository, f"@{digest}" if digest else f":{tag}")
-            self.images[key] = _longer(self.images.get(key), compiled)
+            if self.images is None:
+                self.images = {}
+            found, key = self.images, (registry, repository, f"@{digest}" if digest else f":{tag}")
+        found[key] = _longer(found.get(key), compiled)
 
 
 def _longer(current: CompiledAcceptance | None, new: CompiledAcceptance) -> CompiledAcceptance:
-    return new if current is None or new.outlasts(current) else current
+    return new if current is None or new.ends > current.ends else current
 
 
 def never_accepted(event: Any) -> bool:
@@ -81,11 +110,14 @@ class AcceptanceIndex:
         self.revision = revision
         self._findings: dict[tuple[str, str], _Finding] = {}
         self._count = 0
-        for pk, kind, finding_id, extent, registry, repository, digest, tag, expires_at in rows:
-            finding = self._findings.get((kind, finding_id))
+        findings = self._findings
+        for pk, kind, finding_id, extent, registry, repository, digest, tag, ends in rows:
+            finding = findings.get((kind, finding_id))
             if finding is None:
-                finding = self._findings[(kind, finding_id)] = _Finding()
-            finding.add(extent, registry, repository, digest, tag, CompiledAcceptance(pk, expires_at))
+                finding = findings[(kind, finding_id)] = _Finding()
+            finding.add(
+                extent, registry, repository, digest, tag, CompiledAcceptance(pk, FOREVER if ends is None else ends)
+            )
             self._count += 1
 
     def __len__(self) -> int:
@@ -98,7 +130,7 @@ class AcceptanceIndex:
     def load(cls, now: datetime | None = None, revision: int = 0) -> AcceptanceIndex:
         """Build the index of every open acceptance (one query). ``now`` is not needed to build it: each lookup
         checks the acceptance's end against the moment it is given."""
-        return cls(RiskAcceptance.objects.open().order_by().values_list(*INDEX_FIELDS), revision)
+        return cls(_rows(RiskAcceptance.objects.open()), revision)
 
     def covering(self, event: Any, now: datetime) -> CompiledAcceptance | None:
         """The acceptance active at ``now`` that covers ``event`` (the one that lasts longest when several do),
@@ -107,15 +139,18 @@ class AcceptanceIndex:
         if finding is None or never_accepted(event):
             return None
         registry, repository = event.registry, event.repository
-        candidates = [finding.every, finding.repositories.get((registry, repository))]
+        candidates = [finding.every]
+        if finding.repositories:
+            candidates.append(finding.repositories.get((registry, repository)))
         if finding.images:
             if event.digest:
                 candidates.append(finding.images.get((registry, repository, f"@{event.digest}")))
             if event.tag:
                 candidates.append(finding.images.get((registry, repository, f":{event.tag}")))
+        moment = now.timestamp()
         best = None
         for candidate in candidates:
-            if candidate is not None and candidate.active_at(now) and (best is None or candidate.outlasts(best)):
+            if candidate is not None and candidate.ends > moment and (best is None or candidate.ends > best.ends):
                 best = candidate
         return best
 
@@ -143,13 +178,9 @@ def covering_each(events: list[Any], now: datetime) -> dict[int, CompiledAccepta
     findings = {event.finding_id for event in events if event.finding_id}
     if not findings:
         return {}
-    rows = (
-        RiskAcceptance.objects.open()
-        .filter(finding_id__in=findings, type__in={event.type for event in events})
-        .order_by()
-        .values_list(*INDEX_FIELDS)
+    index = AcceptanceIndex(
+        _rows(RiskAcceptance.objects.open().filter(finding_id__in=findings, type__in={e.type for e in events}))
     )
-    index = AcceptanceIndex(rows)
     found = {}
     for event in events:
         acceptance = index.covering(event, now)
