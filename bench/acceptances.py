@@ -36,7 +36,8 @@ def populate_acceptances(count: int = ACCEPTANCES) -> None:
     from django.utils import timezone
 
     from events.models import EventType, Extent, RiskAcceptance
-    from kcs.revisions import ACCEPTANCES as REVISION, renew_revision
+    from kcs.revisions import ACCEPTANCES as REVISION
+    from kcs.revisions import renew_revision
 
     now = timezone.now()
     RiskAcceptance.objects.all().delete()

@@ -151,6 +151,9 @@ def populate_configuration() -> None:
 
 def populate_mutes() -> None:
     """The active silences and risk acceptances (see :mod:`policies.muting`)."""
+    from bench.acceptances import populate_acceptances
+
+    populate_acceptances(ACCEPTANCES)
 
 
 def sample_events(count: int):
