@@ -165,8 +165,7 @@ def bench_events_page() -> None:
         timings.append((time.perf_counter() - started) * 1000)
     accepted = response.content.count(b"badge-accepted")
     print(
-        f"events list page (50 events, {accepted} shown accepted): {describe(timings)}, "
-        f"{len(queries)} queries per page"
+        f"events list page (50 events, {accepted} shown accepted): {describe(timings)}, {len(queries)} queries per page"
     )
 
 
