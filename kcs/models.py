@@ -65,6 +65,11 @@ class AuditAction(models.TextChoices):
     DELETE = "delete", "Deleted"
     TEST = "test", "Tested"
     RETRY = "retry", "Retried"
+    # Risk acceptances (events.acceptances)
+    ACCEPT = "accept", "Accepted"
+    EXTEND = "extend", "Extended"
+    CANCEL = "cancel", "Cancelled"
+    EXPIRE = "expire", "Expired"
 
 
 class AuditSource(models.TextChoices):
