@@ -233,3 +233,57 @@ def test_a_template_that_fails_is_refused_by_the_form_with_its_line(admin_client
     assert answer.status_code == 400
     assert "Line 2: Unclosed tag on line 2: &#x27;if&#x27;" in answer.content.decode()
     assert not NotificationIntegration.objects.exists()
+
+
+# --- the form's preview -----------------------------------------------------------------------------------------------
+def slack_form(**fields) -> dict:
+    return {"name": "Chat", "enabled": "on", "webhook_url": "https://hooks.slack.com/services/T/B/X", **fields}
+
+
+def test_the_preview_button_shows_the_message_from_sample_events_and_saves_nothing(admin_client):
+    page = admin_client.get("/integrations/slack/add/").content.decode()
+    assert 'name="preview"' in page and "Message template" in page and "{{ policy_name }}" in page
+    answer = admin_client.post(
+        "/integrations/slack/add/", slack_form(message_template="*{{ policy_name }}*: {{ total }}", preview="1")
+    )
+    html = answer.content.decode()
+    assert answer.status_code == 200 and "Rendered from sample events" in html
+    assert "*Sample policy*: 2" in html
+    assert not NotificationIntegration.objects.exists() and not AuditEntry.objects.exists()
+
+
+def test_the_preview_renders_a_stored_event_escaped_for_the_page(admin_client):
+    event = make_batch(1, title="<img src=x onerror=alert(1)>").events.get()
+    answer = admin_client.post(
+        "/integrations/telegram/add/",
+        {
+            "name": "TG",
+            "chat_id": "-1",
+            "message_template": "{{ events.0.title }}",
+            "preview": "1",
+            "preview_event": str(event.pk),
+        },
+    )
+    html = answer.content.decode()
+    assert answer.status_code == 200 and f"Rendered from event #{event.pk}" in html
+    # Telegram HTML escapes the title once; the page escapes the message again: no markup from the event runs.
+    assert "&amp;lt;img src=x onerror=alert(1)&amp;gt;" in html and "<img src=x" not in html
+
+
+def test_the_preview_of_a_broken_template_says_why_and_shows_the_default(admin_client):
+    answer = admin_client.post("/integrations/slack/add/", slack_form(message_template="{{ nope }}", preview="1"))
+    html = answer.content.decode()
+    assert "Message template: Unknown variable: nope." in html
+    assert "*Critical vulnerabilities*: 2 findings" in html  # the default message, from the sample events
+
+
+def test_the_preview_needs_the_right_to_see_events_to_use_a_stored_one(client, admin_client):
+    from tests.factories import UserFactory
+
+    event = make_batch(1).events.get()
+    person = UserFactory(username="integrator", rights=["notifications.add_notificationintegration"])
+    client.force_login(person)
+    answer = client.post("/integrations/slack/add/", slack_form(preview="1", preview_event=str(event.pk)))
+    assert answer.status_code == 403
+    answer = admin_client.post("/integrations/slack/add/", slack_form(preview="1", preview_event="999999"))
+    assert answer.status_code == 400 and "No event #999999" in answer.content.decode()
