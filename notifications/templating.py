@@ -35,7 +35,7 @@ from django.conf import settings
 from django.template import Engine, Node, TemplateSyntaxError
 from django.template.base import FilterExpression, Variable, VariableNode
 from django.template.defaultfilters import register as default_filters
-from django.template.defaulttags import FirstOfNode, ForNode
+from django.template.defaulttags import FirstOfNode, ForNode, do_for
 from django.template.defaulttags import register as default_tags
 from django.template.loader_tags import register as loader_tags
 
@@ -46,6 +46,7 @@ FORMATS = ("text", "html", "slack", "teams", "json")
 MAX_LENGTH = 20000  # characters of one template
 MAX_LOOP_DEPTH = 2  # {% for %} inside {% for %} at most: events × counts, not events³
 MAX_OUTPUT = 1_000_000  # characters one rendered part may have
+MAX_ITERATIONS = 2000  # loop turns of one render, all loops together (events × counts is 300 at most)
 EVENT_PARTIAL = "messages/_event.txt"
 
 # Tags and filters of the sandbox: Django's own, minus those that reach outside the message (url, debug, csrf_token),
@@ -85,6 +86,25 @@ class TemplateFailed(Exception):
         return self.message
 
 
+class _BoundedForNode(ForNode):
+    """``{% for %}`` that counts its turns against :data:`MAX_ITERATIONS` for the whole render, so nested loops over
+    long values (a title's characters) cannot make a message of gigabytes."""
+
+    def render(self, context):
+        values = self.sequence.resolve(context, ignore_failures=True)
+        turns = getattr(context, "loop_turns", 0) + (len(values) if hasattr(values, "__len__") else 0)
+        if turns > MAX_ITERATIONS:
+            raise TemplateFailed(f"The loops go round more than {MAX_ITERATIONS} times in all.")
+        context.loop_turns = turns
+        return super().render(context)
+
+
+def _bounded_for(parser, token) -> ForNode:
+    node = do_for(parser, token)
+    node.__class__ = _BoundedForNode
+    return node
+
+
 # --- the sandbox engines --------------------------------------------------------------------------------------------
 def _library(html: bool) -> template.Library:
     library = template.Library()
@@ -93,6 +113,7 @@ def _library(html: bool) -> template.Library:
             continue
         library.tags[name] = default_tags.tags[name]
     library.tags["include"] = loader_tags.tags["include"]
+    library.tags["for"] = _bounded_for
     for name, function in default_filters.filters.items():
         if name in _UNSAFE_FILTERS or (html and name in _UNESCAPING_FILTERS):
             continue
@@ -233,7 +254,7 @@ def render(source: str, fmt: str, data: dict[str, Any]) -> str:
     compiled = _compile(source, fmt)
     try:
         text = compiled.render(template.Context(data, autoescape=fmt == "html"))
-    except Exception as exc:  # a filter failing on unusual data: say where, like a compile error
+    except Exception as exc:  # a filter failing on unusual data, a loop bound: say where, like a compile error
         raise TemplateFailed(_line_of(exc, source)) from None
     if len(text) > MAX_OUTPUT:
         raise TemplateFailed(f"The message is longer than {MAX_OUTPUT} characters.")

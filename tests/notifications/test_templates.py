@@ -191,6 +191,10 @@ def test_a_template_cannot_reach_model_attributes_or_undocumented_variables(admi
             "{% for a in events %}{% for b in events %}{% for c in events %}x{% endfor %}{% endfor %}{% endfor %}",
             "nested",
         ),
+        (
+            "{% for a in events.0.title|make_list %}{% for b in events.0.title|make_list %}x{% endfor %}{% endfor %}",
+            "Line 1: The loops go round more than 2000 times",
+        ),
     ],
 )
 def test_the_sandbox_has_no_way_out(admin_api, template, refused):
