@@ -222,22 +222,22 @@ def _expressions(value: Any) -> Iterator[Variable]:
             yield from _expressions(getattr(value, name, None))
 
 
-def _names(nodelist) -> tuple[set[str], set[str]]:
-    """(names the template reads, names it binds itself: loop variables, {% with %}, "as" names)."""
-    used: set[str] = set()
+def _names(nodelist) -> tuple[dict[str, int | None], set[str]]:
+    """(names the template reads, each with the first line reading it; names it binds itself: loop variables,
+    {% with %}, "as" names)."""
+    used: dict[str, int | None] = {}
     bound: set[str] = {"forloop", "block"}
     for node in _walk(nodelist):
+        line = getattr(getattr(node, "token", None), "lineno", None)
         for attr, value in vars(node).items():
             if attr in ("nodelist", "token", "origin"):
                 continue
-            for variable in _expressions(value):
-                if variable.lookups:
-                    used.add(variable.lookups[0])
+            found = list(_expressions(value))
             if attr == "conditions_nodelists":
-                for condition, _ in value:
-                    for variable in _expressions(condition):
-                        if variable.lookups:
-                            used.add(variable.lookups[0])
+                found = [variable for condition, _ in value for variable in _expressions(condition)]
+            for variable in found:
+                if variable.lookups:
+                    used.setdefault(variable.lookups[0], line)
         bound.update(getattr(node, "loopvars", ()) or ())
         bound.update((getattr(node, "extra_context", None) or {}).keys())
         for attr in ("var_name", "variable_name", "asvar"):
@@ -325,10 +325,12 @@ def check(source: str, fmt: str, known: list[str], samples: list[dict[str, Any]]
         return
     compiled = _compile(source, fmt, checking=True)
     used, bound = _names(compiled.nodelist)
-    unknown = sorted(used - set(known) - bound)
+    unknown = sorted(set(used) - set(known) - bound, key=lambda name: (used[name] or 0, name))
     if unknown:
+        line = used[unknown[0]]
         raise TemplateFailed(
-            f"Unknown variable{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. Available: {', '.join(known)}."
+            f"{f'Line {line}: ' if line else ''}Unknown variable{'s' if len(unknown) > 1 else ''}: "
+            f"{', '.join(unknown)}. Available: {', '.join(known)}."
         )
     if _loop_depth(compiled.nodelist) > MAX_LOOP_DEPTH:
         raise TemplateFailed(f"Loops may be nested at most {MAX_LOOP_DEPTH} deep.")

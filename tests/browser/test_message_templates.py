@@ -23,7 +23,7 @@ def test_the_preview_follows_the_template_as_it_is_typed(page):
     preview = page.locator("#template-preview")
     expect(preview).to_contain_text("*Sample policy* has 2 findings")
     page.fill("#id_message_template", "{{ nope }}")
-    expect(preview).to_contain_text("Message template: Unknown variable: nope.")
+    expect(preview).to_contain_text("Message template: Line 1: Unknown variable: nope.")
     assert not NotificationIntegration.objects.exists()
 
 

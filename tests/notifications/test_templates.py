@@ -277,7 +277,7 @@ def test_the_preview_renders_a_stored_event_escaped_for_the_page(admin_client):
 def test_the_preview_of_a_broken_template_says_why_and_shows_the_default(admin_client):
     answer = admin_client.post("/integrations/slack/add/", slack_form(message_template="{{ nope }}", preview="1"))
     html = answer.content.decode()
-    assert "Message template: Unknown variable: nope." in html
+    assert "Message template: Line 1: Unknown variable: nope." in html
     assert "*Critical vulnerabilities*: 2 findings" in html  # the default message, from the sample events
 
 
