@@ -7,7 +7,6 @@ embedded defaults: a SQLite database and a filesystem Celery broker, both under 
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -169,8 +168,9 @@ KCS_LOGIN_FAILURE_WINDOW = env_int("KCS_LOGIN_FAILURE_WINDOW", 15, minimum=1)
 KCS_LOGIN_LOCKOUT_MINUTES = env_int("KCS_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 AUTHENTICATION_BACKENDS = ["kcs.signin.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_HANDLER = "kcs.signin.LockoutHandler"
-AXES_FAILURE_LIMIT = KCS_LOGIN_FAILURE_LIMIT
-AXES_COOLOFF_TIME = timedelta(minutes=KCS_LOGIN_LOCKOUT_MINUTES)
+# Read from the KCS_ settings at each attempt (kcs/signin.py).
+AXES_FAILURE_LIMIT = "kcs.signin.failure_limit"
+AXES_COOLOFF_TIME = "kcs.signin.lockout_time"
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # a user name OR an address
 # A lockout lasts its time from the failure that caused it; refused attempts do not prolong it.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False

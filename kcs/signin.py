@@ -40,6 +40,16 @@ RESET_VIEWS = {"password_reset_confirm"}
 _current_request: contextvars.ContextVar = contextvars.ContextVar("kcs_current_request", default=None)
 
 
+def failure_limit(request=None, credentials=None) -> int:
+    """``AXES_FAILURE_LIMIT``: failed sign-ins in the window that lock a user name or an address out."""
+    return settings.KCS_LOGIN_FAILURE_LIMIT
+
+
+def lockout_time(request=None) -> timedelta:
+    """``AXES_COOLOFF_TIME``: how long a lockout lasts."""
+    return timedelta(minutes=settings.KCS_LOGIN_LOCKOUT_MINUTES)
+
+
 class LockoutBackend(AxesStandaloneBackend):
     """Refuses a sign-in for a locked-out user name or address before any password is checked.
 
@@ -58,7 +68,7 @@ class LockoutHandler(AxesDatabaseHandler):
 
     Axes' own count runs as long as failures keep coming within its cool-off of each other; here only the failures
     of the last window count, and a lockout (the failure that reached the limit, marked ``locked_out``) lasts
-    ``AXES_COOLOFF_TIME`` from that failure.
+    ``KCS_LOGIN_LOCKOUT_MINUTES`` from that failure.
     """
 
     def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
@@ -74,7 +84,7 @@ class LockoutHandler(AxesDatabaseHandler):
     def get_failures(self, request, credentials: dict | None = None) -> int:
         now = getattr(request, "axes_attempt_time", None) or timezone.now()
         window_start = now - timedelta(minutes=settings.KCS_LOGIN_FAILURE_WINDOW)
-        lockout_start = now - settings.AXES_COOLOFF_TIME
+        lockout_start = now - lockout_time(request)
         username = get_client_username(request, credentials)
         parameters = get_client_parameters(
             username, request.axes_ip_address, request.axes_user_agent, request, credentials
@@ -175,7 +185,7 @@ def on_sign_in_failed(sender, credentials, request=None, **kwargs) -> None:
 
 def _refused(request, username: str, user) -> None:
     """One entry per address per lockout time, counting the refused attempts (whatever user names they tried)."""
-    since = timezone.now() - settings.AXES_COOLOFF_TIME
+    since = timezone.now() - lockout_time(request)
     with transaction.atomic():
         entry = (
             AuditEntry.objects.select_for_update()
