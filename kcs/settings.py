@@ -175,6 +175,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # a user name OR an addres
 # A lockout lasts its time from the failure that caused it; refused attempts do not prolong it.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # one row per failure: the window is counted on them
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the security event log; axes' copy would grow for ever
 AXES_LOCKOUT_CALLABLE = "kcs.signin.lockout_response"
 AXES_VERBOSE = False
 LOGIN_URL = "login"

@@ -81,6 +81,13 @@ class LockoutHandler(AxesDatabaseHandler):
             if request is not None:
                 request.kcs_failure_pending = False
 
+    def clean_expired_user_attempts(self, request=None, credentials=None) -> int:
+        """Axes' own clean-up, and the failures that neither the window nor a lockout needs any more (axes keeps
+        them for ever otherwise; the security event log keeps the sign-in history)."""
+        keep = max(timedelta(minutes=settings.KCS_LOGIN_FAILURE_WINDOW), lockout_time(request))
+        AccessFailureLog.objects.filter(attempt_time__lt=timezone.now() - keep).delete()
+        return super().clean_expired_user_attempts(request, credentials)
+
     def get_failures(self, request, credentials: dict | None = None) -> int:
         now = getattr(request, "axes_attempt_time", None) or timezone.now()
         window_start = now - timedelta(minutes=settings.KCS_LOGIN_FAILURE_WINDOW)
