@@ -178,6 +178,8 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True  # one row per failure: the window is coun
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the security event log; axes' copy would grow for ever
 AXES_LOCKOUT_CALLABLE = "kcs.signin.lockout_response"
 AXES_VERBOSE = False
+# Not in the admin: sign-ins are read in the security event log; a lockout is lifted with manage.py axes_reset_*.
+AXES_ENABLE_ADMIN = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.signals import pre_save
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -80,6 +81,20 @@ class LockoutHandler(AxesDatabaseHandler):
         finally:
             if request is not None:
                 request.kcs_failure_pending = False
+
+    def reset_attempts(self, *, ip_address=None, username=None, ip_or_username=False) -> int:
+        """``manage.py axes_reset``, ``axes_reset_username`` and ``axes_reset_ip``: the failures counted here go
+        too, so the lockout ends at once."""
+        failures = AccessFailureLog.objects.all()
+        if ip_or_username:
+            failures = failures.filter(Q(ip_address=ip_address) | Q(username=username))
+        else:
+            if ip_address:
+                failures = failures.filter(ip_address=ip_address)
+            if username:
+                failures = failures.filter(username=username)
+        failures.delete()
+        return super().reset_attempts(ip_address=ip_address, username=username, ip_or_username=ip_or_username)
 
     def clean_expired_user_attempts(self, request=None, credentials=None) -> int:
         """Axes' own clean-up, and the failures that neither the window nor a lockout needs any more (axes keeps

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from axes.models import AccessFailureLog
 from django.core import mail
+from django.core.management import call_command
 from django.db.models import F
 
 from kcs.models import AuditEntry
@@ -126,6 +127,16 @@ def test_a_lockout_ends_after_its_time(client):
     AccessFailureLog.objects.update(attempt_time=F("attempt_time") - timedelta(minutes=14))
     assert sign_in(client, "alice", PASSWORD).status_code == 429
     AccessFailureLog.objects.update(attempt_time=F("attempt_time") - timedelta(minutes=2))
+    assert sign_in(client, "alice", PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize("command", ["axes_reset_username alice", "axes_reset_ip 203.0.113.7", "axes_reset"])
+def test_an_administrator_lifts_a_lockout_with_a_command(client, command, capsys):
+    UserFactory(username="alice")
+    for _ in range(6):
+        sign_in(client, "alice", WRONG)
+    call_command(*command.split())
+    capsys.readouterr()
     assert sign_in(client, "alice", PASSWORD).status_code == 302
 
 
