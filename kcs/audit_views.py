@@ -34,7 +34,10 @@ def change_rows(entry: AuditEntry) -> list[tuple[str, str | None, str | None]]:
     """``(field, old, new)`` rows; old is None for a creation and new is None for a deletion."""
     rows = []
     for field, pair in (entry.changes or {}).items():
-        old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+        if not isinstance(pair, list):  # a fact, not a change (an alert's trigger, a lockout's attempts)
+            rows.append((field.replace("_", " "), None, show_value(pair)))
+            continue
+        old, new = (pair + [None, None])[:2]
         rows.append(
             (
                 field.replace("_", " "),
