@@ -15,6 +15,7 @@ API_MODULES = (
     "policies.decisions_api",
     "notifications.api",
     "kcs.audit_api",
+    "kcs.access_api",
 )
 
 

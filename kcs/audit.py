@@ -45,7 +45,7 @@ def record(
         user = None
     return AuditEntry.objects.create(
         actor=user,
-        actor_name=user.get_username() if user else "system",
+        actor_name=user.get_username()[:150] if user else "system",
         action=action,
         object_type=object_type or obj._meta.verbose_name,
         object_id=str(obj.pk),
@@ -59,3 +59,8 @@ def record(
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """The fields whose value changed, as ``{field: [old, new]}``."""
     return {key: [before.get(key), after.get(key)] for key in after if before.get(key) != after.get(key)}
+
+
+def as_deleted(snapshot: dict[str, Any]) -> dict[str, list[Any]]:
+    """What a deleted object was, in the log's ``{field: [old, new]}`` shape, so it can be recreated."""
+    return {field: [value, None] for field, value in snapshot.items()}

@@ -14,6 +14,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters, serializers, viewsets
 
 from events.models import Severity
+from kcs.permissions import view_manage_permissions
+from kcs.rights import MANAGE_SCOPES, VIEW_SCOPES
 from notifications.models import NotificationIntegration
 from policies import services
 from policies.models import ResponsePolicy, Scope, Trigger
@@ -180,9 +182,11 @@ class ScopeSerializer(ServiceWritesMixin, serializers.ModelSerializer):
 
 
 class ScopeViewSet(viewsets.ModelViewSet):
-    """Scopes (sets of resources by glob patterns). The built-in Global scope cannot be changed or deleted."""
+    """Scopes (sets of resources by glob patterns). The built-in Global scope cannot be changed or deleted.
+    Reading needs *view scopes*, every write *manage scopes*."""
 
     serializer_class = ScopeSerializer
+    permission_classes = [view_manage_permissions(VIEW_SCOPES, MANAGE_SCOPES)]
     filter_backends = [filters.SearchFilter]
     search_fields = ["name"]
 

@@ -119,7 +119,7 @@ def test_every_screen_loads_without_a_content_security_policy_violation(page, sc
 
 @pytest.mark.django_db(transaction=True)
 def test_htmx_still_toggles_and_searches_in_place_under_the_policy(page, screens_data):
-    UserFactory(username="officer", groups=["Security officer"])
+    UserFactory(username="officer", groups=["IS officer"])
     watch = Watch(page)
     login(page, "officer", PASSWORD)
     watch.visit("/policies/response/")
