@@ -20,7 +20,7 @@ from notifications.models import NotificationIntegration
 from policies import services
 from policies.models import ResponsePolicy, Scope, Trigger
 from policies.permissions import ResponsePolicyPermissions
-from policies.queries import policies_with_relations
+from policies.queries import policies_with_relations, visible_scopes
 from policies.validation import MethodChoice, ProtectedObject, ValidationFailed
 
 
@@ -182,8 +182,8 @@ class ScopeSerializer(ServiceWritesMixin, serializers.ModelSerializer):
 
 
 class ScopeViewSet(viewsets.ModelViewSet):
-    """Scopes (sets of resources by glob patterns). The built-in Global scope cannot be changed or deleted.
-    Reading needs *view scopes*, every write *manage scopes*."""
+    """Scopes (sets of resources by glob patterns). The built-in Global scope cannot be changed or deleted, and is
+    listed only with the right *view the Global scope*. Reading needs *view scopes*, every write *manage scopes*."""
 
     serializer_class = ScopeSerializer
     permission_classes = [view_manage_permissions(VIEW_SCOPES, MANAGE_SCOPES)]
@@ -191,7 +191,7 @@ class ScopeViewSet(viewsets.ModelViewSet):
     search_fields = ["name"]
 
     def get_queryset(self):
-        return Scope.objects.order_by("-is_global", "name")
+        return visible_scopes(self.request.user, Scope.objects.order_by("-is_global", "name"))
 
     def perform_destroy(self, instance: Scope) -> None:
         try:

@@ -24,7 +24,14 @@ from policies import preview, services
 from policies.forms import PolicyForm, ScopeForm, add_errors
 from policies.models import ResponsePolicy, Scope
 from policies.permissions import MANAGE_POLICIES, VIEW_POLICIES
-from policies.queries import POLICY_SORTS, policies_with_relations, scopes_with_usage, search_policies, sort_policies
+from policies.queries import (
+    POLICY_SORTS,
+    policies_with_relations,
+    scopes_with_usage,
+    search_policies,
+    sort_policies,
+    visible_scopes,
+)
 from policies.validation import ProtectedObject, ValidationFailed
 
 PAGE_SIZE = 25
@@ -214,7 +221,7 @@ class ScopeListView(PermissionRequiredMixin, View):
             request,
             "policies/scope_list.html",
             {
-                "scopes": scopes_with_usage(),
+                "scopes": visible_scopes(request.user, scopes_with_usage()),
                 "can_add": request.user.has_perm(MANAGE_SCOPES),
                 "can_change": request.user.has_perm(MANAGE_SCOPES),
                 "can_delete": request.user.has_perm(MANAGE_SCOPES),
@@ -242,7 +249,7 @@ class ScopeEditView(PermissionRequiredMixin, View):
     permission_required = VIEW_SCOPES
 
     def get(self, request, pk: int):
-        scope = get_object_or_404(scopes_with_usage(), pk=pk)
+        scope = get_object_or_404(visible_scopes(request.user, scopes_with_usage()), pk=pk)
         if scope.is_global or not request.user.has_perm(MANAGE_SCOPES):
             return render(request, "policies/scope_detail.html", {"scope": scope})
         return render(request, "policies/scope_form.html", {"form": ScopeForm(instance=scope), "scope": scope})
