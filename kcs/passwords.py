@@ -32,7 +32,7 @@ class PasswordRulesValidator:
         if not any(ch.isdigit() for ch in password):
             problems.append("a digit")
         if not any(not ch.isalnum() and not ch.isspace() for ch in password):
-            problems.append("a special character such as ! # % or -")
+            problems.append("a special character such as ! # - or @")
         if not any(ch.isupper() for ch in password):
             problems.append("an upper-case letter")
         if not any(ch.islower() for ch in password):
@@ -42,9 +42,7 @@ class PasswordRulesValidator:
     def validate(self, password: str, user=None) -> None:
         problems = self.problems(password)
         if problems:
-            raise ValidationError(
-                "The password needs " + ", ".join(problems) + ".", code="password_rules", params={"problems": problems}
-            )
+            raise ValidationError("The password needs " + ", ".join(problems) + ".", code="password_rules")
 
     def get_help_text(self) -> str:
         return (
