@@ -182,3 +182,13 @@ def seed_system_roles(apps) -> None:
             if role.description != spec.description or not role.is_system:
                 Role.objects.filter(pk=role.pk).update(description=spec.description, is_system=True)
         group.permissions.set(permission_rows(Permission, spec.rights))
+
+
+def rights_table() -> str:
+    """The README's rights table (Markdown): every right of the catalog, and which system role holds it."""
+    header = ["Area", "Right", "Permission", *(role.role_id for role in SYSTEM_ROLES)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for right in RIGHTS:
+        marks = ["✓" if right.permission in role.rights else "" for role in SYSTEM_ROLES]
+        lines.append("| " + " | ".join([right.area, right.label, f"`{right.permission}`", *marks]) + " |")
+    return "\n".join(lines)
