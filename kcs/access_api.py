@@ -107,7 +107,7 @@ class UserSerializer(ServiceWrites, serializers.ModelSerializer):
         return values
 
     def to_representation(self, user):
-        user_service.profile_of(user)  # users from before roles get their profile here
+        user_service.profile_of(user, save=False)  # users made elsewhere may have none yet
         return super().to_representation(user)
 
     create_with = staticmethod(user_service.create_user)

@@ -79,7 +79,7 @@ class UserForm(forms.Form):
 
     def __init__(self, *args, instance=None, **kwargs):
         if instance is not None and "initial" not in kwargs:
-            profile = profile_of(instance)
+            profile = profile_of(instance, save=False)
             kwargs["initial"] = {
                 "username": instance.username,
                 "display_name": profile.display_name,

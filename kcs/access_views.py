@@ -98,7 +98,7 @@ class UserEditView(AccessView):
                 "kcs/access/user_detail.html",
                 {
                     "person": user,
-                    "profile": user_service.profile_of(user),
+                    "profile": user_service.profile_of(user, save=False),
                     "roles": Role.objects.filter(group__user=user),
                 },
             )

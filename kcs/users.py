@@ -35,12 +35,16 @@ LAST_MANAGER_MESSAGE = (
 )
 
 
-def profile_of(user: AbstractBaseUser) -> UserProfile:
-    """The user's profile, made on first use (users from before roles, the admin's, createsuperuser's)."""
+def profile_of(user: AbstractBaseUser, *, save: bool = True) -> UserProfile:
+    """The user's profile; users made elsewhere (createsuperuser, the admin) get theirs on their first change
+    (``save``), while reading them stores nothing (an unsaved profile with the defaults)."""
     try:
         return user.profile
     except UserProfile.DoesNotExist:
-        profile, _ = UserProfile.objects.get_or_create(user=user)
+        if save:
+            profile, _ = UserProfile.objects.get_or_create(user=user)
+        else:
+            profile = UserProfile(user=user)
         user.profile = profile
         return profile
 
