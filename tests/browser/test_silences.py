@@ -12,7 +12,7 @@ from tests.helpers import login
 
 @pytest.mark.django_db(transaction=True)
 def test_officer_silences_similar_events_from_an_event_page(page):
-    UserFactory(username="officer", groups=["Security officer"])
+    UserFactory(username="officer", groups=["IS officer"])
     event = SecurityEventFactory(finding_id="CVE-2026-4242", repository="shop/web", cluster="prod-eu")
     login(page, "officer", PASSWORD)
     page.goto(f"/events/{event.pk}/")
