@@ -21,9 +21,9 @@ from events.models import SecurityEvent
 from notifications import services
 from notifications.channels import CHANNELS, Channel
 from notifications.forms import NotificationFilterForm
-from notifications.messages import EVENT_VARIABLES
 from notifications.models import Notification, NotificationIntegration
 from notifications.secrets import MASK
+from notifications.templating import EVENT_VARIABLES
 
 VIEW_INTEGRATIONS = "notifications.view_notificationintegration"
 ADD_INTEGRATIONS = "notifications.add_notificationintegration"
