@@ -24,9 +24,9 @@ from kcs.rights import MANAGE_INTEGRATIONS, VIEW_INTEGRATIONS
 from notifications import services
 from notifications.channels import CHANNELS, Channel
 from notifications.forms import NotificationFilterForm
-from notifications.messages import EVENT_VARIABLES
 from notifications.models import Notification, NotificationIntegration
 from notifications.secrets import MASK
+from notifications.templating import EVENT_VARIABLES
 
 PAGE_SIZE = 50
 RECENT_NOTIFICATIONS = 10
