@@ -43,6 +43,7 @@ from tests.factories import (
     AuditEntryFactory,
     NotificationFactory,
     ScopeFactory,
+    SilenceFactory,
     UserFactory,
     global_scope,
     make_batch,
@@ -180,6 +181,7 @@ def seed() -> dict[str, list[int]]:
         sent_at=timezone.now(),
         events=events[:1],
     )
+    silence = SilenceFactory(matchers={"repository": "shop/*"}, policies=[policy.pk])
     AuditEntryFactory(object_id=str(policy.pk), object_repr=policy.name)
     AuditEntryFactory(action="create", object_type="integration", object_id=str(hook.pk), source="api")
     ids = {
@@ -189,6 +191,7 @@ def seed() -> dict[str, list[int]]:
         "events": [event.pk for event in events],
         "notifications": [failed.pk, sent.pk],
         "audit": list(AuditEntry.objects.values_list("pk", flat=True)),
+        "silences": [silence.pk],
     }
     # DELETE draws only from these: what may go (spares) and what must be refused (Global, in use).
     ids["deletable_scopes"] = [spare_scope.pk, global_.pk, prod.pk]
@@ -210,6 +213,7 @@ def config_toml(ids: dict[str, list[int]], role: str) -> str:
         "policies": "/api/v1/response-policies/{id}",
         "notifications": "/api/v1/notifications/{id}",
         "audit": "/api/v1/audit-log/{id}",
+        "silences": "/api/v1/silences/{id}",
     }
     for name, prefix in prefixes.items():
         regex = "^" + prefix.replace("{", "\\\\{").replace("}", "\\\\}")
@@ -226,6 +230,10 @@ def config_toml(ids: dict[str, list[int]], role: str) -> str:
         '[[operations]]\ninclude-path-regex = "^/api/v1/response-policies/"\n'
         'parameters = { "body.scopes[*]" = { dictionary = "scopes", probability = 0.7 }, '
         '"body.notification_methods[*]" = { dictionary = "integrations", probability = 0.7 } }\n'
+    )
+    lines.append(
+        '[[operations]]\ninclude-path-regex = "^/api/v1/silences/"\n'
+        'parameters = { "body.policies[*]" = { dictionary = "policies", probability = 0.7 } }\n'
     )
     if role == "scanner":
         # A scanner may send and read events, nothing else: elsewhere every request is the same 403 before its
