@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views import View
 
 from events.models import SecurityEvent
+from kcs.rights import VIEW_INTEGRATIONS
 from policies import silences
 from policies.models import Silence, SilenceState
 from policies.permissions import MANAGE_SILENCES, VIEW_SILENCES
@@ -157,7 +158,7 @@ class SilenceDetailView(PermissionRequiredMixin, View):
         notifications = muted_notifications(silence)
         events = muted_events(silence)
         can_see_events = request.user.has_perm(VIEW_EVENTS)
-        can_see_notifications = request.user.has_perm("notifications.view_notification")
+        can_see_notifications = request.user.has_perm(VIEW_INTEGRATIONS)  # the delivery log's right
         context = describe(silence, policy_names([silence]))
         context.update(
             versions=versions(silence),

@@ -86,7 +86,7 @@ def test_an_unknown_category_on_the_page_says_so_instead_of_a_500(reader):
 
 
 def test_creating_and_revoking_a_token_on_the_screen_is_logged(client):
-    alice = UserFactory(username="alice")
+    alice = UserFactory(username="alice", rights=["kcs.manage_own_tokens"])
     client.force_login(alice)
     client.post("/tokens/", {"name": "trivy in CI"}, REMOTE_ADDR="203.0.113.7")
     token = ApiToken.objects.get(name="trivy in CI")
