@@ -11,6 +11,7 @@ from rest_framework.routers import DefaultRouter
 API_MODULES = (
     "events.api",
     "events.ingest_api",
+    "events.insight_api",
     "policies.api",
     "policies.decisions_api",
     "notifications.api",
