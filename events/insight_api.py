@@ -102,8 +102,9 @@ class VulnerabilityViewSet(_FormListViewSet):
 
     @extend_schema(parameters=_parameters(queries.VulnerabilityFilterForm))
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.get_queryset())
-        rows = queries.with_packages(list(page))
+        chosen = self.chosen()
+        page = self.paginate_queryset(queries.vulnerabilities(chosen))
+        rows = queries.with_packages(list(page), chosen)
         return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
 

@@ -64,18 +64,24 @@ DEFAULT_VULNERABILITY_ORDER = [
 ]
 
 
+def open_rows(chosen: dict, prefix: str = "") -> Q:
+    """The open findings the image filters of ``chosen`` select (``prefix``: the path to them)."""
+    rows = Q()
+    if registry := chosen.get("registry"):
+        rows &= Q(**{f"{prefix}image__registry": registry})
+    if repository := chosen.get("repository"):
+        rows &= _name_filter(f"{prefix}image__repository", repository)
+    if cluster := chosen.get("cluster"):
+        rows &= Q(**{f"{prefix}image__clusters__cluster": cluster})
+    return rows
+
+
 def vulnerabilities(chosen: dict) -> QuerySet:
     """One row (a dict) per finding ID open in at least one image: ``id, finding_id, type, first_seen, last_seen,
     severity`` (value), ``cvss, images, workloads, fixed`` (the highest fixed version, "" when none)."""
-    rows = Q(open_findings__isnull=False)
+    rows = Q(open_findings__isnull=False) & open_rows(chosen, "open_findings__")
     if search := chosen.get("search"):
         rows &= Q(finding_id__icontains=search) | Q(open_findings__package__icontains=search)
-    if registry := chosen.get("registry"):
-        rows &= Q(open_findings__image__registry=registry)
-    if repository := chosen.get("repository"):
-        rows &= _name_filter("open_findings__image__repository", repository)
-    if cluster := chosen.get("cluster"):
-        rows &= Q(open_findings__image__clusters__cluster=cluster)
     queryset = (
         Finding.objects.filter(rows)
         .values("id", "finding_id", "type", "first_seen", "last_seen")
@@ -96,16 +102,23 @@ def vulnerabilities(chosen: dict) -> QuerySet:
     if fix := chosen.get("fix"):
         queryset = queryset.exclude(fixed="") if fix == "available" else queryset.filter(fixed="")
     ordering = chosen.get("ordering")
-    return queryset.order_by(*([ordering, "finding_id"] if ordering else DEFAULT_VULNERABILITY_ORDER))
+    return queryset.order_by(*(_order(ordering) + ["finding_id"] if ordering else DEFAULT_VULNERABILITY_ORDER))
 
 
-def with_packages(rows: list[dict]) -> list[dict]:
-    """Add ``packages`` and ``fixed_versions`` (sorted, distinct, over the open occurrences) to each row."""
+def _order(ordering: str) -> list:
+    """``name`` or ``-name`` as an ordering with empty values first going up and last going down, on every
+    database."""
+    column = F(ordering.lstrip("-"))
+    return [column.desc(nulls_last=True) if ordering.startswith("-") else column.asc(nulls_first=True)]
+
+
+def with_packages(rows: list[dict], chosen: dict) -> list[dict]:
+    """Add ``packages`` and ``fixed_versions`` (sorted, distinct, over the open occurrences ``chosen`` selects) to
+    each row."""
     packages: dict[int, set[str]] = {row["id"]: set() for row in rows}
     fixes: dict[int, set[str]] = {row["id"]: set() for row in rows}
-    found = OpenFinding.objects.filter(finding_id__in=list(packages)).values_list(
-        "finding_id", "package", "fixed_version"
-    )
+    found = OpenFinding.objects.filter(open_rows(chosen), finding_id__in=list(packages))
+    found = found.values_list("finding_id", "package", "fixed_version")
     for finding, package, fixed in found.distinct():
         if package:
             packages[finding].add(package)
@@ -172,8 +185,7 @@ def images(chosen: dict) -> QuerySet:
     if name == "image":
         fields = ["registry", "repository", "tag", "digest"]
         return queryset.order_by(*(f"-{f}" if descending else f for f in fields), "pk")
-    column = F(name)
-    return queryset.order_by(column.desc(nulls_last=True) if descending else column.asc(nulls_first=True), "pk")
+    return queryset.order_by(*_order(ordering), "pk")
 
 
 class ImageFindingFilterForm(ListForm):
