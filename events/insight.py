@@ -30,7 +30,8 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from events.models import (
     SCAN_TYPES,
@@ -88,7 +89,7 @@ def record(rows: Sequence[dict[str, Any]], ids: Sequence[int], batch_id: UUID, r
     scanned = [(event_id, row) for event_id, row in zip(ids, rows) if is_scan(row) and row.get("finding_id")]
     findings = _record_findings(scanned, received_at)
     if by_image:
-        _record_images(by_image, findings, batch_id, received_at)
+        refresh_findings(_record_images(by_image, findings, batch_id, received_at))
 
 
 def _count_hours(counts: Counter) -> None:
@@ -127,7 +128,8 @@ def _record_images(
     findings: dict[str, int],
     batch_id: UUID,
     received_at: datetime,
-) -> None:
+) -> set[int]:
+    """Upsert the images, their clusters and open findings; returns the finding rows whose open set changed."""
     keys = sorted(by_image)
     images = [Image(**dict(zip(IMAGE_FIELDS, key)), first_seen=received_at, last_seen=received_at) for key in keys]
     # The upsert locks each image row until commit: a concurrent report about the same image waits here.
@@ -144,10 +146,12 @@ def _record_images(
     ]
     if clusters:
         ImageCluster.objects.bulk_create(clusters, ignore_conflicts=True)
+    changed: set[int] = set()
     for image, key in zip(images, keys):
         scan = [(event_id, row) for event_id, row in by_image[key] if is_scan(row)]
         if scan:
-            _replace_open_findings(image.pk, scan, findings, batch_id, received_at)
+            changed |= _replace_open_findings(image.pk, scan, findings, batch_id, received_at)
+    return changed
 
 
 def _replace_open_findings(
@@ -156,7 +160,8 @@ def _replace_open_findings(
     findings: dict[str, int],
     batch_id: UUID,
     received_at: datetime,
-) -> None:
+) -> set[int]:
+    """Make ``scan`` the image's open findings unless a newer scan is stored; returns the finding rows concerned."""
     worst: dict[tuple, int] = {}
     for _, row in scan:
         key = (str(row["type"]), finding_key(row), row.get("package") or "")
@@ -170,9 +175,34 @@ def _replace_open_findings(
         **{column: counts.get(value, 0) for value, column in SEVERITY_COLUMNS.items()},
     )
     if not updated:
-        return  # a newer scan of this image was stored meanwhile: its findings stay
-    OpenFinding.objects.filter(image_id=image_id).delete()
-    OpenFinding.objects.bulk_create([_open_finding(image_id, event_id, row, findings) for event_id, row in scan])
+        return set()  # a newer scan of this image was stored meanwhile: its findings stay
+    previous = OpenFinding.objects.filter(image_id=image_id)
+    changed = {finding for finding in previous.values_list("finding_id", flat=True) if finding is not None}
+    previous.delete()
+    rows = OpenFinding.objects.bulk_create([_open_finding(image_id, event_id, row, findings) for event_id, row in scan])
+    return changed | {row.finding_id for row in rows if row.finding_id is not None}
+
+
+def refresh_findings(ids: set[int] | None) -> None:
+    """Recompute the summary columns of these finding rows (None: all) from their open occurrences."""
+    occurrences = OpenFinding.objects.filter(finding=OuterRef("pk")).order_by().values("finding")
+
+    def over_open(aggregate):
+        return Subquery(occurrences.annotate(value=aggregate).values("value"))
+
+    summary = {
+        "images": Coalesce(over_open(Count("image", distinct=True)), 0),
+        "workloads": Coalesce(over_open(Count("workload", distinct=True)), 0),
+        "severity": over_open(Max("severity")),
+        "cvss": over_open(Max("cvss")),
+        "has_fix": Exists(OpenFinding.objects.filter(finding=OuterRef("pk")).exclude(fixed_version="")),
+    }
+    if ids is None:
+        Finding.objects.update(**summary)
+        return
+    ordered = sorted(ids)  # one lock order for every writer
+    for start in range(0, len(ordered), 1000):
+        Finding.objects.filter(pk__in=ordered[start : start + 1000]).update(**summary)
 
 
 def _open_finding(image_id: int, event_id: int, row: dict[str, Any], findings: dict[str, int]) -> OpenFinding:
@@ -234,6 +264,7 @@ def rebuild() -> dict[str, int]:
             batch_size=2000,
         )
         images = _rebuild_images(events)
+        refresh_findings(None)
     return {
         "hourly counts": EventCount.objects.count(),
         "findings": Finding.objects.count(),

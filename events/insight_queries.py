@@ -56,12 +56,16 @@ class VulnerabilityFilterForm(ListForm):
     )
 
 
-DEFAULT_VULNERABILITY_ORDER = [
-    F("severity").desc(nulls_last=True),
-    F("cvss").desc(nulls_last=True),
-    F("images").desc(),
-    "finding_id",
-]
+DEFAULT_VULNERABILITY_ORDER = ["-severity", "-cvss", "-images", "finding_id"]
+IMAGE_FILTERS = ("registry", "repository", "cluster")
+# Aggregates over the open occurrences the image filters select (named apart from Finding's summary columns).
+NARROWED = {
+    "severity": Max("open_findings__severity"),
+    "cvss": Max("open_findings__cvss"),
+    "images": Count("open_findings__image", distinct=True),
+    "workloads": Count("open_findings__workload", distinct=True),
+    "has_fix": Max("open_findings__fixed_version"),  # "" when none has a fix
+}
 
 
 def open_rows(chosen: dict, prefix: str = "") -> Q:
@@ -78,31 +82,44 @@ def open_rows(chosen: dict, prefix: str = "") -> Q:
 
 def vulnerabilities(chosen: dict) -> QuerySet:
     """One row (a dict) per finding ID open in at least one image: ``id, finding_id, type, first_seen, last_seen,
-    severity`` (value), ``cvss, images, workloads, fixed`` (the highest fixed version, "" when none)."""
-    rows = Q(open_findings__isnull=False) & open_rows(chosen, "open_findings__")
-    if search := chosen.get("search"):
-        rows &= Q(finding_id__icontains=search) | Q(open_findings__package__icontains=search)
-    queryset = (
-        Finding.objects.filter(rows)
-        .values("id", "finding_id", "type", "first_seen", "last_seen")
-        .annotate(
-            severity=Max("open_findings__severity"),
-            cvss=Max("open_findings__cvss"),
-            images=Count("open_findings__image", distinct=True),
-            workloads=Count("open_findings__workload", distinct=True),
-            fixed=Max("open_findings__fixed_version"),
+    severity`` (value), ``cvss, images, workloads``.
+
+    Without image filters the rows are the findings' summary columns (kept by events.insight); with them the
+    counts are taken over the open occurrences in the selected images only."""
+    fields = ["id", "finding_id", "type", "first_seen", "last_seen"]
+    narrowed = any(chosen.get(name) for name in IMAGE_FILTERS)
+    if narrowed:
+        queryset = (
+            Finding.objects.filter(open_rows(chosen, "open_findings__"))
+            .values(*fields)
+            .annotate(**{f"open_{name}": aggregate for name, aggregate in NARROWED.items()})
         )
-    )
+        names = {name: f"open_{name}" for name in NARROWED}
+        queryset = queryset.filter(open_images__gt=0)
+    else:
+        queryset = Finding.objects.filter(images__gt=0).values(*fields, *NARROWED)
+        names = {name: name for name in NARROWED}
+    if search := chosen.get("search"):
+        queryset = queryset.filter(
+            Q(finding_id__icontains=search)
+            | Exists(OpenFinding.objects.filter(finding=OuterRef("pk"), package__icontains=search))
+        )
     if kind := chosen.get("type"):
         queryset = queryset.filter(type=kind)
     if severity := chosen.get("severity"):
-        queryset = queryset.filter(severity=Severity.from_slug(severity))
+        queryset = queryset.filter(**{names["severity"]: Severity.from_slug(severity)})
     if minimum := chosen.get("min_severity"):
-        queryset = queryset.filter(severity__gte=Severity.from_slug(minimum))
+        queryset = queryset.filter(**{f"{names['severity']}__gte": Severity.from_slug(minimum)})
     if fix := chosen.get("fix"):
-        queryset = queryset.exclude(fixed="") if fix == "available" else queryset.filter(fixed="")
+        if narrowed:
+            has_fix = ~Q(open_has_fix="")
+        else:
+            has_fix = Q(has_fix=True)
+        queryset = queryset.filter(has_fix if fix == "available" else ~has_fix)
     ordering = chosen.get("ordering")
-    return queryset.order_by(*(_order(ordering) + ["finding_id"] if ordering else DEFAULT_VULNERABILITY_ORDER))
+    order = [ordering] if ordering else DEFAULT_VULNERABILITY_ORDER
+    renamed = [f"{'-' if o.startswith('-') else ''}{names.get(o.lstrip('-'), o.lstrip('-'))}" for o in order]
+    return queryset.order_by(*(term for o in renamed for term in _order(o)), "finding_id")
 
 
 def _order(ordering: str) -> list:
@@ -125,6 +142,9 @@ def with_packages(rows: list[dict], chosen: dict) -> list[dict]:
         if fixed:
             fixes[finding].add(fixed)
     for row in rows:
+        for name in NARROWED:  # the narrowed counts under the usual names
+            if f"open_{name}" in row:
+                row[name] = row.pop(f"open_{name}")
         row["packages"] = sorted(packages[row["id"]])
         row["fixed_versions"] = sorted(fixes[row["id"]])
         row["severity_slug"] = Severity(row["severity"]).slug

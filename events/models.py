@@ -193,6 +193,15 @@ class Finding(models.Model):
     type = models.CharField(max_length=32, choices=EventType.choices)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
+    # Over its open occurrences, refreshed whenever they change (events.insight.refresh_findings).
+    images = models.PositiveIntegerField(default=0, help_text="Images where it is open")
+    workloads = models.PositiveIntegerField(default=0)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices, null=True, blank=True)
+    cvss = models.FloatField(null=True, blank=True)
+    has_fix = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["-images"], name="finding_most_images")]
 
     def __str__(self) -> str:
         return self.finding_id

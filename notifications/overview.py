@@ -25,8 +25,7 @@ from django.db.models import Count, F
 from django.db.models.functions import TruncHour
 from django.urls import reverse
 
-from events.insight_queries import vulnerabilities
-from events.models import EventCount, Image, Severity
+from events.models import EventCount, Finding, Image, Severity
 from notifications.models import Notification, NotificationStatus
 
 TOP = 10
@@ -228,7 +227,11 @@ def top_images() -> list[dict]:
 
 def top_findings() -> list[dict]:
     """The finding IDs open in most images."""
-    rows = vulnerabilities({"ordering": "-images"})[:TOP]
+    rows = (
+        Finding.objects.filter(images__gt=0)
+        .order_by("-images", "finding_id")
+        .values("finding_id", "severity", "images")[:TOP]
+    )
     return [
         {
             "finding_id": row["finding_id"],

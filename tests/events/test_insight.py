@@ -31,7 +31,12 @@ def snapshot() -> dict:
         }
     return {
         "hours": sorted(EventCount.objects.values_list("hour", "severity", "count")),
-        "findings": sorted(Finding.objects.values_list("finding_id", "type", "first_seen", "last_seen")),
+        "findings": sorted(
+            Finding.objects.values_list(
+                "finding_id", "type", "first_seen", "last_seen", "images", "workloads", "severity", "cvss", "has_fix"
+            ),
+            key=str,
+        ),
         "images": images,
     }
 
@@ -107,6 +112,21 @@ def test_an_older_scan_arriving_late_does_not_replace_a_newer_one():
     ingest_at(T0, [finding(finding_id="CVE-OLD", uid="late")])
     assert list(OpenFinding.objects.values_list("key", flat=True)) == ["CVE-NEW"]
     assert Finding.objects.get(finding_id="CVE-OLD").first_seen == T0
+
+
+def test_findings_summarise_their_open_occurrences():
+    ingest_at(T0, [finding(repository="a", finding_id="CVE-1", severity="high", cvss=7.0, fixed_version="")])
+    ingest_at(T0, [finding(repository="b", finding_id="CVE-1", severity="critical", cvss=9.0, uid="b", cluster="c")])
+    summary = Finding.objects.values_list("images", "severity", "cvss", "has_fix").get()
+    assert summary == (2, Severity.CRITICAL, 9.0, True)
+
+    ingest_at(T0 + timedelta(hours=1), [finding(repository="b", finding_id="CVE-2", uid="b2")])  # fixed in b
+    assert Finding.objects.values_list("images", "severity", "cvss", "has_fix").get(finding_id="CVE-1") == (
+        1,
+        Severity.HIGH,
+        7.0,
+        False,
+    )
 
 
 def test_findings_remember_first_and_last_report():
