@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Count, F
-from django.db.models.functions import TruncHour
+from django.db.models import Case, Count, F, IntegerField, Sum, Value, When
 from django.urls import reverse
 
 from events.models import EventCount, Finding, Image, Severity
@@ -117,21 +116,29 @@ class TimeFigure:
         return self
 
 
-def _assign(bucket_list: list[Bucket], moment: datetime) -> int | None:
-    first, size = bucket_list[0].start, bucket_list[0].end - bucket_list[0].start
-    index = int((moment - first) / size)
-    return index if 0 <= index < len(bucket_list) else None
+def bucket_of(field: str, bucket_list: list[Bucket]) -> Case:
+    """The index of the bucket ``field`` falls in, computed by the database (NULL outside the buckets), so only a
+    few grouped rows come back."""
+    return Case(
+        *(When(**{f"{field}__lt": bucket.end}, then=Value(index)) for index, bucket in enumerate(bucket_list)),
+        default=Value(None),
+        output_field=IntegerField(),
+    )
 
 
 def events_by_severity(period: Period, now: datetime) -> TimeFigure:
     bucket_list = buckets(period, now)
     start, end = bucket_list[0].start, bucket_list[-1].end
     values = {s: [0] * len(bucket_list) for s in Severity}
-    hours = EventCount.objects.filter(hour__gte=start, hour__lt=end).values_list("hour", "severity", "count")
-    for hour, severity, count in hours:
-        index = _assign(bucket_list, hour)
-        if index is not None:
-            values[Severity(severity)][index] += count
+    counts = (
+        EventCount.objects.filter(hour__gte=start, hour__lt=end)
+        .annotate(bucket=bucket_of("hour", bucket_list))
+        .values_list("bucket", "severity")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    for index, severity, count in counts:
+        values[Severity(severity)][index] += count
     series = []
     for severity in reversed(Severity):  # drawn bottom-up: critical at the bottom
         series.append(
@@ -165,17 +172,15 @@ def notifications_by_status(period: Period, now: datetime) -> TimeFigure:
     start, end = bucket_list[0].start, bucket_list[-1].end
     statuses = reported_statuses()
     values = {status.value: [0] * len(bucket_list) for status in statuses}
-    rows = (
+    counts = (
         Notification.objects.filter(created_at__gte=start, created_at__lt=end, status__in=[s.value for s in statuses])
-        .annotate(hour=TruncHour("created_at", tzinfo=UTC))
-        .values("hour", "status")
+        .annotate(bucket=bucket_of("created_at", bucket_list))
+        .values_list("bucket", "status")
         .annotate(n=Count("id"))
         .order_by()
     )
-    for row in rows:
-        index = _assign(bucket_list, row["hour"])
-        if index is not None:
-            values[row["status"]][index] += row["n"]
+    for index, status, count in counts:
+        values[status][index] += count
     series = [
         SeriesData(
             status.value,

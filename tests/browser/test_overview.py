@@ -77,7 +77,7 @@ def test_overview_reads_without_javascript(browser, live_server, activity):
         expect(page.get_by_role("link", name="Last 7 days")).to_have_attribute("aria-current", "page")
         expect(page.locator(".figure-totals").first).to_contain_text("4 events")
         expect(page.locator("svg[aria-labelledby^='events-chart'] rect").first).to_be_visible()
-        page.get_by_text("Numbers per time slot").first.click()  # <details> opens without script
+        page.locator("summary", has_text="Numbers per time slot").first.click()  # <details> opens without script
         expect(page.locator("details table").first).to_be_visible()
     finally:
         context.close()
