@@ -31,7 +31,7 @@ from uuid import UUID
 
 from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncHour
 
 from events.models import (
     SCAN_TYPES,
@@ -274,12 +274,14 @@ def rebuild() -> dict[str, int]:
 
 
 def _rebuild_hours(events) -> None:
-    counts: Counter = Counter()
-    for received_at, severity in events.values_list("received_at", "severity").iterator(chunk_size=20000):
-        counts[hour_of(received_at), severity] += 1
+    hours = (
+        events.annotate(hour=TruncHour("received_at", tzinfo=UTC))
+        .values_list("hour", "severity")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     EventCount.objects.bulk_create(
-        (EventCount(hour=hour, severity=severity, count=n) for (hour, severity), n in counts.items()),
-        batch_size=2000,
+        (EventCount(hour=hour, severity=severity, count=n) for hour, severity, n in hours), batch_size=2000
     )
 
 

@@ -102,7 +102,7 @@ def vulnerabilities(chosen: dict) -> QuerySet:
     if search := chosen.get("search"):
         queryset = queryset.filter(
             Q(finding_id__icontains=search)
-            | Exists(OpenFinding.objects.filter(finding=OuterRef("pk"), package__icontains=search))
+            | Q(pk__in=OpenFinding.objects.filter(package__icontains=search).values("finding_id"))
         )
     if kind := chosen.get("type"):
         queryset = queryset.filter(type=kind)
