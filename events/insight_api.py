@@ -10,7 +10,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers, viewsets
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
 
 from events import insight_queries as queries
 from events.models import Severity
@@ -33,6 +35,7 @@ class ListPagination(PageNumberPagination):
 
 
 class VulnerabilitySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
     finding_id = serializers.CharField()
     type = serializers.CharField()
     severity = serializers.ChoiceField(choices=SEVERITY_SLUGS, source="severity_slug")
@@ -46,6 +49,7 @@ class VulnerabilitySerializer(serializers.Serializer):
 
 
 class ImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
     image = serializers.CharField(source="reference", help_text="registry/repository:tag@digest")
     registry = serializers.CharField()
     repository = serializers.CharField()
@@ -100,6 +104,11 @@ class VulnerabilityViewSet(_FormListViewSet):
     def get_queryset(self):
         return queries.vulnerabilities(self.chosen())
 
+    def retrieve(self, request, pk=None):
+        """One finding ID by its ``id`` (404 when it is open nowhere)."""
+        row = get_object_or_404(queries.vulnerabilities({}), id=pk)
+        return Response(self.get_serializer(queries.with_packages([row], {})[0]).data)
+
     @extend_schema(parameters=_parameters(queries.VulnerabilityFilterForm))
     def list(self, request, *args, **kwargs):
         chosen = self.chosen()
@@ -116,6 +125,10 @@ class ImageViewSet(_FormListViewSet):
 
     def get_queryset(self):
         return queries.images(self.chosen())
+
+    def retrieve(self, request, pk=None):
+        """One scanned image by its ``id``; ``/images/<id>/`` on the screens lists its open findings."""
+        return Response(self.get_serializer(get_object_or_404(queries.images({}), pk=pk)).data)
 
     @extend_schema(parameters=_parameters(queries.ImageFilterForm))
     def list(self, request, *args, **kwargs):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from events.models import Finding
 from tests.factories import UserFactory, finding, ingest_at, token_client
 
 pytestmark = pytest.mark.django_db
@@ -81,6 +82,7 @@ def test_vulnerabilities_list_one_row_per_open_finding_id(admin_api, scans):
     rows = by_id(body["results"])
     assert [row["finding_id"] for row in body["results"]] == ["CVE-1", "CVE-2", "KSV001", "CVE-4"]
     assert rows["CVE-1"] == {
+        "id": rows["CVE-1"]["id"],
         "finding_id": "CVE-1",
         "type": "vulnerability",
         "severity": "critical",
@@ -133,6 +135,7 @@ def test_images_list_rates_each_image_by_its_open_findings(admin_api, scans):
     images = {row["repository"]: row for row in body["results"]}
     assert [row["repository"] for row in body["results"]] == ["web", "api", "cache"]
     assert images["web"] == {
+        "id": images["web"]["id"],
         "image": "registry.example.com/web:1.0",
         "registry": "registry.example.com",
         "repository": "web",
@@ -179,6 +182,16 @@ def test_a_newer_report_replaces_the_rating(admin_api, scans):
     )
     row = admin_api.get("/api/v1/images/?repository=cache").json()["results"][0]
     assert row["rating"] == "unknown" and row["counts"]["low"] == 0
+
+
+def test_one_vulnerability_and_one_image_by_id(admin_api, scans):
+    listed = admin_api.get("/api/v1/vulnerabilities/?search=CVE-1").json()["results"][0]
+    assert admin_api.get(f"/api/v1/vulnerabilities/{listed['id']}/").json() == listed
+    image = admin_api.get("/api/v1/images/?repository=web").json()["results"][0]
+    assert admin_api.get(f"/api/v1/images/{image['id']}/").json() == image
+    assert admin_api.get("/api/v1/images/999999/").status_code == 404
+    fixed = Finding.objects.get(finding_id="CVE-3")  # open nowhere any more
+    assert admin_api.get(f"/api/v1/vulnerabilities/{fixed.pk}/").status_code == 404
 
 
 @pytest.mark.parametrize("endpoint", ["vulnerabilities", "images"])
