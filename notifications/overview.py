@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from django.db.models import Case, Count, F, IntegerField, Sum, Value, When
@@ -58,6 +59,11 @@ class Bucket:
     end: datetime
     label: str
 
+    @property
+    def bounds(self) -> tuple[str, str]:
+        """Start and end as the lists' ISO 8601 filters take them."""
+        return iso(self.start), iso(self.end)
+
 
 def buckets(period: Period, now: datetime) -> list[Bucket]:
     """The period's buckets, oldest first; the last ends at the end of the current UTC hour."""
@@ -78,9 +84,14 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@lru_cache(maxsize=32)
+def _path(name: str) -> str:
+    return reverse(name)  # the same for every request: a chart makes hundreds of links
+
+
 def link(name: str, **params) -> str:
     query = urlencode({key: value for key, value in params.items() if value not in (None, "")})
-    return f"{reverse(name)}?{query}" if query else reverse(name)
+    return f"{_path(name)}?{query}" if query else _path(name)
 
 
 @dataclass
@@ -130,6 +141,7 @@ def events_by_severity(period: Period, now: datetime) -> TimeFigure:
     bucket_list = buckets(period, now)
     start, end = bucket_list[0].start, bucket_list[-1].end
     values = {s: [0] * len(bucket_list) for s in Severity}
+    bounds = [b.bounds for b in bucket_list]
     counts = (
         EventCount.objects.filter(hour__gte=start, hour__lt=end)
         .annotate(bucket=bucket_of("hour", bucket_list))
@@ -148,8 +160,8 @@ def events_by_severity(period: Period, now: datetime) -> TimeFigure:
                 f"fill-{severity.slug}",
                 values[severity],
                 [
-                    link("events:list", severity=severity.slug, received_after=iso(b.start), received_before=iso(b.end))
-                    for b in bucket_list
+                    link("events:list", severity=severity.slug, received_after=after, received_before=before)
+                    for after, before in bounds
                 ],
                 total=sum(values[severity]),
                 total_link=link(
@@ -172,6 +184,7 @@ def notifications_by_status(period: Period, now: datetime) -> TimeFigure:
     start, end = bucket_list[0].start, bucket_list[-1].end
     statuses = reported_statuses()
     values = {status.value: [0] * len(bucket_list) for status in statuses}
+    bounds = [b.bounds for b in bucket_list]
     counts = (
         Notification.objects.filter(created_at__gte=start, created_at__lt=end, status__in=[s.value for s in statuses])
         .annotate(bucket=bucket_of("created_at", bucket_list))
@@ -191,10 +204,10 @@ def notifications_by_status(period: Period, now: datetime) -> TimeFigure:
                 link(
                     "notifications:notification-list",
                     status=status.value,
-                    created_after=iso(b.start),
-                    created_before=iso(b.end),
+                    created_after=after,
+                    created_before=before,
                 )
-                for b in bucket_list
+                for after, before in bounds
             ],
             total=sum(values[status.value]),
             total_link=link(
