@@ -1,5 +1,6 @@
-"""Admin for security events (read-only: events are immutable), their batches, and risk acceptances (written
-through :mod:`events.acceptances`, with the same rules and security event log entries as the screens and the API)."""
+"""Admin for security events (read-only: events are immutable), their batches, the images and findings derived
+from them, and risk acceptances (written through :mod:`events.acceptances`, with the same rules and security event
+log entries as the screens and the API)."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -8,7 +9,7 @@ from django.utils import timezone
 
 from events import acceptances
 from events.acceptance_rules import AcceptanceRefused, check_acceptance, check_new_end
-from events.models import AcceptanceState, EventBatch, RiskAcceptance, SecurityEvent
+from events.models import AcceptanceState, EventBatch, Finding, Image, RiskAcceptance, SecurityEvent
 from events.permissions import MANAGE_RISKS, VIEW_RISKS
 from kcs.admin import ReadOnlyAdmin
 
@@ -163,3 +164,21 @@ class RiskAcceptanceAdmin(admin.ModelAdmin):
                     acceptances.cancel(request, acceptance)
                     cancelled += 1
         self.message_user(request, f"{cancelled} risk acceptance(s) cancelled.", messages.SUCCESS)
+
+
+@admin.register(Image)
+class ImageAdmin(ReadOnlyAdmin):
+    """Derived from the events (events.insight): shown to look at, never edited."""
+
+    list_display = ["__str__", "rating", "critical", "high", "medium", "low", "last_scanned", "last_seen"]
+    list_filter = ["rating", "last_scanned"]
+    search_fields = ["registry", "repository", "tag", "digest"]
+
+
+@admin.register(Finding)
+class FindingAdmin(ReadOnlyAdmin):
+    """Derived from the events (events.insight): shown to look at, never edited."""
+
+    list_display = ["finding_id", "type", "severity", "cvss", "images", "workloads", "first_seen", "last_seen"]
+    list_filter = ["type", "severity", "has_fix"]
+    search_fields = ["finding_id"]

@@ -35,6 +35,8 @@ class EventFilter(django_filters.FilterSet):
     finding_id = django_filters.CharFilter(label="Finding (CVE, rule…)")
     occurred_after = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     occurred_before = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    received_after = IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
+    received_before = IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
     search = django_filters.CharFilter(field_name="title", lookup_expr="icontains", label="Title contains")
     batch = django_filters.UUIDFilter(field_name="batch_id")
 

@@ -314,3 +314,141 @@ class RiskAcceptance(models.Model):
         if self.extent == Extent.REPOSITORY:
             return f"every image of {self.image_reference}"
         return self.image_reference
+
+
+# --- Read models of the Overview, Images and Vulnerabilities screens ---------------------------------------------
+# Kept up to date by events.insight in the ingest transaction (rebuilt from the events by `manage.py
+# rebuild_insight`), so the screens read a few thousand rows instead of grouping millions of events.
+
+SCAN_TYPES = (
+    EventType.VULNERABILITY,
+    EventType.MALWARE,
+    EventType.SENSITIVE_DATA,
+    EventType.MISCONFIGURATION,
+    EventType.NON_COMPLIANT,
+)
+
+
+class EventCount(models.Model):
+    """Events received in one UTC hour with one severity (the Overview's events chart)."""
+
+    hour = models.DateTimeField()
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "severity"], name="one_event_count_per_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}:00 {Severity(self.severity).label}: {self.count}"
+
+
+class Finding(models.Model):
+    """A finding ID (CVE, secret rule, check id, malware name) ever reported by a scan: when it was first and last
+    seen. Its open occurrences are :class:`OpenFinding` rows."""
+
+    finding_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=32, choices=EventType.choices)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    # Over its open occurrences, refreshed whenever they change (events.insight.refresh_findings).
+    images = models.PositiveIntegerField(default=0, help_text="Images where it is open")
+    workloads = models.PositiveIntegerField(default=0)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices, null=True, blank=True)
+    cvss = models.FloatField(null=True, blank=True)
+    has_fix = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["-images"], name="finding_most_images")]
+
+    def __str__(self) -> str:
+        return self.finding_id
+
+
+class Image(models.Model):
+    """A container image, ``registry/repository:tag@digest``, seen in any event; its open findings are those of
+    its latest scan (see events.insight)."""
+
+    registry = models.CharField(max_length=255, blank=True)
+    repository = models.CharField(max_length=255)
+    tag = models.CharField(max_length=128, blank=True)
+    digest = models.CharField(max_length=100, blank=True)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField(help_text="The newest event of any type about this image")
+    last_scanned = models.DateTimeField(null=True, blank=True, help_text="When its latest scan was received")
+    # No foreign key: retention deletes batches with plain DELETEs (kcs.retention.delete_rows).
+    last_batch_id = models.UUIDField(null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(
+        choices=Severity.choices, null=True, blank=True, help_text="Highest severity of its open findings; empty: Ok"
+    )
+    critical = models.PositiveIntegerField(default=0)
+    high = models.PositiveIntegerField(default=0)
+    medium = models.PositiveIntegerField(default=0)
+    low = models.PositiveIntegerField(default=0)
+    negligible = models.PositiveIntegerField(default=0)
+    unknown = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["registry", "repository", "tag", "digest"]
+        constraints = [
+            models.UniqueConstraint(fields=["registry", "repository", "tag", "digest"], name="one_image_per_reference")
+        ]
+        indexes = [models.Index(fields=["last_scanned"]), models.Index(fields=["last_seen"])]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def name(self) -> str:
+        ref = "/".join(part for part in (self.registry, self.repository) if part)
+        return f"{ref}:{self.tag}" if self.tag else ref
+
+    @property
+    def reference(self) -> str:
+        """``registry/repository:tag@digest``, as much of it as is known."""
+        return f"{self.name}@{self.digest}" if self.digest else self.name
+
+    @property
+    def rating_slug(self) -> str:
+        return SEVERITY_SLUG_BY_VALUE[self.rating] if self.rating is not None else "ok"
+
+    def counts(self) -> dict[str, int]:
+        """Open findings per severity slug, worst first."""
+        return {s.slug: getattr(self, s.slug) for s in reversed(Severity)}
+
+
+class ImageCluster(models.Model):
+    """A cluster where an image was seen (any event naming both)."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="clusters")
+    cluster = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "cluster"], name="one_image_cluster")]
+
+    def __str__(self) -> str:
+        return f"{self.image_id}@{self.cluster}"
+
+
+class OpenFinding(models.Model):
+    """One event of an image's latest scan: what the image is exposed to now. Replaced when a newer scan of the
+    image arrives."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="open_findings")
+    finding = models.ForeignKey(
+        Finding, null=True, blank=True, on_delete=models.CASCADE, related_name="open_findings"
+    )  # None for a finding without an ID (e.g. Harbor's per-severity summaries)
+    event_id = models.BigIntegerField(help_text="The event reporting it (no foreign key: events are purged apart)")
+    type = models.CharField(max_length=32, choices=EventType.choices)
+    key = models.CharField(max_length=500, help_text="The finding ID, or the title when there is none")
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    cvss = models.FloatField(null=True, blank=True)
+    package = models.CharField(max_length=255, blank=True)
+    installed_version = models.CharField(max_length=255, blank=True)
+    fixed_version = models.CharField(max_length=255, blank=True)
+    workload = models.CharField(
+        max_length=800, null=True, blank=True, help_text="cluster/namespace/workload running it; empty when unknown"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.image_id}: {self.key}"

@@ -22,6 +22,7 @@ from uuid import UUID
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from events import insight
 from events.models import EventBatch, SecurityEvent
 from kcs.retention import PURGE_CHUNK, Budget, delete_rows
 
@@ -50,7 +51,11 @@ def purge_events(
         batches = _without(EventBatch.objects.filter(received_at__lt=cutoff), keep_batches).exclude(
             Exists(staying_events.filter(batch=OuterRef("pk")))
         )
-        return {"events": _without(expired, keep_events).count(), "event batches": batches.count()}
+        return {
+            "events": _without(expired, keep_events).count(),
+            "event batches": batches.count(),
+            **insight.purge(cutoff, dry_run=True),
+        }
     deleted = {"events": 0, "event batches": 0}
     for group in _expired_batch_groups(cutoff, chunk):
         if budget.spent():
@@ -69,6 +74,8 @@ def purge_events(
                 Exists(SecurityEvent.objects.filter(batch=OuterRef("pk")))
             )
             deleted["event batches"] += delete_rows(EventBatch, list(emptied.values_list("pk", flat=True)))
+    if not budget.spent():
+        deleted.update(insight.purge(cutoff))
     return deleted
 
 

@@ -15,7 +15,7 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from events import metrics
+from events import insight, metrics
 from events.models import EventBatch, SecurityEvent
 from events.storage import insert_events
 from events.validation import EventValidationError, clean_events
@@ -145,8 +145,11 @@ def _store(cleaned: list[dict[str, Any]], source: str, user, now) -> IngestResul
             rows = [
                 {**data, "batch_id": batch.id, "created_by_id": sender_id, "received_at": now} for _, data in new_rows
             ]
-            for (index, _), event_id in zip(new_rows, insert_events(rows)):
+            new_ids = insert_events(rows)
+            for (index, _), event_id in zip(new_rows, new_ids):
                 ids[index] = event_id
+            # The Overview, Images and Vulnerabilities read models, in the same transaction as the events.
+            insight.record(rows, new_ids, batch.id, now)
             # Evaluation is the policies layer's stage: handed off by task name, never imported.
             enqueue_on_commit(EVALUATE_TASK, str(batch.id))
         for index, target in duplicate_of.items():

@@ -1,8 +1,9 @@
-"""Screens of security events, and of risk acceptances (shown under Policies → Risk acceptance)."""
+"""Screens of security events, of risk acceptances (shown under Policies → Risk acceptance), and of the images and
+vulnerabilities the events report."""
 
 from django.urls import path
 
-from events import acceptance_views, views
+from events import acceptance_views, insight_views, views
 
 app_name = "events"
 urlpatterns = [
@@ -25,4 +26,7 @@ urlpatterns = [
         acceptance_views.AcceptanceCancelView.as_view(),
         name="acceptance-cancel",
     ),
+    path("vulnerabilities/", insight_views.VulnerabilityListView.as_view(), name="vulnerabilities"),
+    path("images/", insight_views.ImageListView.as_view(), name="images"),
+    path("images/<id:pk>/", insight_views.ImageDetailView.as_view(), name="image-detail"),
 ]

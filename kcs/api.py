@@ -12,6 +12,7 @@ API_MODULES = (
     "events.api",
     "events.ingest_api",
     "events.acceptance_api",
+    "events.insight_api",
     "policies.api",
     "policies.decisions_api",
     "policies.silences_api",

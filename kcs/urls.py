@@ -9,7 +9,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from kcs import access_views, audit_views, health, metrics, views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="policies:response-list", permanent=False), name="home"),
+    # Signing in lands on the Overview (notifications app; reached by URL name, not import).
+    path("", RedirectView.as_view(pattern_name="notifications:overview", permanent=False), name="home"),
     path("login/", auth_views.LoginView.as_view(template_name="kcs/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Django's password views (the admin's templates); each change or reset is logged (kcs/signin.py).

@@ -19,7 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from events.models import SecurityEvent
-from kcs.filters import IdFilter
+from kcs.filters import IdFilter, IsoDateTimeFilter
 from kcs.permissions import view_manage_permissions
 from kcs.rights import MANAGE_INTEGRATIONS, VIEW_INTEGRATIONS
 from notifications import services
@@ -184,6 +184,8 @@ class IntegrationViewSet(viewsets.ModelViewSet):
 class NotificationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=NotificationStatus.choices)
     event = IdFilter(field_name="events", help_text="Notifications carrying this event id")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Notification

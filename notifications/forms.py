@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.core.validators import validate_email
 
+from kcs.filters import BoundedIsoDateTimeField
 from notifications.models import NotificationIntegration, NotificationStatus
 from notifications.secrets import UNREADABLE
 
@@ -292,12 +293,20 @@ def with_templates(form_class: type[IntegrationForm], channel_class) -> type[Int
     return type(form_class.__name__, (form_class,), attrs)
 
 
+class BoundedDateTimeField(BoundedIsoDateTimeField):
+    """An ISO 8601 date-time (``2026-12-03T10:00:00Z``, as the Overview's links give) within the product's years."""
+
+    widget = forms.DateTimeInput
+
+
 class NotificationFilterForm(forms.Form):
     """Filters of the delivery log; invalid values are ignored rather than refused (it is a GET form)."""
 
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *NotificationStatus.choices])
     policy = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     integration = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    created_after = BoundedDateTimeField(required=False, label="Created from")
+    created_before = BoundedDateTimeField(required=False, label="Created before")
 
     def __init__(self, *args, policies=(), integrations=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -312,5 +321,7 @@ class NotificationFilterForm(forms.Form):
             "status": data.get("status"),
             "policy_id": data.get("policy"),
             "integration_id": data.get("integration"),
+            "created_at__gte": data.get("created_after"),
+            "created_at__lt": data.get("created_before"),
         }
         return {key: value for key, value in chosen.items() if value not in (None, "")}

@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from notifications import views
+from notifications import overview_views, views
 
 app_name = "notifications"
 urlpatterns = [
+    path("overview/", overview_views.OverviewView.as_view(), name="overview"),
     path("integrations/", views.IntegrationIndexView.as_view(), name="integration-index"),
     path("integrations/<slug:kind>/", views.IntegrationListView.as_view(), name="integration-list"),
     path("integrations/<slug:kind>/add/", views.IntegrationFormView.as_view(), name="integration-add"),

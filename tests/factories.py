@@ -395,3 +395,24 @@ def form_data(global_scope, methods, **fields) -> dict:
         data[f"methods-{index}-integration"] = "" if integration_id is None else str(integration_id)
     data.update(fields)
     return {key: value for key, value in data.items() if value is not None}
+
+
+def ingest_at(moment, items: list[dict], source: str = "trivy", user=None):
+    """Store ``items`` (event dicts as the API takes them) through the ingest service as if received at
+    ``moment``: the read models of the Overview, Images and Vulnerabilities are updated as in production."""
+    from unittest import mock
+
+    from events import services
+
+    with mock.patch.object(services.timezone, "now", return_value=moment):
+        return services.ingest(items, source=source, user=user)
+
+
+def finding(repository: str = "shop/web", tag: str = "1.0", finding_id: str = "CVE-2024-0001", **overrides) -> dict:
+    """A vulnerability of ``registry.example.com/<repository>:<tag>`` as a scanner reports it."""
+    return (
+        vulnerability(
+            repository=repository, tag=tag, digest="", finding_id=finding_id, title=f"{finding_id} in openssl"
+        )
+        | overrides
+    )

@@ -12,7 +12,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from events import services
+from events import insight, services
 from events.models import EventType, Severity
 from kcs.models import ApiToken
 from tests.factories import (
@@ -83,6 +83,7 @@ def one_of_each(admin_user):
     NotificationFactory(policy_name="Critical CVEs")
     SilenceFactory(comment="Base image rebuild pending")
     RiskAcceptanceFactory()
+    insight.rebuild()  # the image and finding its event reports (factories store events without the ingest service)
 
 
 def test_every_model_list_shows_each_object_and_search_narrows_it(admin_client, one_of_each):

@@ -9,6 +9,8 @@ from django.contrib import admin
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from events import insight
+from events.models import Image
 from kcs.models import Role
 from notifications.channels import CHANNELS
 from tests.factories import (
@@ -78,6 +80,7 @@ def test_every_screen_loads_without_a_content_security_policy_violation(page, sc
 
     policy, scope, notification = screens_data["policy"], screens_data["scope"], screens_data["notification"]
     event = notification.events.first()
+    insight.rebuild()  # the factories stored events without the ingest service: give the insight screens rows
     paths = [
         "/policies/response/",
         "/policies/response/add/",
@@ -102,6 +105,10 @@ def test_every_screen_loads_without_a_content_security_policy_violation(page, sc
         "/notifications/",
         f"/notifications/{notification.pk}/",
         "/security-log/",
+        "/overview/",
+        "/vulnerabilities/",
+        "/images/",
+        f"/images/{Image.objects.get().pk}/",
         "/tokens/",
         "/account/password/",
         "/access/users/",
