@@ -14,6 +14,7 @@ API_MODULES = (
     "events.acceptance_api",
     "policies.api",
     "policies.decisions_api",
+    "policies.silences_api",
     "notifications.api",
     "kcs.audit_api",
 )

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from kcs.models import ConfigRevision
 
 POLICY_INDEX = "policy_index"  # the revision of the compiled policy index (policies.index_cache)
+SILENCE_INDEX = "silence_index"  # the revision of the compiled silences (policies.silence_index)
 ACCEPTANCES = "risk_acceptances"  # the revision of the risk acceptance index (events.acceptance_index)
 
 
