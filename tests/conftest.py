@@ -171,6 +171,27 @@ def fresh_policy_index(monkeypatch):
     monkeypatch.setattr("events.acceptance_index._cached", None)
 
 
+@pytest.fixture(autouse=True)
+def fresh_sign_in_and_throttle_state(request, django_db_blocker):
+    """No test sees another's failed sign-ins, lockouts or counted API requests: the cache (throttle counters) is
+    emptied around each test, and after a test that used the database axes' attempts and failure log are reset
+    (a test's rollback removes them too; a row committed by a live-server test would not be)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+    uses_db = bool({"db", "transactional_db", "live_server"} & set(request.fixturenames)) or (
+        request.node.get_closest_marker("django_db") is not None
+    )
+    if uses_db:
+        from axes.handlers.proxy import AxesProxyHandler
+
+        with django_db_blocker.unblock():
+            AxesProxyHandler.reset_attempts()
+            AxesProxyHandler.reset_failure_logs()
+
+
 def _is_transactional(request) -> bool:
     marker = request.node.get_closest_marker("django_db")
     return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
