@@ -17,6 +17,7 @@ API_MODULES = (
     "policies.silences_api",
     "notifications.api",
     "kcs.audit_api",
+    "kcs.access_api",
 )
 
 

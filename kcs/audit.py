@@ -64,7 +64,7 @@ def record(
     object_type = object_type or obj._meta.verbose_name
     return AuditEntry.objects.create(
         actor=user,
-        actor_name=user.get_username() if user else "system",
+        actor_name=user.get_username()[:150] if user else "system",
         action=action,
         category=category or category_of(object_type),
         object_type=object_type,
@@ -79,3 +79,8 @@ def record(
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """The fields whose value changed, as ``{field: [old, new]}``."""
     return {key: [before.get(key), after.get(key)] for key in after if before.get(key) != after.get(key)}
+
+
+def as_deleted(snapshot: dict[str, Any]) -> dict[str, list[Any]]:
+    """What a deleted object was, in the log's ``{field: [old, new]}`` shape, so it can be recreated."""
+    return {field: [value, None] for field, value in snapshot.items()}

@@ -11,7 +11,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from kcs.models import ApiToken, hash_token_key
+from kcs.models import ApiToken, UserProfile, hash_token_key
 
 # Writing last_used_at on every request would turn every read into a write; once a minute is precise enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -33,13 +33,15 @@ def forget_cached_tokens(**_ignored) -> None:
 post_delete.connect(forget_cached_tokens, sender=ApiToken, dispatch_uid="token-cache-delete")
 post_save.connect(forget_cached_tokens, sender=ApiToken, dispatch_uid="token-cache-save")
 post_save.connect(forget_cached_tokens, sender=get_user_model(), dispatch_uid="token-cache-user")
+post_save.connect(forget_cached_tokens, sender=UserProfile, dispatch_uid="token-cache-profile")
 m2m_changed.connect(forget_cached_tokens, dispatch_uid="token-cache-m2m")  # groups and permissions
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     """Authenticates a request by its API token; returns ``(user, token)`` or ``None`` when no token is sent.
 
-    Raises ``AuthenticationFailed`` (401) for a malformed, unknown, expired token or an inactive user.
+    Raises ``AuthenticationFailed`` (401) for a malformed, unknown, expired token or an inactive user, and
+    ``PermissionDenied`` (403) while the token's user must change their password.
     """
 
     keyword = "Token"
@@ -62,6 +64,11 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Token has expired.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        if token.must_change_password:
+            raise exceptions.PermissionDenied(
+                "This user must change their password before using the API: sign in to the web console and set a "
+                "new password."
+            )
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
@@ -79,6 +86,9 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         except ApiToken.DoesNotExist:
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         token.user.get_all_permissions()  # fills the user's permission cache, kept with the token
+        token.must_change_password = UserProfile.objects.filter(
+            user_id=token.user_id, must_change_password=True
+        ).exists()
         with _cache_lock:
             if len(_cache) > 10_000:  # bounded: many distinct tokens simply fall back to the query
                 _cache.clear()

@@ -1,11 +1,14 @@
-"""Checks of the raw request before any view (the body size limit, 413; NUL characters in the query, 400) and the
-Content-Security-Policy header."""
+"""Checks of the raw request before any view (the body size limit, 413; NUL characters in the query, 400), the
+forced password change, and the Content-Security-Policy header."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from kcs.users import FORCED_CHANGE_SESSION_KEY
 
 
 class BodySizeLimitMiddleware:
@@ -74,3 +77,32 @@ def policy_header(policy: dict[str, list[str]]) -> str:
     """The header value of ``policy``: ``default-src 'self'; img-src 'self' data:`` (a directive without sources
     stands alone, e.g. ``upgrade-insecure-requests``)."""
     return "; ".join(" ".join([directive, *sources]) for directive, sources in policy.items())
+
+
+class ForcedPasswordChangeMiddleware:
+    """A signed-in person who must change their password reaches only the password form and Sign out: screens
+    redirect there, API calls with the session get 403 saying why (API tokens get the same from
+    :class:`kcs.authentication.ApiTokenAuthentication`). Listed after the authentication middleware.
+
+    The flag is read when the person signs in (:func:`kcs.users.note_forced_change`) and kept in the session, so a
+    request costs no query; a reset password ends the person's other sessions anyway (Django checks the password
+    hash on each request)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = getattr(request, "session", None)
+        if session is not None and session.get(FORCED_CHANGE_SESSION_KEY) and not self._allowed(request.path):
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                message = "You must change your password before doing anything else."
+                if request.path.startswith("/api/"):
+                    return JsonResponse({"detail": message}, status=403)
+                return redirect("password-change")
+        return self.get_response(request)
+
+    @staticmethod
+    def _allowed(path: str) -> bool:
+        static = "/" + settings.STATIC_URL.lstrip("/")
+        return path in (reverse("password-change"), reverse("logout"), reverse("login")) or path.startswith(static)

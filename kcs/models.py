@@ -155,3 +155,57 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queue} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Right(models.Model):
+    """Holder of the product's rights that are not one model's view/add/change/delete (no table of its own).
+
+    Each right is a Django permission (``kcs.<codename>``); :mod:`kcs.rights` is the catalog that names every right
+    of the product, whichever app it belongs to.
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("manage_scope", "Can manage scopes"),
+            ("view_global_scope", "Can view the Global scope"),
+            ("manage_global_scope", "Can manage the Global scope"),
+            ("manage_integration", "Can manage integrations"),
+            ("view_access", "Can view users and roles"),
+            ("manage_access", "Can manage users and roles"),
+            ("manage_own_tokens", "Can manage own API tokens"),
+        ]
+
+
+class Role(models.Model):
+    """A role: a Django group (its name and permissions are the role's name and rights) plus what a person reads
+    on the Roles screen. System roles are seeded by migration and cannot be changed or deleted."""
+
+    group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="role")
+    role_id = models.CharField("role ID", max_length=32, unique=True)
+    description = models.TextField(blank=True)
+    is_system = models.BooleanField(default=False, editable=False)
+
+    class Meta:
+        ordering = ["group__name"]
+
+    def __str__(self) -> str:
+        return f"{self.group.name} ({self.role_id})"
+
+    @property
+    def name(self) -> str:
+        return self.group.name
+
+
+class UserProfile(models.Model):
+    """What the product keeps about a person beside Django's user: the display name and a forced password change."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    display_name = models.CharField(max_length=150, blank=True)
+    must_change_password = models.BooleanField(
+        default=False, help_text="The person can do nothing else after signing in until they set a new password."
+    )
+
+    def __str__(self) -> str:
+        return self.display_name or str(self.user)

@@ -18,3 +18,22 @@ class ModelPermissions(permissions.DjangoModelPermissions):
         "PATCH": ["%(app_label)s.change_%(model_name)s"],
         "DELETE": ["%(app_label)s.delete_%(model_name)s"],
     }
+
+
+def view_manage_permissions(view: str, manage: str) -> type[ModelPermissions]:
+    """API rights of a screen with one *view* and one *manage* right, as the screen checks them: reading needs
+    ``view``, every write needs ``manage``. Rights are ``app_label.codename`` names from :mod:`kcs.rights`."""
+
+    class ViewManagePermissions(ModelPermissions):
+        perms_map = {
+            **ModelPermissions.perms_map,
+            "GET": [view],
+            "HEAD": [view],
+            "POST": [manage],
+            "PUT": [manage],
+            "PATCH": [manage],
+            "DELETE": [manage],
+        }
+
+    ViewManagePermissions.__name__ = ViewManagePermissions.__qualname__ = f"ViewManage_{manage.replace('.', '_')}"
+    return ViewManagePermissions

@@ -96,6 +96,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "kcs.signin.CurrentRequestMiddleware",
+    "kcs.middleware.ForcedPasswordChangeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -154,11 +155,12 @@ elif CACHE_URL in ("", "locmem://"):
 else:
     raise ImproperlyConfigured("CACHE_URL must be empty (memory of each process) or a redis:// URL")
 
+# The product's rule (6–72 characters: digits, special characters, upper and lower case) replaces Django's length
+# and all-digits checks; screens, the API, the admin and changepassword all apply this list.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "kcs.passwords.PasswordRulesValidator"},
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Sign-in protection (django-axes): after KCS_LOGIN_FAILURE_LIMIT failed sign-ins for one user name, or from one
 # address, within KCS_LOGIN_FAILURE_WINDOW minutes, further sign-ins for that name or from that address are refused

@@ -243,6 +243,10 @@ def on_locked_out(sender, request, username=None, ip_address=None, **kwargs) -> 
     )
 
 
+# Set on a user instance by a service that records its own, fuller entry for the password it saves.
+AUDITED_BY_SERVICE = "_kcs_password_audited"
+
+
 def on_user_saved(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
     """A password set by ``set_password()`` and saved: a change, or a reset from the reset link's view.
 
@@ -251,6 +255,8 @@ def on_user_saved(sender, instance, raw=False, update_fields=None, **kwargs) -> 
     """
     if raw or instance._state.adding or getattr(instance, "_password", None) is None:
         return
+    if getattr(instance, AUDITED_BY_SERVICE, False):
+        return  # kcs.users records it itself, with what else changed (a forced change set or lifted)
     if update_fields is not None and "password" not in update_fields:
         return
     request = _current_request.get()

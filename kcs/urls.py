@@ -6,7 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from kcs import audit_views, health, metrics, views
+from kcs import access_views, audit_views, health, metrics, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="policies:response-list", permanent=False), name="home"),
@@ -26,6 +26,16 @@ urlpatterns = [
     path("tokens/", views.TokenListView.as_view(), name="tokens"),
     path("tokens/<id:pk>/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
     path("security-log/", audit_views.SecurityLogView.as_view(), name="security-log"),
+    path("account/password/", access_views.PasswordChangeView.as_view(), name="password-change"),
+    path("access/users/", access_views.UserListView.as_view(), name="access-users"),
+    path("access/users/add/", access_views.UserCreateView.as_view(), name="access-user-add"),
+    path("access/users/reset-password/", access_views.UserResetPasswordView.as_view(), name="access-users-reset"),
+    path("access/users/<id:pk>/", access_views.UserEditView.as_view(), name="access-user-edit"),
+    path("access/users/<id:pk>/delete/", access_views.UserDeleteView.as_view(), name="access-user-delete"),
+    path("access/roles/", access_views.RoleListView.as_view(), name="access-roles"),
+    path("access/roles/add/", access_views.RoleCreateView.as_view(), name="access-role-add"),
+    path("access/roles/<id:pk>/", access_views.RoleEditView.as_view(), name="access-role-edit"),
+    path("access/roles/<id:pk>/delete/", access_views.RoleDeleteView.as_view(), name="access-role-delete"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.cache import add_never_cache_headers
 from django.views import View
@@ -12,11 +12,14 @@ from django.views.generic import TemplateView
 from kcs import tokens
 from kcs.forms import ApiTokenForm
 from kcs.models import ApiToken
+from kcs.rights import MANAGE_OWN_TOKENS
 
 
-class TokenListView(LoginRequiredMixin, TemplateView):
-    """The signed-in user's tokens; creating one shows its key once, on the response to the POST."""
+class TokenListView(PermissionRequiredMixin, TemplateView):
+    """The signed-in user's tokens; creating one shows its key once, on the response to the POST. Needs the right
+    *manage own API tokens*."""
 
+    permission_required = MANAGE_OWN_TOKENS
     template_name = "kcs/tokens.html"
 
     def get_context_data(self, **kwargs):
@@ -37,7 +40,9 @@ class TokenListView(LoginRequiredMixin, TemplateView):
         return response
 
 
-class TokenRevokeView(LoginRequiredMixin, View):
+class TokenRevokeView(PermissionRequiredMixin, View):
+    permission_required = MANAGE_OWN_TOKENS
+
     def post(self, request, pk: int):
         token = get_object_or_404(ApiToken, pk=pk, user=request.user)
         tokens.revoke(request, token)

@@ -20,17 +20,16 @@ from rest_framework.response import Response
 
 from events.models import SecurityEvent
 from kcs.filters import IdFilter
-from kcs.permissions import ModelPermissions
+from kcs.permissions import view_manage_permissions
+from kcs.rights import MANAGE_INTEGRATIONS, VIEW_INTEGRATIONS
 from notifications import services
 from notifications.channels import kind_choices
 from notifications.models import Notification, NotificationIntegration, NotificationStatus
 from notifications.secrets import masked
 
-
-class ChangeOnPost(ModelPermissions):
-    """For actions (Test, Retry): POST needs the *change* right on the model, not *add*."""
-
-    perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+# Integrations and the delivery log: reading needs *view integrations*, every write and action (Test, Retry)
+# *manage integrations*, as on the screens.
+IntegrationPermissions = view_manage_permissions(VIEW_INTEGRATIONS, MANAGE_INTEGRATIONS)
 
 
 class IntegrationSerializer(serializers.ModelSerializer):
@@ -163,6 +162,7 @@ class IntegrationViewSet(viewsets.ModelViewSet):
 
     queryset = NotificationIntegration.objects.order_by("kind", "name")
     serializer_class = IntegrationSerializer
+    permission_classes = [IntegrationPermissions]
     filterset_class = IntegrationFilter
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="Used by response policies")})
@@ -175,7 +175,7 @@ class IntegrationViewSet(viewsets.ModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={200: _test_result})
-    @action(detail=True, methods=["post"], permission_classes=[ChangeOnPost])
+    @action(detail=True, methods=["post"], permission_classes=[IntegrationPermissions])
     def test(self, request, pk=None):
         ok, message = services.send_test(request, self.get_object())
         return Response({"ok": ok, "message": message})
@@ -227,6 +227,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     ``POST {id}/retry/`` sends a failed notification again."""
 
     filterset_class = NotificationFilter
+    permission_classes = [IntegrationPermissions]
 
     def get_queryset(self):
         return Notification.objects.prefetch_related(
@@ -239,7 +240,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         request=None, responses={200: NotificationSerializer, 409: OpenApiResponse(description="Not failed")}
     )
-    @action(detail=True, methods=["post"], permission_classes=[ChangeOnPost])
+    @action(detail=True, methods=["post"], permission_classes=[IntegrationPermissions])
     def retry(self, request, pk=None):
         notification = self.get_object()
         if not services.retry(request, notification):

@@ -237,10 +237,32 @@ class IntegrationForm(forms.Form):
         return cleaned
 
 
+def editable_messages(channel_class):
+    """Class decorator of a channel with ``templates``: its ``form_class`` gets a setting for each editable part
+    (:func:`with_templates`)."""
+    channel_class.form_class = with_templates(channel_class.form_class, channel_class)
+    return channel_class
+
+
+def check_template(channel_class, slot, source: str) -> None:
+    """Raise ``TemplateFailed`` unless ``source`` is a usable template for ``slot`` of ``channel_class``: it compiles,
+    reads only documented names and renders a test message and a sample notification."""
+    from notifications.messages import MessageContext
+    from notifications.templating import check
+
+    channel = channel_class(NotificationIntegration(name="Sample output", kind=channel_class.kind, config={}))
+    integration = channel.integration
+    samples = [
+        channel.template_data(slot, context)
+        for context in (MessageContext.preview(integration), MessageContext.sample(integration, "test"))
+    ]
+    check(source, slot.format, list(channel_class.template_variables(slot)), samples)
+
+
 def with_templates(form_class: type[IntegrationForm], channel_class) -> type[IntegrationForm]:
     """``form_class`` with a setting for each editable message part of ``channel_class`` (its ``templates``), each
-    checked by the channel (:meth:`~notifications.channels.base.Channel.check_template`): the screens, the API and
-    the admin refuse a template that fails, with its line, under the setting's name."""
+    checked by :func:`check_template`: the screens, the API and the admin refuse a template that fails, with its
+    line, under the setting's name."""
     from notifications.templating import MAX_LENGTH, TemplateFailed
 
     attrs: dict[str, Any] = {"channel_class": channel_class, "template_slots": channel_class.templates}
@@ -258,7 +280,7 @@ def with_templates(form_class: type[IntegrationForm], channel_class) -> type[Int
             source = (form.cleaned_data.get(slot.key) or "").replace("\r\n", "\n").strip()
             if source:
                 try:
-                    channel_class.check_template(slot, source)
+                    check_template(channel_class, slot, source)
                 except TemplateFailed as exc:
                     raise forms.ValidationError(exc.message) from None
             return source

@@ -95,7 +95,7 @@ class EventLine:
         )
 
     def as_template_dict(self) -> dict[str, Any]:
-        """The event as message templates see it: plain data (see :data:`EVENT_VARIABLES`), no model behind it."""
+        """The event as message templates see it: plain data (see :data:`notifications.templating.EVENT_VARIABLES`), no model behind it."""
         return {**self.as_json(), **{name: getattr(self, name) for name in _TEMPLATE_ONLY}, "where": self.where}
 
     def as_json(self) -> dict[str, Any]:
@@ -119,54 +119,6 @@ class EventLine:
         }
 
 
-# What message templates see (documented on the integration form and in the README). Values are plain data —
-# strings, numbers, booleans, lists and dicts (and the two dates) — built here, so no model is reachable from a
-# template, whether a built-in one or one a person wrote.
-TEMPLATE_VARIABLES = {
-    "policy_id": "the response policy's id (none for a test message)",
-    "policy_name": "the response policy's name",
-    "trigger": "the policy's trigger slug, e.g. critical_vulnerabilities",
-    "trigger_label": "the trigger's name, e.g. Critical vulnerabilities",
-    "integration_name": "this integration's name",
-    "delivery_id": "the idempotency key of the delivery",
-    "created_at": "when the notification was made (a date: use |date)",
-    "is_test": "true for a test message",
-    "events": "the listed events, worst first (each with the fields below)",
-    "total": "number of events in the notification",
-    "listed": "number of events in events",
-    "more": "events not listed",
-    "counts": "events per severity, worst first: each has severity, label and count",
-    "worst_severity": "the highest severity slug",
-    "worst_severity_label": "the highest severity's name",
-    "images": "up to 3 distinct images (registry/repository:tag@digest)",
-    "more_images": "distinct images not named in images",
-    "workloads": "up to 3 distinct workloads (cluster/namespace/pod)",
-    "more_workloads": "distinct workloads not named in workloads",
-    "base_url": "the product's address (KCS_BASE_URL)",
-    "detail_url": "the notification's page, listing every event",
-}
-EVENT_VARIABLES = {
-    "id": "the event's id",
-    "url": "the event's page",
-    "type": "type slug, e.g. vulnerability",
-    "type_label": "type name, e.g. Vulnerability",
-    "severity": "severity slug, e.g. critical",
-    "severity_label": "severity name, e.g. Critical",
-    "severity_value": "severity as a number (0 unknown … 5 critical)",
-    "title": "the finding's title",
-    "finding_id": "CVE id, malware name, secret rule, check id or Falco rule",
-    "package": "the affected package",
-    "installed_version": "its installed version",
-    "fixed_version": "the version that fixes it (empty: none yet)",
-    "cvss": "CVSS score (may be empty)",
-    "image": "registry/repository:tag@digest",
-    "workload": "cluster/namespace/pod",
-    "where": "the image, else the workload",
-    "container": "the container",
-    "source": "the reporting tool (trivy, grype, harbor, falco, api…)",
-    "occurred_at": "when it happened (a date: use |date)",
-    "fingerprint": "the stable hash used for repeat suppression",
-}
 _TEMPLATE_ONLY = ("type_label", "severity_label", "severity_value", "occurred_at")
 
 
@@ -334,7 +286,7 @@ class MessageContext:
 
     def as_dict(self, limit: int) -> dict[str, Any]:
         """Template context listing at most ``limit`` events (worst first): plain data only (see
-        :data:`TEMPLATE_VARIABLES` and :data:`EVENT_VARIABLES`)."""
+        :data:`notifications.templating.TEMPLATE_VARIABLES` and ``EVENT_VARIABLES``)."""
         lines = [EventLine.of(event).as_template_dict() for event in self.events[:limit]]
         counter = Counter(event.severity for event in self.events)
         counts = [

@@ -5,7 +5,7 @@ template, the default template file under ``templates/messages/<kind>/``, and th
 empty uses the default file, unchanged; a custom one is rendered here, in a sandbox:
 
 - Text formats (``text``, ``html``, ``slack``, ``teams``) use Django's template language in an engine of their own:
-  no template loader (only the shared ``messages/_event.txt`` partial can be included), no ``{% debug %}``,
+  no template loader (plain text may include the shared ``messages/_event.txt`` partial, nothing else), no ``{% debug %}``,
   ``{% url %}``, ``{% lorem %}`` or padding filters, the ``message_format`` filters, and loops nested at most
   :data:`MAX_LOOP_DEPTH` deep. Templates see only the plain data of :meth:`MessageContext.as_dict` (strings,
   numbers, lists, dicts, dates): no model, and only the documented names (:data:`TEMPLATE_VARIABLES`).
@@ -35,7 +35,7 @@ from django.conf import settings
 from django.template import Engine, Node, TemplateSyntaxError
 from django.template.base import FilterExpression, Variable, VariableNode
 from django.template.defaultfilters import register as default_filters
-from django.template.defaulttags import FirstOfNode, ForNode, do_for
+from django.template.defaulttags import CycleNode, FirstOfNode, ForNode, do_for
 from django.template.defaulttags import register as default_tags
 from django.template.loader_tags import register as loader_tags
 
@@ -105,14 +105,68 @@ def _bounded_for(parser, token) -> ForNode:
     return node
 
 
+# What message templates see (documented on the integration form and in the README). Values are plain data —
+# strings, numbers, booleans, lists and dicts (and the two dates) — built here, so no model is reachable from a
+# template, whether a built-in one or one a person wrote.
+TEMPLATE_VARIABLES = {
+    "policy_id": "the response policy's id (none for a test message)",
+    "policy_name": "the response policy's name",
+    "trigger": "the policy's trigger slug, e.g. critical_vulnerabilities",
+    "trigger_label": "the trigger's name, e.g. Critical vulnerabilities",
+    "integration_name": "this integration's name",
+    "delivery_id": "the idempotency key of the delivery",
+    "created_at": "when the notification was made (a date: use |date)",
+    "is_test": "true for a test message",
+    "events": "the listed events, worst first (each with the fields below)",
+    "total": "number of events in the notification",
+    "listed": "number of events in events",
+    "more": "events not listed",
+    "counts": "events per severity, worst first: each has severity, label and count",
+    "worst_severity": "the highest severity slug",
+    "worst_severity_label": "the highest severity's name",
+    "images": "up to 3 distinct images (registry/repository:tag@digest)",
+    "more_images": "distinct images not named in images",
+    "workloads": "up to 3 distinct workloads (cluster/namespace/pod)",
+    "more_workloads": "distinct workloads not named in workloads",
+    "base_url": "the product's address (KCS_BASE_URL)",
+    "detail_url": "the notification's page, listing every event",
+}
+EVENT_VARIABLES = {
+    "id": "the event's id",
+    "url": "the event's page",
+    "type": "type slug, e.g. vulnerability",
+    "type_label": "type name, e.g. Vulnerability",
+    "severity": "severity slug, e.g. critical",
+    "severity_label": "severity name, e.g. Critical",
+    "severity_value": "severity as a number (0 unknown … 5 critical)",
+    "title": "the finding's title",
+    "finding_id": "CVE id, malware name, secret rule, check id or Falco rule",
+    "package": "the affected package",
+    "installed_version": "its installed version",
+    "fixed_version": "the version that fixes it (empty: none yet)",
+    "cvss": "CVSS score (may be empty)",
+    "image": "registry/repository:tag@digest",
+    "workload": "cluster/namespace/pod",
+    "where": "the image, else the workload",
+    "container": "the container",
+    "source": "the reporting tool (trivy, grype, harbor, falco, api…)",
+    "occurred_at": "when it happened (a date: use |date)",
+    "fingerprint": "the stable hash used for repeat suppression",
+}
+
+
 # --- the sandbox engines --------------------------------------------------------------------------------------------
-def _library(html: bool) -> template.Library:
+def _library(fmt: str) -> template.Library:
+    html = fmt == "html"
     library = template.Library()
     for name in _TAGS:
         if html and name == "autoescape":
             continue
         library.tags[name] = default_tags.tags[name]
-    library.tags["include"] = loader_tags.tags["include"]
+    if fmt == "text":
+        # Only plain text may include the shared event partial: it is plain text, and the escaping added to
+        # a Slack or Teams template's own values would not reach inside it.
+        library.tags["include"] = loader_tags.tags["include"]
     library.tags["for"] = _bounded_for
     for name, function in default_filters.filters.items():
         if name in _UNSAFE_FILTERS or (html and name in _UNESCAPING_FILTERS):
@@ -141,7 +195,7 @@ def _partials() -> dict[str, str]:
 def _engine(fmt: str, checking: bool) -> Engine:
     html = fmt == "html"
     return _SandboxEngine(
-        _library(html),
+        _library(fmt),
         autoescape=html,
         debug=True,  # compile errors carry their line
         loaders=[("django.template.loaders.locmem.Loader", _partials())],
@@ -173,21 +227,23 @@ def _escape_outputs(nodelist, escape: Callable[[Any], str]) -> None:
         expressions = [node.filter_expression] if isinstance(node, VariableNode) else []
         if isinstance(node, FirstOfNode):
             expressions = list(node.vars)
+        if isinstance(node, CycleNode):
+            expressions = list(node.cyclevars)
         for expression in expressions:
             if not expression.filters or expression.filters[-1][0] is not escape:
                 expression.filters.append((escape, []))
 
 
-def _walk(nodelist, depth: int = 0) -> Iterator[Node]:
+def _walk(nodelist) -> Iterator[Node]:
     for node in nodelist:
         yield node
         for attr in getattr(node, "child_nodelists", ()):
             child = getattr(node, attr, None)
             if child:
-                yield from _walk(child, depth)
+                yield from _walk(child)
         if hasattr(node, "conditions_nodelists"):  # {% if %}: its branches are not in child_nodelists
             for _, child in node.conditions_nodelists:
-                yield from _walk(child, depth)
+                yield from _walk(child)
 
 
 def _loop_depth(nodelist) -> int:

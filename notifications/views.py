@@ -1,5 +1,7 @@
 """Screens: notification outputs per type (list, add, view, edit, delete, Test) and the delivery log (+ Retry).
 
+One right reads integrations and their delivery log, one manages them (add, change, Test, delete, Retry).
+
 Thin: the per-kind forms validate, :mod:`notifications.services` writes and logs. Everything works without
 JavaScript; with htmx the Test button shows its result in place.
 """
@@ -18,19 +20,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from events.models import SecurityEvent
+from kcs.rights import MANAGE_INTEGRATIONS, VIEW_INTEGRATIONS
 from notifications import services
 from notifications.channels import CHANNELS, Channel
 from notifications.forms import NotificationFilterForm
-from notifications.messages import EVENT_VARIABLES
 from notifications.models import Notification, NotificationIntegration
 from notifications.secrets import MASK
+from notifications.templating import EVENT_VARIABLES
 
-VIEW_INTEGRATIONS = "notifications.view_notificationintegration"
-ADD_INTEGRATIONS = "notifications.add_notificationintegration"
-CHANGE_INTEGRATIONS = "notifications.change_notificationintegration"
-DELETE_INTEGRATIONS = "notifications.delete_notificationintegration"
-VIEW_NOTIFICATIONS = "notifications.view_notification"
-CHANGE_NOTIFICATIONS = "notifications.change_notification"
 PAGE_SIZE = 50
 RECENT_NOTIFICATIONS = 10
 VIEW_EVENTS = "events.view_securityevent"
@@ -89,7 +86,7 @@ class IntegrationIndexView(PermissionRequiredMixin, View):
             "notifications/integration_index.html",
             {
                 "kinds": kinds,
-                "can_add": request.user.has_perm(ADD_INTEGRATIONS),
+                "can_add": request.user.has_perm(MANAGE_INTEGRATIONS),
             },
         )
 
@@ -114,9 +111,9 @@ class IntegrationListView(PermissionRequiredMixin, View):
                 "channel": channel,
                 "kind": kind,
                 "rows": rows,
-                "can_add": request.user.has_perm(ADD_INTEGRATIONS),
-                "can_change": request.user.has_perm(CHANGE_INTEGRATIONS),
-                "can_delete": request.user.has_perm(DELETE_INTEGRATIONS),
+                "can_add": request.user.has_perm(MANAGE_INTEGRATIONS),
+                "can_change": request.user.has_perm(MANAGE_INTEGRATIONS),
+                "can_delete": request.user.has_perm(MANAGE_INTEGRATIONS),
             },
         )
 
@@ -125,7 +122,7 @@ class IntegrationFormView(PermissionRequiredMixin, View):
     """Add (no ``pk``) or edit an integration of one output type."""
 
     def get_permission_required(self):
-        return [CHANGE_INTEGRATIONS if "pk" in self.kwargs else ADD_INTEGRATIONS]
+        return [MANAGE_INTEGRATIONS]
 
     def _render(self, request, kind, form, integration=None, status=200, preview=None):
         return render(
@@ -208,9 +205,9 @@ class IntegrationDetailView(PermissionRequiredMixin, View):
                 "recent": Notification.objects.filter(integration=integration).annotate(event_count=Count("events"))[
                     :RECENT_NOTIFICATIONS
                 ],
-                "can_change": request.user.has_perm(CHANGE_INTEGRATIONS),
-                "can_delete": request.user.has_perm(DELETE_INTEGRATIONS),
-                "can_view_log": request.user.has_perm(VIEW_NOTIFICATIONS),
+                "can_change": request.user.has_perm(MANAGE_INTEGRATIONS),
+                "can_delete": request.user.has_perm(MANAGE_INTEGRATIONS),
+                "can_view_log": request.user.has_perm(VIEW_INTEGRATIONS),
             },
         )
 
@@ -218,7 +215,7 @@ class IntegrationDetailView(PermissionRequiredMixin, View):
 class IntegrationDeleteView(PermissionRequiredMixin, View):
     """A confirmation page (GET), then the deletion (POST); refused while a policy uses the integration."""
 
-    permission_required = DELETE_INTEGRATIONS
+    permission_required = MANAGE_INTEGRATIONS
 
     def _render(self, request, integration, blocked: str = "", status: int = 200):
         # The product's one confirmation page (shared with policies and scopes).
@@ -257,7 +254,7 @@ class IntegrationDeleteView(PermissionRequiredMixin, View):
 class IntegrationTestView(PermissionRequiredMixin, View):
     """Send a real test message now and show the result (in place with htmx)."""
 
-    permission_required = CHANGE_INTEGRATIONS
+    permission_required = MANAGE_INTEGRATIONS
 
     def post(self, request, kind: str, pk: int):
         integration = _integration(kind, pk)
@@ -272,7 +269,7 @@ class IntegrationTestView(PermissionRequiredMixin, View):
 class NotificationListView(PermissionRequiredMixin, View):
     """The delivery log: every message with policy, integration, events, status, attempts, error, sent time."""
 
-    permission_required = VIEW_NOTIFICATIONS
+    permission_required = VIEW_INTEGRATIONS
 
     def get(self, request):
         # The policy model through the relation, not by import: policies sit above notifications.
@@ -298,13 +295,13 @@ class NotificationListView(PermissionRequiredMixin, View):
                 "page_obj": page,
                 "notifications": page.object_list,
                 "query": query.urlencode(),
-                "can_retry": request.user.has_perm(CHANGE_NOTIFICATIONS),
+                "can_retry": request.user.has_perm(MANAGE_INTEGRATIONS),
             },
         )
 
 
 class NotificationDetailView(PermissionRequiredMixin, View):
-    permission_required = VIEW_NOTIFICATIONS
+    permission_required = VIEW_INTEGRATIONS
     EVENTS_SHOWN = 200
 
     def get(self, request, pk: int):
@@ -317,13 +314,13 @@ class NotificationDetailView(PermissionRequiredMixin, View):
                 "notification": notification,
                 "events": events[: self.EVENTS_SHOWN],
                 "event_count": events.count(),
-                "can_retry": request.user.has_perm(CHANGE_NOTIFICATIONS),
+                "can_retry": request.user.has_perm(MANAGE_INTEGRATIONS),
             },
         )
 
 
 class NotificationRetryView(PermissionRequiredMixin, View):
-    permission_required = CHANGE_NOTIFICATIONS
+    permission_required = MANAGE_INTEGRATIONS
 
     def post(self, request, pk: int):
         notification = get_object_or_404(Notification, pk=pk)

@@ -14,11 +14,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters, serializers, viewsets
 
 from events.models import Severity
+from kcs.permissions import view_manage_permissions
+from kcs.rights import MANAGE_SCOPES, VIEW_SCOPES
 from notifications.models import NotificationIntegration
 from policies import services
 from policies.models import ResponsePolicy, Scope, Trigger
 from policies.permissions import ResponsePolicyPermissions
-from policies.queries import policies_with_relations
+from policies.queries import policies_with_relations, visible_scopes
 from policies.validation import MethodChoice, ProtectedObject, ValidationFailed
 
 
@@ -180,14 +182,16 @@ class ScopeSerializer(ServiceWritesMixin, serializers.ModelSerializer):
 
 
 class ScopeViewSet(viewsets.ModelViewSet):
-    """Scopes (sets of resources by glob patterns). The built-in Global scope cannot be changed or deleted."""
+    """Scopes (sets of resources by glob patterns). The built-in Global scope cannot be changed or deleted, and is
+    listed only with the right *view the Global scope*. Reading needs *view scopes*, every write *manage scopes*."""
 
     serializer_class = ScopeSerializer
+    permission_classes = [view_manage_permissions(VIEW_SCOPES, MANAGE_SCOPES)]
     filter_backends = [filters.SearchFilter]
     search_fields = ["name"]
 
     def get_queryset(self):
-        return Scope.objects.order_by("-is_global", "name")
+        return visible_scopes(self.request.user, Scope.objects.order_by("-is_global", "name"))
 
     def perform_destroy(self, instance: Scope) -> None:
         try:

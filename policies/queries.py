@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Prefetch, QuerySet
 
+from kcs.rights import VIEW_GLOBAL_SCOPE
 from notifications.models import NotificationIntegration
 from policies.models import NotificationMethod, ResponsePolicy, Scope
 
@@ -45,6 +46,11 @@ def sort_policies(queryset: QuerySet[ResponsePolicy], sort: str) -> tuple[QueryS
         first = fields[0][1:] if fields[0].startswith("-") else f"-{fields[0]}"
         fields = (first, *fields[1:])
     return queryset.order_by(*fields), key
+
+
+def visible_scopes(user, scopes: QuerySet[Scope]) -> QuerySet[Scope]:
+    """The scopes ``user`` may see in scope lists: the Global scope only with *view the Global scope*."""
+    return scopes if user.has_perm(VIEW_GLOBAL_SCOPE) else scopes.filter(is_global=False)
 
 
 def scopes_with_usage() -> QuerySet[Scope]:

@@ -7,7 +7,7 @@ function takes the ``request`` only to tell :func:`kcs.audit.record` who made th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import IntegrityError
@@ -17,6 +17,7 @@ from events.models import SEVERITY_SLUG_BY_VALUE
 from kcs import audit
 from kcs.models import AuditAction
 from kcs.revisions import configuration_change
+from kcs.rights import MANAGE_GLOBAL_SCOPE
 from policies import preview
 from policies.models import NotificationMethod, ResponsePolicy, Scope
 from policies.validation import (
@@ -129,6 +130,23 @@ def _write_policy(policy: ResponsePolicy, values: dict[str, Any]) -> None:
         )
 
 
+GLOBAL_SCOPE_MESSAGE = (
+    "Attaching a policy to the Global scope, or detaching it, needs the right Manage the Global scope."
+)
+
+
+def _check_global_scope(request, scopes_before: Iterable[Scope], values: dict[str, Any]) -> None:
+    """Attaching a policy to the Global scope or detaching it needs *manage the Global scope*, from the screens,
+    the API and the admin alike (system jobs, with no request user, are not asked)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or "scopes" not in values:
+        return
+    was_global = any(scope.is_global for scope in scopes_before)
+    is_global = any(scope.is_global for scope in values["scopes"])
+    if was_global != is_global and not user.has_perm(MANAGE_GLOBAL_SCOPE):
+        raise ValidationFailed({"scopes": [GLOBAL_SCOPE_MESSAGE]})
+
+
 def create_policy(request, values: dict[str, Any], policy: ResponsePolicy | None = None) -> ResponsePolicy:
     """Create a policy from parsed values (see :func:`policies.validation.check_policy` for the keys).
 
@@ -136,6 +154,7 @@ def create_policy(request, values: dict[str, Any], policy: ResponsePolicy | None
     Raises :class:`ValidationFailed` with field-level messages; then nothing is stored.
     """
     values = _validated_policy(values, None)
+    _check_global_scope(request, [], values)
     user = getattr(request, "user", None)
     policy = policy if policy is not None else ResponsePolicy()
     policy.created_by = user if user is not None and user.is_authenticated else None
@@ -154,11 +173,13 @@ def update_policy(request, policy: ResponsePolicy, values: dict[str, Any]) -> Re
     A change of ``enabled`` alone is logged as enable/disable; a save without any change logs nothing.
     Raises :class:`ValidationFailed`; then nothing is stored.
     """
-    merged = policy_values(ResponsePolicy.objects.get(pk=policy.pk)) | values
+    stored = policy_values(ResponsePolicy.objects.get(pk=policy.pk))
+    merged = stored | values
     if "trigger" in values and "min_severity" not in values:
         # A new trigger without a threshold of its own takes its default: the old one may not even apply.
         merged["min_severity"] = None
     values = _validated_policy(merged, policy)
+    _check_global_scope(request, stored["scopes"], values)
     try:
         with configuration_change():
             # From the stored row (locked), not from ``policy``: a bound ModelForm has already changed the instance.

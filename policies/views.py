@@ -18,12 +18,20 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
+from kcs.rights import MANAGE_SCOPES, VIEW_SCOPES
 from notifications.models import NotificationIntegration
 from policies import preview, services
 from policies.forms import PolicyForm, ScopeForm, add_errors
 from policies.models import ResponsePolicy, Scope
 from policies.permissions import MANAGE_POLICIES, VIEW_POLICIES
-from policies.queries import POLICY_SORTS, policies_with_relations, scopes_with_usage, search_policies, sort_policies
+from policies.queries import (
+    POLICY_SORTS,
+    policies_with_relations,
+    scopes_with_usage,
+    search_policies,
+    sort_policies,
+    visible_scopes,
+)
 from policies.validation import ProtectedObject, ValidationFailed
 
 PAGE_SIZE = 25
@@ -206,23 +214,23 @@ class PolicyDeleteView(PermissionRequiredMixin, View):
 
 
 class ScopeListView(PermissionRequiredMixin, View):
-    permission_required = "policies.view_scope"
+    permission_required = VIEW_SCOPES
 
     def get(self, request):
         return render(
             request,
             "policies/scope_list.html",
             {
-                "scopes": scopes_with_usage(),
-                "can_add": request.user.has_perm("policies.add_scope"),
-                "can_change": request.user.has_perm("policies.change_scope"),
-                "can_delete": request.user.has_perm("policies.delete_scope"),
+                "scopes": visible_scopes(request.user, scopes_with_usage()),
+                "can_add": request.user.has_perm(MANAGE_SCOPES),
+                "can_change": request.user.has_perm(MANAGE_SCOPES),
+                "can_delete": request.user.has_perm(MANAGE_SCOPES),
             },
         )
 
 
 class ScopeCreateView(PermissionRequiredMixin, View):
-    permission_required = "policies.add_scope"
+    permission_required = MANAGE_SCOPES
 
     def get(self, request):
         return render(request, "policies/scope_form.html", {"form": ScopeForm()})
@@ -238,16 +246,16 @@ class ScopeCreateView(PermissionRequiredMixin, View):
 class ScopeEditView(PermissionRequiredMixin, View):
     """The edit form; Global and people without the change right get a read-only page."""
 
-    permission_required = "policies.view_scope"
+    permission_required = VIEW_SCOPES
 
     def get(self, request, pk: int):
-        scope = get_object_or_404(scopes_with_usage(), pk=pk)
-        if scope.is_global or not request.user.has_perm("policies.change_scope"):
+        scope = get_object_or_404(visible_scopes(request.user, scopes_with_usage()), pk=pk)
+        if scope.is_global or not request.user.has_perm(MANAGE_SCOPES):
             return render(request, "policies/scope_detail.html", {"scope": scope})
         return render(request, "policies/scope_form.html", {"form": ScopeForm(instance=scope), "scope": scope})
 
     def post(self, request, pk: int):
-        if not request.user.has_perm("policies.change_scope"):
+        if not request.user.has_perm(MANAGE_SCOPES):
             raise PermissionDenied
         scope = get_object_or_404(Scope, pk=pk)
         if scope.is_global:
@@ -261,7 +269,7 @@ class ScopeEditView(PermissionRequiredMixin, View):
 
 
 class ScopeDeleteView(PermissionRequiredMixin, View):
-    permission_required = "policies.delete_scope"
+    permission_required = MANAGE_SCOPES
 
     def get(self, request, pk: int):
         scope = get_object_or_404(Scope, pk=pk)

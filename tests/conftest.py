@@ -64,8 +64,7 @@ def celery_eager(request):
 
 
 def restore_migration_data() -> None:
-    """Re-create what data migrations seed (Global scope, groups and their rights): a transactional test's flush
-    removed it."""
+    """Re-create what data migrations seed (Global scope, system roles): a transactional test's flush removed it."""
     import importlib
 
     from django.apps import apps
@@ -75,10 +74,8 @@ def restore_migration_data() -> None:
     saved = {config.label: config.models_module for config in apps.get_app_configs()}
     try:
         for module, function in (
-            ("policies.migrations.0003_seed_groups", "seed_groups"),
-            ("events.migrations.0002_scanner_group", "seed_group"),
-            ("policies.migrations.0004_silences", "grant_silence_rights"),
-            ("events.migrations.0005_risk_acceptance", "grant_rights"),
+            # The system roles (today's groups became roles there; their old seeds are history).
+            ("kcs.migrations.0006_system_roles", "seed"),
         ):
             getattr(importlib.import_module(module), function)(apps, None)
     finally:

@@ -37,7 +37,7 @@ def grant(user, *codenames: str) -> None:
 
 
 class UserFactory(DjangoModelFactory):
-    """A person; ``groups=["Security officer"]`` puts them in seeded groups, ``rights=["app.codename"]`` grants
+    """A person; ``groups=["IS officer"]`` puts them in seeded groups, ``rights=["app.codename"]`` grants
     single permissions, ``superuser=True`` makes an administrator. The password is :data:`PASSWORD`."""
 
     class Meta:

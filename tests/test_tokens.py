@@ -55,9 +55,9 @@ def test_revoked_token_stops_working(client, admin_user):
     assert api.get("/api/v1/events/").status_code == 401
 
 
-def test_users_cannot_revoke_each_others_tokens(client, admin_user, plain_user):
+def test_users_cannot_revoke_each_others_tokens(client, admin_user):
     token, _ = ApiToken.issue(admin_user, "mine")
-    client.force_login(plain_user)
+    client.force_login(UserFactory(username="developer", groups=["Developer"]))
     assert client.post(f"/tokens/{token.pk}/revoke/").status_code == 404
     assert ApiToken.objects.filter(pk=token.pk).exists()
 
@@ -73,6 +73,13 @@ def test_expired_token_is_refused(admin_user):
 
 def test_token_page_needs_login(client):
     assert client.get("/tokens/").status_code == 302
+
+
+def test_token_page_needs_the_right_to_manage_own_tokens(client, plain_user):
+    client.force_login(plain_user)
+    assert client.get("/tokens/").status_code == 403
+    assert client.post("/tokens/", {"name": "sneaky"}).status_code == 403
+    assert not ApiToken.objects.exists()
 
 
 def test_create_api_token_prints_only_the_key(capsys, admin_user):
@@ -96,15 +103,17 @@ def test_ensure_admin_creates_admin_once_with_printed_password(capsys, settings,
     out = capsys.readouterr().out
     password = (tmp_path / "admin_password").read_text().strip()
     assert f"admin / {password}" in out
-    assert django_user_model.objects.get(username="admin").check_password(password)
+    admin = django_user_model.objects.get(username="admin")
+    assert admin.check_password(password)
+    assert list(admin.groups.values_list("role__role_id", flat=True)) == ["ISADM"]
     call_command("ensure_admin")
     assert django_user_model.objects.filter(username="admin").count() == 1
 
 
-def test_a_scanner_group_member_can_send_and_read_events_but_not_more():
+def test_a_scanner_role_member_can_send_events_and_nothing_more():
     api = token_client(UserFactory(username="gitlab-ci", groups=["Scanner"]))
     assert api.post("/api/v1/events/", vulnerability(), format="json").status_code == 201
-    assert api.get("/api/v1/events/").status_code == 200
+    assert api.get("/api/v1/events/").status_code == 403
     assert api.get("/api/v1/response-policies/").status_code == 403
 
 

@@ -69,17 +69,9 @@ class Channel:
     list_limit: ClassVar[int] = 20
     # Screens pass channel classes to templates, which would otherwise call (instantiate) them.
     do_not_call_in_templates: ClassVar[bool] = True
-    # The editable parts of this kind's messages (see notifications.templating); each becomes a setting of the
-    # kind's form, empty meaning the default template file.
+    # The editable parts of this kind's messages (see notifications.templating); with the class decorated by
+    # notifications.forms.editable_messages, each becomes a setting of the kind's form, empty meaning the default.
     templates: ClassVar[tuple[TemplateSlot, ...]] = ()
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("templates") and cls.__dict__.get("form_class"):
-            # Imported here: the forms module imports the models, which a channel module may be imported beside.
-            from notifications.forms import with_templates
-
-            cls.form_class = with_templates(cls.form_class, cls)
 
     def __init__(self, integration: NotificationIntegration):
         self.integration = integration
@@ -138,9 +130,7 @@ class Channel:
     @classmethod
     def template_variables(cls, slot: TemplateSlot) -> dict[str, str]:
         """The documented names ``slot``'s template may read, with what each holds."""
-        from notifications.messages import TEMPLATE_VARIABLES
-
-        return TEMPLATE_VARIABLES
+        return templating.TEMPLATE_VARIABLES
 
     @classmethod
     def default_template(cls, slot: TemplateSlot) -> str:
@@ -148,20 +138,3 @@ class Channel:
         from django.template.loader import get_template
 
         return get_template(f"messages/{cls.kind}/{slot.file}").template.source.strip()
-
-    @classmethod
-    def check_template(cls, slot: TemplateSlot, source: str) -> None:
-        """Raise :class:`TemplateFailed` unless ``source`` is a usable template for ``slot``: it compiles, reads only
-        documented names and renders a test message and a sample notification."""
-        from notifications.messages import MessageContext
-        from notifications.models import NotificationIntegration
-
-        channel = cls(NotificationIntegration(name="Sample output", kind=cls.kind, config={}))
-        samples = [
-            channel.template_data(slot, context)
-            for context in (
-                MessageContext.preview(channel.integration),
-                MessageContext.sample(channel.integration, "t"),
-            )
-        ]
-        templating.check(source, slot.format, list(cls.template_variables(slot)), samples)

@@ -22,7 +22,7 @@ from django.core.validators import validate_email
 
 from notifications.channels.base import Channel, Delivery, Message, TransportError
 from notifications.channels.http import Address, connect, resolve_destination
-from notifications.forms import IntegrationForm, MultiEmailField, clean_host, secret_field
+from notifications.forms import IntegrationForm, MultiEmailField, clean_host, editable_messages, secret_field
 from notifications.messages import MessageContext
 from notifications.templating import TemplateSlot
 
@@ -178,6 +178,7 @@ def _mail_error(exc: Exception) -> TransportError:
     return TransportError(f"Sending mail failed: {exc.__class__.__name__}: {exc}")
 
 
+@editable_messages
 class EmailChannel(Channel):
     kind = "email"
     label = "Email"

@@ -7,7 +7,7 @@ from django.core.validators import URLValidator
 
 from notifications.channels import http
 from notifications.channels.base import Channel, Delivery, Message
-from notifications.forms import IntegrationForm, secret_field
+from notifications.forms import IntegrationForm, editable_messages, secret_field
 from notifications.messages import MessageContext
 from notifications.templating import TemplateSlot
 
@@ -28,6 +28,7 @@ class IncomingWebhookForm(IntegrationForm):
         return url
 
 
+@editable_messages
 class SlackChannel(Channel):
     kind = "slack"
     label = "Slack"

@@ -5,12 +5,14 @@ from __future__ import annotations
 from notifications.channels import http
 from notifications.channels.base import Channel, Delivery, Message
 from notifications.channels.slack import IncomingWebhookForm
+from notifications.forms import editable_messages
 from notifications.messages import MessageContext
 from notifications.templating import TemplateSlot
 
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 
 
+@editable_messages
 class TeamsChannel(Channel):
     kind = "teams"
     label = "Microsoft Teams"

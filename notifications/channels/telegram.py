@@ -11,7 +11,7 @@ from django import forms
 
 from notifications.channels import http
 from notifications.channels.base import Channel, Delivery, Message, TransportError
-from notifications.forms import IntegrationForm, secret_field, url_destination
+from notifications.forms import IntegrationForm, editable_messages, secret_field, url_destination
 from notifications.messages import MessageContext
 from notifications.templating import TemplateSlot
 
@@ -58,6 +58,7 @@ class TelegramForm(IntegrationForm):
         return (self.cleaned_data["api_base_url"] or DEFAULT_API_BASE_URL).rstrip("/")
 
 
+@editable_messages
 class TelegramChannel(Channel):
     kind = "telegram"
     label = "Telegram"

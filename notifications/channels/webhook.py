@@ -32,7 +32,7 @@ from events.models import EventType
 from notifications import templating
 from notifications.channels import http
 from notifications.channels.base import Channel, Delivery, Message, TransportError
-from notifications.forms import IntegrationForm, secret_field, url_destination
+from notifications.forms import IntegrationForm, editable_messages, secret_field, url_destination
 from notifications.messages import MessageContext, event_json
 from notifications.templating import TemplateFailed, TemplateSlot
 
@@ -299,6 +299,7 @@ class WebhookForm(IntegrationForm):
         return cleaned
 
 
+@editable_messages
 class WebhookChannel(Channel):
     kind = "webhook"
     label = "Webhook"

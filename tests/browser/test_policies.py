@@ -24,7 +24,7 @@ def outputs(transactional_db):
 
 @pytest.mark.django_db(transaction=True)
 def test_officer_adds_finds_disables_edits_and_deletes_a_policy(page, outputs):
-    UserFactory(username="officer", groups=["Security officer"])
+    UserFactory(username="officer", groups=["IS officer"])
     existing_policy("Staging malware", outputs[0])
     login(page, "officer", PASSWORD)
     page.goto("/policies/response/")
@@ -80,7 +80,7 @@ def test_officer_adds_finds_disables_edits_and_deletes_a_policy(page, outputs):
 
 @pytest.mark.django_db(transaction=True)
 def test_auditor_sees_policies_without_controls(page, outputs):
-    UserFactory(username="auditor", groups=["Auditor"])
+    UserFactory(username="auditor", groups=["IS auditor"])
     existing_policy("Staging malware", outputs[0])
     login(page, "auditor", PASSWORD)
     page.goto("/policies/response/")
@@ -95,7 +95,7 @@ def test_auditor_sees_policies_without_controls(page, outputs):
 
 @pytest.mark.django_db(transaction=True)
 def test_policy_form_and_toggle_work_without_javascript(browser, live_server, outputs):
-    UserFactory(username="officer", groups=["Security officer"])
+    UserFactory(username="officer", groups=["IS officer"])
     context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
     page = context.new_page()
     try:

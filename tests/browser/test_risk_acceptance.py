@@ -13,7 +13,7 @@ from tests.helpers import login
 
 @pytest.mark.django_db(transaction=True)
 def test_officer_accepts_from_the_event_page_finds_it_under_risk_acceptance_and_cancels_it(page):
-    UserFactory(username="officer", groups=["Security officer"])
+    UserFactory(username="officer", groups=["IS officer"])
     event = SecurityEventFactory(title="openssl: buffer overflow", finding_id="CVE-2024-3333")
     login(page, "officer", PASSWORD)
     page.goto(f"/events/{event.pk}/")

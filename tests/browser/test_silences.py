@@ -12,7 +12,7 @@ from tests.helpers import login
 
 @pytest.mark.django_db(transaction=True)
 def test_officer_silences_similar_events_from_an_event_page(page):
-    UserFactory(username="officer", groups=["Security officer"])
+    UserFactory(username="officer", groups=["IS officer"])
     event = SecurityEventFactory(finding_id="CVE-2026-4242", repository="shop/web", cluster="prod-eu")
     login(page, "officer", PASSWORD)
     page.goto(f"/events/{event.pk}/")
@@ -24,8 +24,11 @@ def test_officer_silences_similar_events_from_an_event_page(page):
     page.fill("#id_cluster", "prod-*")
     page.fill("#id_comment", "Patched image ships on Friday")
 
-    page.get_by_role("button", name="Preview").click()  # htmx swaps the preview section in place
+    page.evaluate("window.samePage = true")
+    page.get_by_role("button", name="Preview").click()
     expect(page.locator("#silence-preview [data-figure=events]")).to_have_text("1")
+    assert page.evaluate("window.samePage === true")  # htmx swapped the preview in place: no page load
+    expect(page.locator("#id_comment")).to_have_value("Patched image ships on Friday")
     assert not Silence.objects.exists()
 
     page.get_by_role("button", name="Create silence").click()

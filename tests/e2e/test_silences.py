@@ -70,5 +70,6 @@ def test_silence_mutes_and_expiring_it_lets_the_next_finding_through(api, pipeli
     second = report(api, "scan-2")
     (delivered,) = wait_for(lambda: http.received("/hook/"), what="the next finding's message")
     assert delivered["verified"] and [e["id"] for e in delivered["json"]["events"]] == [second]
-    sent = Notification.objects.get(status=NotificationStatus.SENT)
+    # The receiver answers before the worker records the delivery.
+    sent = wait_for(lambda: Notification.objects.filter(status=NotificationStatus.SENT).first(), what="the sent row")
     assert sent.muted_by == "" and list(sent.events.values_list("pk", flat=True)) == [second]

@@ -17,14 +17,14 @@ def scanner_api(scanner_user):
 
 @pytest.fixture
 def officer(db):
-    """A person in the seeded Security officer group (views and manages risks)."""
-    return UserFactory(username="officer", groups=["Security officer"])
+    """A person with the seeded IS officer role (views and manages risks)."""
+    return UserFactory(username="officer", groups=["IS officer"])
 
 
 @pytest.fixture
 def auditor(db):
     """A person in the seeded Auditor group (views risks, changes nothing)."""
-    return UserFactory(username="auditor", groups=["Auditor"])
+    return UserFactory(username="auditor", groups=["IS auditor"])
 
 
 @pytest.fixture

@@ -44,6 +44,7 @@ from tests.factories import (
     NotificationFactory,
     RiskAcceptanceFactory,
     ScopeFactory,
+    SilenceFactory,
     UserFactory,
     global_scope,
     make_batch,
@@ -186,6 +187,7 @@ def seed() -> dict[str, list[int]]:
         RiskAcceptanceFactory(finding_id="CVE-2024-4242", expires_at=None),
         RiskAcceptanceFactory(finding_id="CVE-2024-4343", cancelled_at=timezone.now(), cancelled_by_name="x"),
     ]
+    silence = SilenceFactory(matchers={"repository": "shop/*"}, policies=[policy.pk])
     AuditEntryFactory(object_id=str(policy.pk), object_repr=policy.name)
     AuditEntryFactory(action="create", object_type="integration", object_id=str(hook.pk), source="api")
     ids = {
@@ -196,6 +198,7 @@ def seed() -> dict[str, list[int]]:
         "notifications": [failed.pk, sent.pk],
         "audit": list(AuditEntry.objects.values_list("pk", flat=True)),
         "acceptances": [acceptance.pk for acceptance in acceptances],
+        "silences": [silence.pk],
     }
     # DELETE draws only from these: what may go (spares) and what must be refused (Global, in use).
     ids["deletable_scopes"] = [spare_scope.pk, global_.pk, prod.pk]
@@ -218,6 +221,7 @@ def config_toml(ids: dict[str, list[int]], role: str) -> str:
         "notifications": "/api/v1/notifications/{id}",
         "audit": "/api/v1/audit-log/{id}",
         "acceptances": "/api/v1/risk-acceptances/{id}",
+        "silences": "/api/v1/silences/{id}",
     }
     for name, prefix in prefixes.items():
         regex = "^" + prefix.replace("{", "\\\\{").replace("}", "\\\\}")
@@ -234,6 +238,10 @@ def config_toml(ids: dict[str, list[int]], role: str) -> str:
         '[[operations]]\ninclude-path-regex = "^/api/v1/response-policies/"\n'
         'parameters = { "body.scopes[*]" = { dictionary = "scopes", probability = 0.7 }, '
         '"body.notification_methods[*]" = { dictionary = "integrations", probability = 0.7 } }\n'
+    )
+    lines.append(
+        '[[operations]]\ninclude-path-regex = "^/api/v1/silences/"\n'
+        'parameters = { "body.policies[*]" = { dictionary = "policies", probability = 0.7 } }\n'
     )
     if role == "scanner":
         # A scanner may send and read events, nothing else: elsewhere every request is the same 403 before its

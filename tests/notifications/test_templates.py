@@ -12,6 +12,7 @@ from django.core import mail
 
 from kcs.models import AuditEntry
 from notifications.channels import CHANNELS, channel_for
+from notifications.forms import check_template
 from notifications.models import NotificationIntegration
 from tests.factories import make_batch, make_integration
 from tests.helpers import context_for, send
@@ -144,7 +145,7 @@ def test_every_default_template_passes_the_template_check_unchanged(kind):
     channel_class = CHANNELS[kind]
     assert channel_class.templates
     for slot in channel_class.templates:
-        channel_class.check_template(slot, channel_class.default_template(slot))
+        check_template(channel_class, slot, channel_class.default_template(slot))
 
 
 @pytest.mark.parametrize("kind", ["email", "telegram", "slack", "teams"])
@@ -201,6 +202,18 @@ def test_the_sandbox_has_no_way_out(admin_api, template, refused):
     answer = create(admin_api, "email", {"recipients": ["a@example.com"], "text_template": template})
     assert answer.status_code == 400
     assert refused in answer.json()["errors"]["config"]["text_template"][0]
+
+
+def test_a_slack_template_cannot_include_unescaped_text_or_cycle_it_out(fake_http, admin_api):
+    secrets = {"webhook_url": "https://hooks.slack.com/services/T/B/X"}
+    template = '{% for e in events %}{% include "messages/_event.txt" %}{% endfor %}'
+    answer = create(admin_api, "slack", {"message_template": template}, secrets)
+    assert answer.status_code == 400 and "include" in answer.json()["errors"]["config"]["message_template"][0]
+    hook = created(
+        admin_api, "slack", {"message_template": "{% for e in events %}{% cycle e.title 'x' %}{% endfor %}"}, secrets
+    )
+    send(hook, make_batch(1, title="<!channel>"))
+    assert fake_http.last["json"]["text"] == "&lt;!channel&gt;"
 
 
 def test_html_templates_cannot_turn_escaping_off(admin_api):

@@ -39,7 +39,7 @@ def assert_no_credentials(text: str) -> None:
 @pytest.fixture
 def auditor_api(django_user_model):
     user = django_user_model.objects.create_user("auditor", password="pw-auditor-123")
-    user.groups.add(Group.objects.get(name="Auditor"))
+    user.groups.add(Group.objects.get(name="IS auditor"))
     return token_client(user)
 
 

@@ -38,12 +38,12 @@ def outputs(db) -> dict[str, NotificationIntegration]:
 
 @pytest.fixture
 def officer(db):
-    return UserFactory(username="officer", groups=["Security officer"])
+    return UserFactory(username="officer", groups=["IS officer"])
 
 
 @pytest.fixture
 def auditor(db):
-    return UserFactory(username="auditor", groups=["Auditor"])
+    return UserFactory(username="auditor", groups=["IS auditor"])
 
 
 @pytest.fixture

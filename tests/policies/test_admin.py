@@ -265,7 +265,7 @@ def test_admin_row_switch_needs_a_post_with_csrf_and_the_change_right(client, ad
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(admin_user)
     assert strict.post(url, {"enabled": "0"}).status_code == 403
-    viewer = UserFactory(username="viewer", is_staff=True, groups=["Auditor"])
+    viewer = UserFactory(username="viewer", is_staff=True, groups=["IS auditor"])
     client.force_login(viewer)
     page = client.get(ADMIN).content.decode()
     assert "Nightly CVEs" in page and "/toggle/" not in page

@@ -204,7 +204,7 @@ def test_trace_needs_both_rights_and_an_existing_event(policies, client, django_
     assert client.get(f"/api/v1/events/{ev.pk}/decisions/").status_code in (401, 403)
     client.force_login(UserFactory(username="events-only", rights=["events.view_securityevent"]))
     assert client.get(f"/api/v1/events/{ev.pk}/decisions/").status_code == 403
-    client.force_login(UserFactory(username="officer2", groups=["Security officer"]))
+    client.force_login(UserFactory(username="officer2", groups=["IS officer"]))
     assert client.get(f"/api/v1/events/{ev.pk + 1000}/decisions/").status_code == 404
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from events.models import Severity
@@ -170,3 +172,19 @@ def test_rights_view_only_and_none(auditor_client, client):
     client.logout()
     assert client.get(LIST).status_code == 302  # to sign in
     assert Silence.objects.count() == 1 and silence.comment == Silence.objects.get().comment
+
+
+def test_list_costs_the_same_queries_for_3_or_25_silences(auditor_client, make_policy):
+    policy = make_policy("Prod criticals")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert auditor_client.get(LIST).status_code == 200
+        return len(captured)
+
+    for _ in range(3):
+        SilenceFactory(policies=[policy.pk])
+    few = queries()
+    for _ in range(22):
+        SilenceFactory(policies=[policy.pk])
+    assert queries() == few

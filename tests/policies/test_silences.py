@@ -164,6 +164,19 @@ def test_cached_index_is_rebuilt_when_a_silence_is_created_or_expired():
 
 
 @pytest.mark.django_db
+def test_a_pending_silence_mutes_once_its_start_has_come_without_any_change():
+    start = timezone.now() + timedelta(hours=1)
+    stored = silences.create_silence(
+        None, {"matchers": {"repository": "shop/*"}, "starts_at": start, "duration": "2h", "comment": "window"}
+    )
+    assert silence_index.get_index().matching(Event(), timezone.now()) == []
+    later = start + timedelta(minutes=1)
+    assert [s.id for s in silence_index.get_index(later).matching(Event(), later)] == [stored.pk]
+    after = start + timedelta(hours=3)
+    assert silence_index.get_index(after).matching(Event(), after) == []
+
+
+@pytest.mark.django_db
 def test_muting_load_hands_evaluation_the_silences():
     stored = SilenceFactory(matchers={"finding_id": "CVE-2026-1234"}, policies=[42])
     mute = muting.load(timezone.now()).reason(Event(id=1), 42, timezone.now())

@@ -1,18 +1,21 @@
-"""Make sure the superuser ``admin`` exists; print its password when it was generated."""
+"""Make sure the superuser ``admin`` exists, with the IS administrator role; print its password when it was
+generated."""
 
 from __future__ import annotations
-
-import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from kcs.env import persistent_secret
+from kcs.models import Role
+from kcs.passwords import generate_password
+
+ADMIN_ROLE = "ISADM"
 
 
 class Command(BaseCommand):
-    help = "Create the superuser 'admin' if missing (password: KCS_ADMIN_PASSWORD, else generated into var/)."
+    help = "Create the superuser 'admin' (IS administrator role) if missing (password: KCS_ADMIN_PASSWORD, else generated into var/)."
 
     def handle(self, *args, **options):
         User = get_user_model()
@@ -27,9 +30,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Admin login: admin ({hint})")
             return
         password = settings.KCS_ADMIN_PASSWORD or persistent_secret(
-            "KCS_ADMIN_PASSWORD", password_file, factory=lambda: secrets.token_urlsafe(12)
+            "KCS_ADMIN_PASSWORD", password_file, factory=generate_password
         )
-        User.objects.create_superuser("admin", "admin@localhost", password)
+        admin = User.objects.create_superuser("admin", "admin@localhost", password)
+        admin.groups.add(Role.objects.get(role_id=ADMIN_ROLE).group)
         if settings.KCS_ADMIN_PASSWORD:
             self.stdout.write("Admin login: admin / (the password in KCS_ADMIN_PASSWORD)")
         else:
