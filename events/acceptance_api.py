@@ -84,7 +84,7 @@ class RiskAcceptanceInputSerializer(PeriodSerializer):
     type = serializers.ChoiceField(choices=[kind.value for kind in ACCEPTABLE_TYPES])
     finding_id = serializers.CharField(max_length=255, help_text="CVE id, malware name, secret rule or check id")
     extent = serializers.ChoiceField(
-        choices=Extent.values,
+        choices=Extent.choices,
         help_text="image: registry + repository + digest (or tag when there is no digest); repository: every image "
         "of the repository; all: every image",
     )

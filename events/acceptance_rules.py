@@ -172,8 +172,8 @@ def check_period(data: Mapping, now: datetime, errors: Errors, *, required: bool
         return None
     if "period_days" in given:
         days = data["period_days"]
-        if isinstance(days, str) and days.strip().isdigit():
-            days = int(days)
+        if isinstance(days, str) and days.strip().isascii() and days.strip().isdigit() and len(days.strip()) <= 6:
+            days = int(days)  # a form's value; "²" is a digit too, and int() refuses thousands of digits
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= PERIOD_DAYS_MAX:
             _add(errors, "period_days", f"Must be a whole number of days from 1 to {PERIOD_DAYS_MAX}.")
             return None
@@ -226,7 +226,10 @@ def check_acceptance(data: Mapping, now: datetime) -> AcceptanceValues:
     if extent == Extent.IMAGE and not (place["digest"] or place["tag"]) and not {"digest", "tag"} & set(errors):
         _add(errors, "digest", "The extent “image” names the image: give its digest, or its tag when it has none.")
     reason = data.get("reason")
-    if not isinstance(reason, str) or not reason.strip():
+    if reason is not None and not isinstance(reason, str):
+        _add(errors, "reason", "Must be a string.")
+        reason = ""
+    elif not reason or not reason.strip():
         _add(errors, "reason", "A reason is required: say why the risk is accepted.")
         reason = ""
     else:

@@ -125,7 +125,11 @@ def _until(acceptance: RiskAcceptance) -> str:
 
 
 def _selected_events(values: list[str]) -> list[SecurityEvent]:
-    ids = {int(value) for value in values if value.isascii() and value.isdigit() and id_in_range(int(value))}
+    ids = {
+        int(value)
+        for value in values
+        if value.isascii() and value.isdigit() and len(value) <= 19 and id_in_range(int(value))
+    }
     return list(SecurityEvent.objects.filter(pk__in=ids).order_by("-id")[:MAX_SELECTED])
 
 

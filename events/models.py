@@ -172,6 +172,7 @@ class SecurityEvent(models.Model):
 
 # The threat types a person may accept the risk of (issue 9); any other type is refused naming this rule.
 ACCEPTABLE_TYPES = (EventType.VULNERABILITY, EventType.MALWARE, EventType.SENSITIVE_DATA, EventType.MISCONFIGURATION)
+ACCEPTABLE_TYPE_VALUES = [kind.value for kind in ACCEPTABLE_TYPES]
 # Malware at least this severe can never be accepted.
 MALWARE_NEVER_ACCEPTED_FROM = Severity.HIGH
 

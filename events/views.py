@@ -13,7 +13,7 @@ from events.acceptance_forms import AcceptForm
 from events.acceptance_index import covering_each
 from events.acceptance_rules import event_problem
 from events.filters import EventFilter
-from events.models import SecurityEvent
+from events.models import Extent, SecurityEvent
 from events.panels import panels_for
 from events.permissions import MANAGE_RISKS
 
@@ -81,5 +81,7 @@ class EventDetailView(EventAccessMixin, TemplateView):
             accept_refusal=event_problem(event),
         )
         if self.request.user.has_perm(MANAGE_RISKS) and context["accept_refusal"] is None:
-            context.update(accept_form=AcceptForm(), accept_events=[event])
+            # Without an image (a cluster's misconfiguration, say), every image is the extent that fits.
+            initial = {} if event.repository else {"extent": Extent.ALL}
+            context.update(accept_form=AcceptForm(initial=initial), accept_events=[event])
         return context

@@ -273,8 +273,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # <id:pk> in paths (kcs.converters): a row id, not any string.
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
-    # One enum of severity slugs (event filters, event input and output, a policy's threshold).
-    "ENUM_NAME_OVERRIDES": {"SeverityEnum": "events.models.Severity.slugs"},
+    # One enum of severity slugs (event filters, event input and output, a policy's threshold); the threat types a
+    # risk acceptance takes.
+    "ENUM_NAME_OVERRIDES": {
+        "SeverityEnum": "events.models.Severity.slugs",
+        "TypeEnum": "events.models.EventType",
+        "AcceptableTypeEnum": "events.models.ACCEPTABLE_TYPE_VALUES",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------------------------------

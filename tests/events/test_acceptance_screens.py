@@ -139,6 +139,11 @@ def test_bulk_accept_refuses_the_whole_selection_when_one_event_cannot_be_accept
     assert not RiskAcceptance.objects.exists()
 
 
+def test_event_ids_that_are_not_ids_select_nothing(officer_client):
+    page = officer_client.get("/events/accept/", {"event": ["9" * 5000, "²", "-1", "0", "x"]})
+    assert page.status_code == 200 and "No event selected" in page.content.decode()
+
+
 def test_accepting_needs_the_manage_right_and_a_csrf_token(auditor_client, officer):
     event = SecurityEventFactory()
     assert auditor_client.get("/events/accept/", {"event": event.pk}).status_code == 403

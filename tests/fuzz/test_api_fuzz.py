@@ -42,6 +42,7 @@ from tests.factories import (
     ApiTokenFactory,
     AuditEntryFactory,
     NotificationFactory,
+    RiskAcceptanceFactory,
     ScopeFactory,
     SilenceFactory,
     UserFactory,
@@ -181,6 +182,11 @@ def seed() -> dict[str, list[int]]:
         sent_at=timezone.now(),
         events=events[:1],
     )
+    acceptances = [
+        RiskAcceptanceFactory(finding_id=events[0].finding_id),
+        RiskAcceptanceFactory(finding_id="CVE-2024-4242", expires_at=None),
+        RiskAcceptanceFactory(finding_id="CVE-2024-4343", cancelled_at=timezone.now(), cancelled_by_name="x"),
+    ]
     silence = SilenceFactory(matchers={"repository": "shop/*"}, policies=[policy.pk])
     AuditEntryFactory(object_id=str(policy.pk), object_repr=policy.name)
     AuditEntryFactory(action="create", object_type="integration", object_id=str(hook.pk), source="api")
@@ -191,6 +197,7 @@ def seed() -> dict[str, list[int]]:
         "events": [event.pk for event in events],
         "notifications": [failed.pk, sent.pk],
         "audit": list(AuditEntry.objects.values_list("pk", flat=True)),
+        "acceptances": [acceptance.pk for acceptance in acceptances],
         "silences": [silence.pk],
     }
     # DELETE draws only from these: what may go (spares) and what must be refused (Global, in use).
@@ -213,6 +220,7 @@ def config_toml(ids: dict[str, list[int]], role: str) -> str:
         "policies": "/api/v1/response-policies/{id}",
         "notifications": "/api/v1/notifications/{id}",
         "audit": "/api/v1/audit-log/{id}",
+        "acceptances": "/api/v1/risk-acceptances/{id}",
         "silences": "/api/v1/silences/{id}",
     }
     for name, prefix in prefixes.items():

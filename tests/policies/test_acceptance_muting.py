@@ -73,6 +73,17 @@ def test_accepted_finding_is_muted_for_every_policy_and_the_rest_is_sent(officer
     assert {d.verdict for d in trace(accepted)} == {Verdict.ACCEPTED}
 
 
+def test_the_event_page_links_the_decision_to_the_acceptance(officer_client, officer_request, no_delivery):
+    make_policy("Crit", [make_integration("webhook")])
+    batch = make_batch(1)
+    event = batch.events.get()
+    acceptance = accept(officer_request, event.finding_id)
+    evaluation.evaluate_batch(str(batch.id))
+    page = officer_client.get(f"/events/{event.pk}/").content.decode()
+    assert f'href="/policies/risk-acceptance/{acceptance.pk}/">Risk acceptance #{acceptance.pk}</a>' in page
+    assert "The risk was accepted" in page
+
+
 def test_a_cancelled_acceptance_mutes_nothing(officer_request, no_delivery):
     make_policy("Crit", [make_integration("webhook")])
     batch = make_batch(1)
