@@ -49,6 +49,8 @@ def test_api_creates_a_role_with_its_rights_and_logs_it(isadm_api):
         ({"name": ""}, "name"),
         ({"name": "is officer"}, "name"),
         ({"rights": ["policies.view_responsepolicy", "kcs.fly_to_the_moon"]}, "rights"),
+        ({"rights": "policies.view_responsepolicy"}, "rights"),
+        ({"role_id": "R" * 33}, "role_id"),
     ],
 )
 def test_api_refuses_a_bad_role_naming_the_field_and_stores_nothing(isadm_api, change, field):

@@ -57,6 +57,8 @@ def test_api_creates_a_user_and_never_returns_the_password(isadm_api):
         ({"password": "Aa1-" + "x" * 69}, "password", "at most 72"),
         ({"roles": []}, "roles", "at least one role"),
         ({"roles": ["NOSUCH"]}, "roles", "No role"),
+        ({"roles": "ISOFF"}, "roles", "Expected a list"),
+        ({"is_active": "maybe"}, "is_active", "valid boolean"),
         ({"username": "bob"}, "username", "4–254"),
         ({"username": "bob smith"}, "username", "4–254"),
         ({"username": "ЮРИЙ"}, "username", "4–254"),
