@@ -65,6 +65,12 @@ class AuditAction(models.TextChoices):
     DELETE = "delete", "Deleted"
     TEST = "test", "Tested"
     RETRY = "retry", "Retried"
+    # Risk acceptances (events.acceptances)
+    ACCEPT = "accept", "Accepted"
+    EXTEND = "extend", "Extended"
+    CANCEL = "cancel", "Cancelled"
+    EXPIRE = "expire", "Expired"
+    # Sign-ins, tokens, alerts, refused ingest requests (kcs.signin, kcs.tokens, policies.alerts, kcs.refusals)
     SIGN_IN = "sign_in", "Signed in"
     SIGN_OUT = "sign_out", "Signed out"
     SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"

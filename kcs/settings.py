@@ -332,6 +332,8 @@ KCS_DELIVERY_SWEEP_INTERVAL = env_int("KCS_DELIVERY_SWEEP_INTERVAL", 10, minimum
 # Seconds a claim on a notification lasts unless its worker renews it (every third of it while the send is in
 # flight, notifications/lease.py); past it, a row in "sending" belongs to a dead worker and is taken over.
 KCS_DELIVERY_LEASE = env_int("KCS_DELIVERY_LEASE", 15, minimum=3)
+# Seconds between runs of the task that expires risk acceptances whose period ended (events/acceptances.py).
+KCS_ACCEPTANCE_EXPIRY_INTERVAL = env_int("KCS_ACCEPTANCE_EXPIRY_INTERVAL", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     # Each stage re-enqueues its own stragglers: batches never evaluated, notifications left pending or whose
     # worker died.
@@ -339,6 +341,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-delivery": {"task": "notifications.sweep", "schedule": float(KCS_DELIVERY_SWEEP_INTERVAL)},
     # Retention: delete what is older than KCS_RETENTION_DAYS / KCS_AUDIT_RETENTION_DAYS (policies/retention.py).
     "purge-expired": {"task": "policies.purge", "schedule": 3600.0},
+    # Risk acceptances whose period ended become risk_acceptance_expired events.
+    "expire-risk-acceptances": {
+        "task": "events.expire_acceptances",
+        "schedule": float(KCS_ACCEPTANCE_EXPIRY_INTERVAL),
+    },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fixup closes every database connection before and after each task unless this is set, which

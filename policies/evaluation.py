@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from events.models import SecurityEvent
+from events.models import EventBatch, SecurityEvent
 from events.services import EVALUATE_TASK
 from kcs.queueing import send_now
 from notifications import delivery
@@ -73,7 +73,6 @@ class EventRow:
 
 
 EVENT_ROW_FIELDS = [f.name for f in EventRow.__dataclass_fields__.values()]
-EVENT_COLUMNS = [SecurityEvent._meta.get_field(name).column for name in EVENT_ROW_FIELDS]
 
 
 @dataclass
@@ -142,31 +141,15 @@ def claim_fingerprints(
 
 
 def take_unevaluated(batch_id: str, now: datetime) -> list[EventRow]:
-    """Mark the batch's events not evaluated yet as evaluated at ``now`` and return them, in id order.
+    """Mark the batch evaluated at ``now`` and return its events in id order; none when it already was.
 
-    The rows stay locked until the caller's transaction ends, so a concurrent evaluation of the same batch waits
-    and then finds nothing. One ``UPDATE … RETURNING`` on PostgreSQL (this runs for every batch); elsewhere a
-    locking read, then the update.
+    The conditional update locks the batch row until the caller's transaction ends, so a concurrent evaluation of
+    the same batch waits, then finds it evaluated and takes nothing.
     """
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(SecurityEvent._meta.db_table)
-        columns = ", ".join(connection.ops.quote_name(column) for column in EVENT_COLUMNS)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET evaluated_at = %s WHERE batch_id = %s AND evaluated_at IS NULL "
-                f"RETURNING {columns}",
-                [now, batch_id],
-            )
-            return sorted((EventRow(*row) for row in cursor.fetchall()), key=lambda event: event.id)
-    events = [
-        EventRow(**row)
-        for row in SecurityEvent.objects.select_for_update()
-        .filter(batch_id=batch_id, evaluated_at__isnull=True)
-        .order_by("id")
-        .values(*EVENT_ROW_FIELDS)
-    ]
-    SecurityEvent.objects.filter(pk__in=[event.id for event in events]).update(evaluated_at=now)
-    return events
+    if not EventBatch.objects.filter(pk=batch_id, evaluated_at__isnull=True).update(evaluated_at=now):
+        return []
+    rows = SecurityEvent.objects.filter(batch_id=batch_id).order_by("id").values_list(*EVENT_ROW_FIELDS)
+    return [EventRow(*row) for row in rows]
 
 
 def link_events(pairs: list[tuple[int, int]]) -> None:
@@ -286,10 +269,9 @@ def sweep(now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     batch_ids = list(
-        SecurityEvent.objects.filter(evaluated_at__isnull=True, received_at__lt=now - EVALUATION_GRACE)
+        EventBatch.objects.filter(evaluated_at__isnull=True, received_at__lt=now - EVALUATION_GRACE)
         .order_by()
-        .values_list("batch_id", flat=True)
-        .distinct()[:SWEEP_LIMIT]
+        .values_list("id", flat=True)[:SWEEP_LIMIT]
     )
     for batch_id in batch_ids:
         send_now(EVALUATE_TASK, str(batch_id))

@@ -64,7 +64,8 @@ def celery_eager(request):
 
 
 def restore_migration_data() -> None:
-    """Re-create what data migrations seed (Global scope, groups): a transactional test's flush removed it."""
+    """Re-create what data migrations seed (Global scope, groups and their rights): a transactional test's flush
+    removed it."""
     import importlib
 
     from django.apps import apps
@@ -76,6 +77,8 @@ def restore_migration_data() -> None:
         for module, function in (
             ("policies.migrations.0003_seed_groups", "seed_groups"),
             ("events.migrations.0002_scanner_group", "seed_group"),
+            ("policies.migrations.0004_silences", "grant_silence_rights"),
+            ("events.migrations.0005_risk_acceptance", "grant_rights"),
         ):
             getattr(importlib.import_module(module), function)(apps, None)
     finally:
@@ -161,9 +164,11 @@ def migration_data(request):
 
 @pytest.fixture(autouse=True)
 def fresh_policy_index(monkeypatch):
-    """Each test starts without a compiled policy index: the revision counter is rolled back with the test's
-    transaction, so the next test may reach the same number with different policies."""
+    """Each test starts without a compiled policy index or risk acceptance index: the revisions are rolled back
+    with the test's transaction, so the next test may reach the same number with different rows."""
     monkeypatch.setattr("policies.index_cache._cached", None)
+    monkeypatch.setattr("policies.silence_index._cached", None)
+    monkeypatch.setattr("events.acceptance_index._cached", None)
 
 
 @pytest.fixture(autouse=True)
