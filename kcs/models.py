@@ -70,6 +70,7 @@ class AuditAction(models.TextChoices):
     EXTEND = "extend", "Extended"
     CANCEL = "cancel", "Cancelled"
     EXPIRE = "expire", "Expired"
+    # Sign-ins, tokens, alerts, refused ingest requests (kcs.signin, kcs.tokens, policies.alerts, kcs.refusals)
     SIGN_IN = "sign_in", "Signed in"
     SIGN_OUT = "sign_out", "Signed out"
     SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
