@@ -212,12 +212,12 @@ def test_every_screen_fits_the_width_and_passes_axe(browser, live_server, screen
     visited: list[str] = []
     try:
         login(page, "admin", PASSWORD)
-        urls = [
-            route.url(screen_objects)
+        screens = [
+            (route.name, route.url(screen_objects))
             for route in screen_routes()
             if route.name in SCREEN_PARAMETERS or not route.parameters
         ]
-        for url in [*urls, *ADMIN_SCREENS]:
+        for name, url in [*screens, *((f"admin{url}", url) for url in ADMIN_SCREENS)]:
             answer = page.goto(url, wait_until="load")
             page.wait_for_load_state("load")
             content_type = answer.headers.get("content-type", "") if answer else ""
@@ -231,9 +231,9 @@ def test_every_screen_fits_the_width_and_passes_axe(browser, live_server, screen
                 if problem:
                     problems.append(f"{url}: {problem}")
             if shots:
-                name = re.sub(r"[^a-z0-9]+", "-", url.strip("/").lower()) or "home"
                 Path(shots).mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=f"{shots}/{name}-{viewport['width']}.png", full_page=True)
+                slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "home"
+                page.screenshot(path=f"{shots}/{slug}-{viewport['width']}.png", full_page=True)
     finally:
         context.close()
     assert "/events/" in visited and "/admin/" in visited, visited
