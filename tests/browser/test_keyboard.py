@@ -4,6 +4,9 @@ switching it off and on, deleting it, and opening the folded navigation menu on 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
@@ -121,6 +124,9 @@ def test_phone_navigation_folds_into_a_menu_that_the_keyboard_opens_without_java
         expect(page.get_by_role("checkbox", name="Menu")).to_be_focused()
         page.keyboard.press("Space")
         expect(links.get_by_role("link", name="Notifications")).to_be_visible()
+        if shots := os.environ.get("KCS_SCREENSHOTS"):
+            Path(shots).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=f"{shots}/menu-open-390.png")
         tab_to(page, 'nav a[href="/notifications/"]')
         page.keyboard.press("Enter")
         page.wait_for_url("**/notifications/")
