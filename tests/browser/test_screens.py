@@ -217,6 +217,9 @@ def test_every_screen_fits_the_width_and_passes_axe(browser, live_server, screen
     problems: list[str] = []
     visited: list[str] = []
     try:
+        # The sign-in page as a signed-out visitor sees it (the walk below sees it signed in).
+        page.goto("/login/", wait_until="load")
+        problems.extend(f"/login/ (signed out): {p}" for p in (overflow(page), severe_violations(axe, page)) if p)
         login(page, "admin", PASSWORD)
         routes = screen_routes()
         problems.extend(problem for route in routes if (problem := unfilled(route)))
