@@ -203,6 +203,7 @@ class NotificationSerializer(serializers.ModelSerializer):
             "integration_name",
             "batch",
             "status",
+            "muted_by",
             "attempts",
             "next_attempt_at",
             "last_error",
