@@ -18,8 +18,11 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.contrib.auth.tokens import default_token_generator
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from notifications.models import NotificationStatus
 from tests.factories import (
@@ -29,8 +32,10 @@ from tests.factories import (
     NotificationFactory,
     NotificationIntegrationFactory,
     ResponsePolicyFactory,
+    RiskAcceptanceFactory,
     ScopeFactory,
     SecurityEventFactory,
+    SilenceFactory,
     UserFactory,
 )
 from tests.helpers import login
@@ -56,6 +61,14 @@ SCREEN_PARAMETERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "policies:response-delete": lambda o: {"pk": o["policy"].pk},
     "policies:scope-edit": lambda o: {"pk": o["scope"].pk},
     "policies:scope-delete": lambda o: {"pk": o["scope"].pk},
+    "policies:silence-detail": lambda o: {"pk": o["silence"].pk},
+    "policies:silence-edit": lambda o: {"pk": o["silence"].pk},
+    "policies:silence-expire": lambda o: {"pk": o["silence"].pk},
+    "events:acceptance-detail": lambda o: {"pk": o["acceptance"].pk},
+    "password_reset_confirm": lambda o: {
+        "uidb64": urlsafe_base64_encode(force_bytes(o["user"].pk)),
+        "token": default_token_generator.make_token(o["user"]),
+    },
 }
 
 
@@ -168,7 +181,17 @@ def screen_objects(transactional_db) -> dict[str, Any]:
         object_repr=policy.name,
         changes={"enabled": [True, False], "description": ["", policy.description]},
     )
+    silence = SilenceFactory(
+        matchers={"finding_id": "CVE-2023-0286", "repository": "platform-team/*"},
+        comment="Vendor fix scheduled for the next release of the payments service backend.",
+        policies=[policy.pk],
+    )
+    acceptance = RiskAcceptanceFactory(
+        finding_id=event.finding_id, repository=long_repository, reason="Not reachable: the service never parses X.400."
+    )
     return {
+        "silence": silence,
+        "acceptance": acceptance,
         "scope": scope,
         "integration": integration,
         "policy": policy,
