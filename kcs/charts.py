@@ -151,10 +151,13 @@ def _n(value: float) -> str:
 
 
 def render(chart: Chart, chart_id: str, title: str, description: str) -> SafeString:
-    """The chart as an ``<svg role="img">`` named by its title and description, each bar a link with a tooltip,
-    followed by the legend (stacked charts). Every text is escaped."""
+    """The chart as an ``<svg role="group">`` named by its title and description, each bar a link named and
+    tooltipped by its figure, followed by the legend (stacked charts). Every text is escaped.
+
+    A group, not an image: an image's content is presentational, so the links inside it would be controls nested in
+    a non-interactive image (axe: nested-interactive), unreachable for screen readers."""
     parts = [
-        f'<svg class="chart" viewBox="0 0 {chart.width} {chart.height}" width="100%" role="img" '
+        f'<svg class="chart" viewBox="0 0 {chart.width} {chart.height}" width="100%" role="group" '
         f'aria-labelledby="{chart_id}-title {chart_id}-desc" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{chart_id}-title">{escape(title)}</title><desc id="{chart_id}-desc">{escape(description)}</desc>',
     ]
@@ -167,7 +170,7 @@ def render(chart: Chart, chart_id: str, title: str, description: str) -> SafeStr
         )
     for bar in chart.bars:
         parts.append(
-            f'<a href="{escape(bar.href)}"><rect class="{escape(bar.css_class)}" x="{_n(bar.x)}" y="{_n(bar.y)}" '
+            f'<a href="{escape(bar.href)}" aria-label="{escape(bar.title)}"><rect class="{escape(bar.css_class)}" x="{_n(bar.x)}" y="{_n(bar.y)}" '
             f'width="{_n(bar.width)}" height="{_n(bar.height)}"><title>{escape(bar.title)}</title></rect></a>'
         )
     for tick in chart.x_ticks:

@@ -56,7 +56,7 @@ def sign_in_by_keyboard(page, username: str) -> None:
 @pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "no-js"])
 @pytest.mark.django_db(transaction=True)
 def test_officer_adds_toggles_and_deletes_a_policy_with_the_keyboard_alone(browser, live_server, javascript):
-    UserFactory(username="officer", groups=["Security officer"])
+    UserFactory(username="officer", groups=["IS officer"])
     NotificationIntegrationFactory(name="SOC mailbox", kind="email")
     context = open_context(browser, live_server, javascript=javascript)
     page = context.new_page()
@@ -111,7 +111,7 @@ def test_officer_adds_toggles_and_deletes_a_policy_with_the_keyboard_alone(brows
 
 @pytest.mark.django_db(transaction=True)
 def test_phone_navigation_folds_into_a_menu_that_the_keyboard_opens_without_javascript(browser, live_server):
-    UserFactory(username="auditor", groups=["Auditor"])
+    UserFactory(username="auditor", groups=["IS auditor"])
     context = open_context(browser, live_server, javascript=False, width=390)
     page = context.new_page()
     try:
@@ -144,7 +144,7 @@ def test_phone_navigation_folds_into_a_menu_that_the_keyboard_opens_without_java
 
 @pytest.mark.django_db(transaction=True)
 def test_skip_link_moves_the_keyboard_past_the_navigation(browser, live_server):
-    UserFactory(username="auditor", groups=["Auditor"])
+    UserFactory(username="auditor", groups=["IS auditor"])
     context = open_context(browser, live_server, javascript=True)
     page = context.new_page()
     try:

@@ -18,12 +18,16 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from events import insight
+from events.models import Image
+from kcs.models import Role
 from notifications.models import NotificationStatus
 from tests.factories import (
     PASSWORD,
@@ -65,6 +69,11 @@ SCREEN_PARAMETERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "policies:silence-edit": lambda o: {"pk": o["silence"].pk},
     "policies:silence-expire": lambda o: {"pk": o["silence"].pk},
     "events:acceptance-detail": lambda o: {"pk": o["acceptance"].pk},
+    "events:image-detail": lambda o: {"pk": o["image"].pk},
+    "access-user-edit": lambda o: {"pk": o["colleague"].pk},
+    "access-user-delete": lambda o: {"pk": o["colleague"].pk},
+    "access-role-edit": lambda o: {"pk": o["role"].pk},
+    "access-role-delete": lambda o: {"pk": o["role"].pk},
     "password_reset_confirm": lambda o: {
         "uidb64": urlsafe_base64_encode(force_bytes(o["user"].pk)),
         "token": default_token_generator.make_token(o["user"]),
@@ -189,7 +198,14 @@ def screen_objects(transactional_db) -> dict[str, Any]:
     acceptance = RiskAcceptanceFactory(
         finding_id=event.finding_id, repository=long_repository, reason="Not reachable: the service never parses X.400."
     )
+    insight.rebuild()  # the image its event reports (factories store events without the ingest service)
+    role_group = Group.objects.create(name="Payments team reviewers")
+    role = Role.objects.create(group=role_group, role_id="PAYREV", description="Reviews the payments team's findings.")
+    colleague = UserFactory(username="platform.engineer@example.com", groups=["IS officer", role_group.name])
     return {
+        "image": Image.objects.get(repository=long_repository),
+        "role": role,
+        "colleague": colleague,
         "silence": silence,
         "acceptance": acceptance,
         "scope": scope,
