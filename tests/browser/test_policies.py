@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from events.models import Severity
 from policies.models import ResponsePolicy
-from tests.factories import PASSWORD, NotificationIntegrationFactory, ResponsePolicyFactory, UserFactory
+from tests.factories import PASSWORD, NotificationIntegrationFactory, ResponsePolicyFactory, UserFactory, make_batch
 from tests.helpers import login
 
 
@@ -113,3 +117,26 @@ def test_policy_form_and_toggle_work_without_javascript(browser, live_server, ou
         assert not ResponsePolicy.objects.get(name="No-JS policy").enabled
     finally:
         context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_preview_on_the_form_shows_what_the_draft_would_have_done(page, outputs):
+    """Three stored critical CVEs of the last days and one low one: the draft for criticals matches three, sends
+    one message per output and batch, lists them among the worst, and nothing is saved."""
+    UserFactory(username="officer", groups=["IS officer"])
+    make_batch(3, severity=Severity.CRITICAL, received_at=timezone.now() - timedelta(days=2))
+    make_batch(1, severity=Severity.LOW, received_at=timezone.now() - timedelta(days=1))
+    login(page, "officer", PASSWORD)
+    page.goto("/policies/response/add/")
+    page.fill("#id_name", "Criticals, dry run")
+    page.select_option("#id_trigger", "critical_vulnerabilities")
+    page.select_option("#id_min_severity", "4")
+    page.select_option("#id_methods-0-kind", "email")
+    page.select_option("#id_methods-0-integration", label="SOC mailbox")
+    page.select_option("#id_preview_days", "7")
+    page.get_by_role("button", name="Preview").click()
+    results = page.locator(".preview-results")
+    expect(results.locator('[data-figure="events_matched"]')).to_have_text("3")
+    expect(results.locator('[data-figure="notifications"]')).to_have_text("1")
+    expect(results.locator(".worst-events li")).to_have_count(3)
+    assert not ResponsePolicy.objects.filter(name="Criticals, dry run").exists()
