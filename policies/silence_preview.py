@@ -8,46 +8,18 @@ which of those events a policy of the silence acted on: only those would have be
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Q
 
 from events.models import SecurityEvent, Severity
+from policies.evaluation import EVENT_ROW_FIELDS, EventRow
 from policies.index_cache import get_index
 from policies.preview import _sql_regex
 from policies.silence_index import CompiledSilence
 from policies.silence_rules import GLOB_FIELDS
 
 PREVIEW_DAYS = 7
-ROW_FIELDS = (
-    "type",
-    "severity",
-    "cluster",
-    "namespace",
-    "registry",
-    "repository",
-    "tag",
-    "digest",
-    "finding_id",
-    "source",
-    "title",
-)
-
-
-@dataclass(slots=True)
-class _Row:
-    type: str
-    severity: int
-    cluster: str
-    namespace: str
-    registry: str
-    repository: str
-    tag: str
-    digest: str
-    finding_id: str
-    source: str
-    title: str
 
 
 def _narrowed(matchers: dict[str, str], since: datetime) -> Q:
@@ -73,10 +45,10 @@ def would_have_muted(matchers: dict[str, str], policy_ids: list[int], now: datet
     muted. Matchers must be valid (:func:`policies.silence_rules.check_matchers`)."""
     silence = CompiledSilence.build(0, matchers, policy_ids, now, now)
     index = get_index()
-    rows = SecurityEvent.objects.filter(_narrowed(matchers, now - timedelta(days=days))).values_list(*ROW_FIELDS)
+    rows = SecurityEvent.objects.filter(_narrowed(matchers, now - timedelta(days=days))).values_list(*EVENT_ROW_FIELDS)
     events = muted = 0
     for values in rows.iterator(chunk_size=5000):
-        row = _Row(*values)
+        row = EventRow(*values)  # the fields evaluation matches and mutes on
         if not silence.holds(row):
             continue
         events += 1
