@@ -125,11 +125,13 @@ class SilenceIndex:
         self.revision = revision
         self.built_at = built_at
         self.silences = sorted(silences, key=lambda s: s.id)
-        self.always: list[CompiledSilence] = []
+        # Silences without literal text are tested for every event of their type (or of any type, without one):
+        # filed by type, an event skips those of other types without testing them.
+        self.always: dict[str | None, list[CompiledSilence]] = {}
         self.by_prefix: dict[str, dict[str, list[CompiledSilence]]] = {}
         for silence in self.silences:
             if silence.key is None:
-                self.always.append(silence)
+                self.always.setdefault(silence.type, []).append(silence)
             else:
                 attribute, prefix = silence.key
                 self.by_prefix.setdefault(attribute, {}).setdefault(prefix, []).append(silence)
@@ -144,7 +146,8 @@ class SilenceIndex:
 
     def matching(self, event: Any, now: datetime) -> list[CompiledSilence]:
         """The silences active at ``now`` whose matchers all hold for ``event``, oldest first."""
-        found = [s for s in self.always if s.active_at(now) and s.holds(event)]
+        found = [s for s in self.always.get(event.type, ()) if s.active_at(now) and s.holds(event)]
+        found += [s for s in self.always.get(None, ()) if s.active_at(now) and s.holds(event)]
         for attribute, table in self.by_prefix.items():
             value = (getattr(event, attribute) or "").lower()
             for length in self.lengths[attribute]:
