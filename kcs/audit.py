@@ -2,15 +2,42 @@
 
 Call :func:`record` from services (not views) inside the same transaction as the change, so a change and its log
 entry are stored together or not at all. ``request`` gives the actor, the source (screen/API/admin) and the address.
+Many entries at once (one per notification made, say) go through :func:`record_many`.
+
+Listeners: an app above this layer that must act on every entry (the SIEM stream of :mod:`notifications.siem`)
+registers a callable with :func:`add_listener` in its ``AppConfig.ready()``. Every listener is called with the new
+entries inside the transaction that writes them, so whatever it stores (an outbox row) commits or rolls back with
+the entry; it must be cheap and must not send anything itself (schedule that with ``transaction.on_commit``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 
 from kcs.models import AuditAction, AuditEntry, AuditSource
+
+AuditListener = Callable[[Sequence[AuditEntry]], None]
+_listeners: list[AuditListener] = []
+
+
+def add_listener(listener: AuditListener) -> None:
+    """Call ``listener(entries)`` with every batch of entries written from now on (idempotent)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def remove_listener(listener: AuditListener) -> None:
+    """Stop calling ``listener`` (for tests)."""
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+def _written(entries: Sequence[AuditEntry]) -> None:
+    for listener in list(_listeners):
+        listener(entries)
 
 
 def source_of(request) -> str:
@@ -43,7 +70,7 @@ def record(
     user = getattr(request, "user", None)
     if user is not None and not user.is_authenticated:
         user = None
-    return AuditEntry.objects.create(
+    entry = AuditEntry(
         actor=user,
         actor_name=user.get_username() if user else "system",
         action=action,
@@ -54,6 +81,21 @@ def record(
         source=source_of(request),
         ip_address=client_ip(request),
     )
+    # One transaction (joining the caller's when there is one): the entry and what the listeners store go together.
+    with transaction.atomic(savepoint=False):
+        entry.save(force_insert=True)
+        _written([entry])
+    return entry
+
+
+def record_many(entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+    """Store unsaved ``entries`` in one statement and tell the listeners; for writers of many entries at once."""
+    if not entries:
+        return []
+    with transaction.atomic(savepoint=False):
+        stored = AuditEntry.objects.bulk_create(entries)
+        _written(stored)
+    return stored
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:

@@ -1,0 +1,187 @@
+"""How a security event log entry reads as a CEF record: signature ID, name, severity and the extension values.
+
+Signature IDs follow the families a container-security SIEM integration uses:
+
+- ``ADM-nnn`` administration: changes to policies, scopes, integrations, tokens… by action: 001 created,
+  002 changed, 003 enabled, 004 disabled, 005 deleted, 006 tested, 007 retried, 099 anything else;
+- ``CVE-``, ``MLW-``, ``SD-``, ``MS-nnn``: a risk acceptance of a vulnerability, malware, sensitive data or a
+  misconfiguration, and its expiry: 001 accepted, 002 changed, 003 revoked (deleted), 004 expired, 099 else;
+  a risk acceptance of any other finding type is administration (``ADM``);
+- ``PLC-001``: a response policy's alert (an entry of object type ``alert`` — or a created ``notification`` —
+  logged for each notification a policy made).
+
+Extension keys: ``suser`` (who), ``src`` (their address), ``fname`` (the object or image concerned),
+``flexString1``/``flexString2`` (policy type and policy name, labelled), ``outcome`` (Success/Failure), and
+``rt``, ``externalId`` (the entry's id: the same on every redelivery, for the SIEM to drop duplicates), ``cat``,
+``act``, ``msg``. The record's text comes from ``templates/messages/syslog/audit.cef``.
+
+What an entry must carry: an alert's policy name and trigger are read from its ``changes`` (``policy_name`` or
+``policy``, ``trigger_label`` or ``trigger``, ``image``, ``severity``; a ``[old, new]`` pair counts as its new value)
+and otherwise from the notification its ``object_id`` names; a risk acceptance's finding type from ``changes``
+(``type``, ``event_type`` or ``finding_type``) or the start of its name (``CVE-…``); its expiry is action ``expire``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from events.models import EventType, Severity
+from kcs.models import AuditAction, AuditEntry
+
+ADM_NUMBERS = {
+    AuditAction.CREATE: "001",
+    AuditAction.UPDATE: "002",
+    AuditAction.ENABLE: "003",
+    AuditAction.DISABLE: "004",
+    AuditAction.DELETE: "005",
+    AuditAction.TEST: "006",
+    AuditAction.RETRY: "007",
+}
+ACCEPTANCE_FAMILIES = {
+    EventType.VULNERABILITY: "CVE",
+    EventType.MALWARE: "MLW",
+    EventType.SENSITIVE_DATA: "SD",
+    EventType.MISCONFIGURATION: "MS",
+}
+ACCEPTANCE_NUMBERS = {"create": "001", "update": "002", "delete": "003", "expire": "004", "expired": "004"}
+ACCEPTANCE_NAMES = {
+    "001": "Risk accepted",
+    "002": "Risk acceptance changed",
+    "003": "Risk acceptance revoked",
+    "004": "Risk acceptance expired",
+    "099": "Risk acceptance",
+}
+ALERT_TYPES = {"alert", "alerts", "policy alert"}
+POLICY_TYPES = {"response policy"}
+POLICY_TYPE = "Response policy"
+# CEF severity (0-10) of administration records: deletes and switching things off matter more than the rest.
+ADM_SEVERITY = {AuditAction.DELETE: 5, AuditAction.DISABLE: 5}
+_CEF_SEVERITY = {0: 0, 1: 1, 2: 3, 3: 5, 4: 8, 5: 10}  # as event records: unknown=0 … critical=10
+
+
+@dataclass(frozen=True)
+class AlertFacts:
+    """What the notification behind an alert entry says, when the entry does not."""
+
+    policy_name: str = ""
+    trigger: str = ""
+    trigger_label: str = ""
+    image: str = ""
+    severity: int | None = None  # our severity value (0-5) of its worst event
+
+
+def new_value(changes: dict[str, Any], *keys: str) -> Any:
+    """The first of ``keys`` present in ``changes``; a ``[old, new]`` pair counts as its new value (its old one
+    for a deletion, whose new value is empty)."""
+    for key in keys:
+        if key in changes:
+            value = changes[key]
+            if isinstance(value, list) and len(value) == 2:
+                value = value[1] if value[1] not in (None, "") else value[0]
+            if value not in (None, ""):
+                return value
+    return None
+
+
+def is_alert(entry: AuditEntry) -> bool:
+    kind = entry.object_type.lower()
+    return kind in ALERT_TYPES or (kind == "notification" and entry.action == AuditAction.CREATE)
+
+
+def _acceptance_family(entry: AuditEntry) -> str | None:
+    if "acceptance" not in entry.object_type.lower():
+        return None
+    changes = entry.changes if isinstance(entry.changes, dict) else {}
+    kind = new_value(changes, "type", "event_type", "finding_type")
+    if kind in ACCEPTANCE_FAMILIES:
+        return ACCEPTANCE_FAMILIES[kind]
+    name = entry.object_repr.upper()
+    for prefix, family in (("CVE-", "CVE"), ("GHSA-", "CVE")):
+        if name.startswith(prefix):
+            return family
+    return None
+
+
+def _severity_slug_value(value: Any) -> int | None:
+    if isinstance(value, int):
+        return value
+    for severity in Severity:
+        if str(value).lower() == severity.slug:
+            return int(severity)
+    return None
+
+
+def record_fields(entry: AuditEntry, alert: AlertFacts | None = None) -> dict[str, Any]:
+    """The template context of ``entry``'s CEF record (``alert``: facts of the notification behind an alert)."""
+    changes = entry.changes if isinstance(entry.changes, dict) else {}
+    action = str(entry.action)
+    try:
+        action_label = AuditAction(action).label
+    except ValueError:
+        action_label = action.replace("_", " ").capitalize()
+    outcome = "Success"
+    if (action == AuditAction.TEST and new_value(changes, "last_test_ok") is False) or "fail" in action:
+        outcome = "Failure"
+    fields: dict[str, Any] = {
+        "entry": entry,
+        "action": action,
+        "action_label": action_label,
+        "suser": entry.actor_name,
+        "src": entry.ip_address or "",
+        "fname": entry.object_repr,
+        "policy_type": "",
+        "policy_name": "",
+        "trigger": "",
+        "changed": sorted(changes) if action == AuditAction.UPDATE else [],
+        "outcome": outcome,
+        "rt": int(entry.timestamp.timestamp() * 1000),
+    }
+    family = _acceptance_family(entry)
+    if is_alert(entry):
+        alert = alert or AlertFacts()
+        severity = _severity_slug_value(new_value(changes, "severity", "worst_severity"))
+        if severity is None:
+            severity = alert.severity
+        fields.update(
+            signature="PLC-001",
+            name="Policy alert",
+            category="Policies",
+            severity=_CEF_SEVERITY.get(severity, 7) if severity is not None else 7,
+            policy_type=POLICY_TYPE,
+            policy_name=new_value(changes, "policy_name", "policy") or alert.policy_name,
+            trigger=new_value(changes, "trigger_label", "trigger") or alert.trigger_label or alert.trigger,
+            fname=new_value(changes, "image") or alert.image or entry.object_repr,
+        )
+        if not isinstance(fields["policy_name"], str):  # "policy" given as an id
+            fields["policy_name"] = alert.policy_name or str(fields["policy_name"])
+    elif family is not None:
+        number = ACCEPTANCE_NUMBERS.get(action, "099")
+        fields.update(
+            signature=f"{family}-{number}",
+            name=ACCEPTANCE_NAMES[number],
+            category="Risk acceptance",
+            severity={"001": 5, "004": 6}.get(number, 3),
+            fname=new_value(changes, "image", "artifact", "repository") or entry.object_repr,
+        )
+    else:
+        fields.update(
+            signature=f"ADM-{ADM_NUMBERS.get(action, '099')}",
+            name=f"{entry.object_type.capitalize()} {action_label.lower()}",
+            category="Administration",
+            severity=6 if outcome == "Failure" else ADM_SEVERITY.get(action, 3),
+        )
+        if entry.object_type.lower() in POLICY_TYPES:
+            fields.update(policy_type=POLICY_TYPE, policy_name=entry.object_repr)
+    return fields
+
+
+def syslog_severity(cef_severity: int) -> int:
+    """The syslog severity of a record from its CEF severity: notice, warning, error or critical."""
+    if cef_severity <= 3:
+        return 5
+    if cef_severity <= 6:
+        return 4
+    if cef_severity <= 8:
+        return 3
+    return 2
