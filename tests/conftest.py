@@ -164,6 +164,7 @@ def fresh_policy_index(monkeypatch):
     """Each test starts without a compiled policy index: the revision counter is rolled back with the test's
     transaction, so the next test may reach the same number with different policies."""
     monkeypatch.setattr("policies.index_cache._cached", None)
+    monkeypatch.setattr("notifications.siem._cached", None)  # the SIEM outputs, cached the same way
 
 
 def _is_transactional(request) -> bool:
