@@ -424,3 +424,112 @@ def test_enabling_a_siem_output_streams_from_its_own_enable_entry(allow_private,
     assert answer.status_code == 200
     (record,) = received.wait(1)
     assert "|ADM-003|Notification integration enabled|" in record and "fname=SIEM " in record
+
+
+# --- settings, screens and the API --------------------------------------------------------------------------------------
+def test_an_api_client_that_leaves_settings_out_gets_a_siem_output_that_streams_the_log(admin_api):
+    answer = admin_api.post(
+        f"{API}/integrations/",
+        {"name": "QRadar", "kind": "syslog", "config": {"host": "siem.example.com", "port": 6514, "protocol": "tls"}},
+        format="json",
+    )
+    assert answer.status_code == 201, answer.json()
+    config = answer.json()["config"]
+    assert config["protocol"] == "tls" and config["format"] == "rfc5424" and config["tcp_framing"] == "newline"
+    assert config["tls_verify"] is True and config["security_log"] is True and config["security_events"] is False
+
+
+def test_a_ca_certificate_that_is_not_pem_is_refused_naming_the_field(admin_api):
+    answer = admin_api.post(
+        f"{API}/integrations/",
+        {
+            "name": "Bad CA",
+            "kind": "syslog",
+            "config": {"host": "siem.example.com", "port": 6514, "protocol": "tls", "ca_certificate": "not a cert"},
+        },
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert "PEM" in answer.json()["errors"]["config"]["ca_certificate"][0]
+    assert not Notification.objects.exists() and not AuditEntry.objects.filter(object_repr="Bad CA").exists()
+
+    broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"
+    answer = admin_api.post(
+        f"{API}/integrations/",
+        {"name": "Bad CA", "kind": "syslog", "config": {"host": "s.example.com", "port": 1, "ca_certificate": broken}},
+        format="json",
+    )
+    assert answer.status_code == 400 and "readable" in answer.json()["errors"]["config"]["ca_certificate"][0]
+
+
+def test_the_add_form_offers_transport_framing_tls_and_both_streams(admin_client):
+    page = admin_client.get("/integrations/syslog/add/").content.decode()
+    for text in (
+        "SIEM (syslog CEF)",
+        "TLS (TCP with TLS)",
+        "RFC 3164 (BSD)",
+        "Octet counting (RFC 6587, RFC 5425)",
+        "Verify the collector",
+        "CA certificate (PEM)",
+        "Send the security event log",
+        "Send every security event",
+    ):
+        assert text in page, text
+
+
+def test_the_delivery_log_shows_policy_notifications_and_siem_rows_when_asked(allow_private, admin_client):
+    siem_output(free_port())
+    notification, entry = alert_for("Shown policy")
+    siem_row = Notification.objects.get(stream=NotificationStream.AUDIT, audit_entry=entry)
+
+    page = admin_client.get("/notifications/").content.decode()
+    assert f"/notifications/{notification.pk}/" in page and f"/notifications/{siem_row.pk}/" not in page
+
+    page = admin_client.get("/notifications/?show=siem").content.decode()
+    assert f"/notifications/{siem_row.pk}/" in page and f"/notifications/{notification.pk}/" not in page
+    assert "SIEM: security event log" in page
+
+    page = admin_client.get("/notifications/?show=all").content.decode()
+    assert f"/notifications/{siem_row.pk}/" in page and f"/notifications/{notification.pk}/" in page
+
+    detail = admin_client.get(f"/notifications/{siem_row.pk}/").content.decode()
+    assert "SIEM: security event log" in detail and f"entry #{entry.pk}" in detail
+
+
+def test_the_api_tells_siem_rows_apart_and_filters_them(allow_private, admin_api):
+    siem_output(free_port())
+    notification, entry = alert_for()
+    rows = admin_api.get(f"{API}/notifications/?stream=audit").json()["results"]
+    assert [(row["stream"], row["policy"], row["audit_entry"]) for row in rows] == [("audit", None, entry.pk)]
+    rows = admin_api.get(f"{API}/notifications/?stream=policy").json()["results"]
+    assert [row["id"] for row in rows] == [notification.pk]
+    assert admin_api.get(f"{API}/notifications/?stream=bogus").status_code == 400
+
+
+def test_upgraded_syslog_outputs_keep_their_behaviour_and_stream_nothing_until_asked():
+    import importlib
+
+    from django.apps import apps
+
+    old = make_integration("syslog", "Old", config={"host": "siem.example.com", "port": 514, "protocol": "tcp"})
+    importlib.import_module("notifications.migrations.0010_siem").fill_syslog_settings(apps, None)
+    old.refresh_from_db()
+    assert old.config["tcp_framing"] == "newline" and old.config["protocol"] == "tcp"
+    assert old.config["security_log"] is False and old.config["security_events"] is False
+
+
+def test_the_log_retention_lets_siem_rows_drop_their_entries_first(allow_private):
+    from kcs.retention import purge_audit_log
+    from notifications.retention import release_audit_entries
+
+    siem_output(free_port())
+    _, entry = alert_for()
+    row = Notification.objects.get(stream=NotificationStream.AUDIT)
+    deleted = purge_audit_log(timezone.now() + dt.timedelta(seconds=1), before_delete=release_audit_entries)
+    assert deleted["security event log entries"] >= 1 and not AuditEntry.objects.filter(pk=entry.pk).exists()
+    row.refresh_from_db()
+    assert row.audit_entry is None
+    Notification.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    assert delivery.deliver(row.pk) == NotificationStatus.FAILED
+    row.refresh_from_db()
+    assert "deleted before it was sent" in row.last_error
