@@ -533,3 +533,13 @@ def test_the_log_retention_lets_siem_rows_drop_their_entries_first(allow_private
     assert delivery.deliver(row.pk) == NotificationStatus.FAILED
     row.refresh_from_db()
     assert "deleted before it was sent" in row.last_error
+
+
+def test_the_event_page_lists_a_siem_stream_row_without_taking_it_for_a_policy(
+    allow_private, admin_client, django_capture_on_commit_callbacks
+):
+    siem_output(free_port(), "Events SIEM", security_log=False, security_events=True)
+    result = ingest([vulnerability()], source="api")
+    page = admin_client.get(f"/events/{result.ids[0]}/").content.decode()
+    assert "SIEM: security events" in page and "Events SIEM" in page
+    assert "Matched policies" not in page and "(deleted)" not in page
