@@ -543,3 +543,15 @@ def test_the_event_page_lists_a_siem_stream_row_without_taking_it_for_a_policy(
     page = admin_client.get(f"/events/{result.ids[0]}/").content.decode()
     assert "SIEM: security events" in page and "Events SIEM" in page
     assert "Matched policies" not in page and "(deleted)" not in page
+
+
+def test_a_policy_alert_says_in_words_which_policy_raised_it(allow_private, collector):
+    received, port = collector("udp")
+    siem_output(port)
+    with_on_commit(lambda: alert_for("Prod criticals"))
+    (record,) = received.wait(1)
+    assert record.startswith("<130>1 ")  # local0.critical: the alert's worst event is critical
+    assert parse_cef(record)["extension"]["msg"] == (
+        "Response policy Prod criticals (Critical vulnerabilities) raised an alert on "
+        f"registry.example.com/shop/web:1.4.2@sha256:{'ab' * 32}"
+    )
