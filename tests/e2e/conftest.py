@@ -496,6 +496,7 @@ def pipeline(worker, receivers, settings):
     # Flushing between tests resets the revision counter; a fresh random start keeps the worker's cached index
     # of the previous test from looking current.
     ConfigRevision.objects.update_or_create(name=REVISION_NAME, defaults={"value": random.randint(10**6, 10**9)})
+    ConfigRevision.objects.update_or_create(name="outputs", defaults={"value": random.randint(10**6, 10**9)})
     yield receivers
     receivers["http"].release()
     if worker.running and b"Traceback" in (worker.log_path.read_bytes() if worker.log_path else b""):
