@@ -7,8 +7,11 @@ Signature IDs follow the families a container-security SIEM integration uses:
 - ``CVE-``, ``MLW-``, ``SD-``, ``MS-nnn``: a risk acceptance of a vulnerability, malware, sensitive data or a
   misconfiguration, and its expiry: 001 accepted, 002 changed, 003 revoked (deleted), 004 expired, 099 else;
   a risk acceptance of any other finding type is administration (``ADM``);
-- ``PLC-001``: a response policy's alert (an entry of object type ``alert`` — or a created ``notification`` —
-  logged for each notification a policy made).
+- ``PLC-001``: a response policy's alert (an entry of object type ``alert``, or action ``alert``, or a created
+  ``notification``: logged for each notification a policy made).
+
+An event's record (the events stream, a policy's notification) has ``<type>:<finding id>``; an event of type
+``risk_acceptance_expired`` whose finding is a CVE (or GHSA) id has ``CVE-004``.
 
 Extension keys: ``suser`` (who), ``src`` (their address), ``fname`` (the object or image concerned),
 ``flexString1``/``flexString2`` (policy type and policy name, labelled), ``outcome`` (Success/Failure), and
@@ -86,7 +89,27 @@ def new_value(changes: dict[str, Any], *keys: str) -> Any:
 
 def is_alert(entry: AuditEntry) -> bool:
     kind = entry.object_type.lower()
-    return kind in ALERT_TYPES or (kind == "notification" and entry.action == AuditAction.CREATE)
+    return (
+        kind in ALERT_TYPES
+        or entry.action == "alert"
+        or (kind == "notification" and entry.action == AuditAction.CREATE)
+    )
+
+
+def family_of_finding(finding_id: str) -> str | None:
+    """The risk-acceptance family a finding id names by its form (``CVE-…``, ``GHSA-…``: a vulnerability)."""
+    upper = (finding_id or "").upper()
+    return "CVE" if upper.startswith(("CVE-", "GHSA-")) else None
+
+
+def event_signature(event_type: str, finding_id: str) -> str:
+    """The signature ID of an event's record: ``<type>:<finding>``, but a risk acceptance that expired joins its
+    family (``CVE-004``…) when its finding says which."""
+    if event_type == EventType.RISK_ACCEPTANCE_EXPIRED:
+        family = family_of_finding(finding_id)
+        if family is not None:
+            return f"{family}-004"
+    return f"{event_type}:{finding_id or event_type}"
 
 
 def _acceptance_family(entry: AuditEntry) -> str | None:
@@ -96,11 +119,7 @@ def _acceptance_family(entry: AuditEntry) -> str | None:
     kind = new_value(changes, "type", "event_type", "finding_type")
     if kind in ACCEPTANCE_FAMILIES:
         return ACCEPTANCE_FAMILIES[kind]
-    name = entry.object_repr.upper()
-    for prefix, family in (("CVE-", "CVE"), ("GHSA-", "CVE")):
-        if name.startswith(prefix):
-            return family
-    return None
+    return family_of_finding(str(new_value(changes, "finding_id") or "")) or family_of_finding(entry.object_repr)
 
 
 def _severity_slug_value(value: Any) -> int | None:

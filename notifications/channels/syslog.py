@@ -18,7 +18,7 @@ from typing import Any
 
 from django import forms
 
-from notifications.audit_records import record_fields, syslog_severity
+from notifications.audit_records import event_signature, record_fields, syslog_severity
 from notifications.channels.base import Channel, Delivery, Message, TransportError
 from notifications.channels.syslog_transport import (
     FORMATS,
@@ -150,10 +150,11 @@ class SyslogChannel(Channel):
         data["act"] = "notify"
         if context.stream == "events":
             data.update(act="stream", policy_name="")
-        lines = [
-            self._line(syslog_pri(e.severity_value), "", self.render_template("event.cef", {**data, "event": e}), host)
-            for e in data["events"]
-        ]
+        lines = []
+        for event in data["events"]:
+            signature = event_signature(event.type, event.finding_id)
+            cef = self.render_template("event.cef", {**data, "event": event, "signature": signature})
+            lines.append(self._line(syslog_pri(event.severity_value), "", cef, host))
         return Message(subject="", body="\n".join(lines))
 
     def send(self, message: Message, delivery: Delivery) -> None:

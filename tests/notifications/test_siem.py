@@ -555,3 +555,31 @@ def test_a_policy_alert_says_in_words_which_policy_raised_it(allow_private, coll
         "Response policy Prod criticals (Critical vulnerabilities) raised an alert on "
         f"registry.example.com/shop/web:1.4.2@sha256:{'ab' * 32}"
     )
+
+
+def test_an_expired_risk_acceptance_joins_its_family_in_both_streams(
+    allow_private, collector, django_capture_on_commit_callbacks
+):
+    received, port = collector("tcp")
+    siem_output(port, protocol="tcp", security_events=True)
+    expired = {**vulnerability(), "type": "risk_acceptance_expired", "finding_id": "CVE-2024-3094", "title": "xz"}
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest([expired], source="api")
+        audit.record_many(
+            [
+                AuditEntry(action="create", object_type="risk acceptance", object_repr="CVE-2024-3094 in shop/web",
+                           changes={"type": [None, "vulnerability"]}, source="ui", actor_name="alice"),
+                AuditEntry(action="expire", object_type="risk acceptance", object_repr="EICAR in shop/web",
+                           changes={"type": "malware"}, source="system", actor_name="system"),
+                AuditEntry(action="update", object_type="risk acceptance", object_repr="aws-key in shop/web",
+                           changes={"finding_type": ["sensitive_data", "sensitive_data"]}, source="api"),
+                AuditEntry(action="delete", object_type="risk acceptance", object_repr="KSV001 in shop/web",
+                           changes={"type": ["misconfiguration", None]}, source="api"),
+            ]
+        )  # fmt: skip
+    received.wait(5)
+    signatures = {parse_cef(record)["signature"]: parse_cef(record) for record in received.records}
+    assert set(signatures) == {"CVE-004", "CVE-001", "MLW-004", "SD-002", "MS-003"}
+    assert signatures["CVE-001"]["name"] == "Risk accepted" and signatures["CVE-001"]["extension"]["suser"] == "alice"
+    assert signatures["MLW-004"]["name"] == "Risk acceptance expired"
+    assert signatures["CVE-004"]["extension"]["act"] == "stream"
