@@ -583,3 +583,10 @@ def test_an_expired_risk_acceptance_joins_its_family_in_both_streams(
     assert signatures["CVE-001"]["name"] == "Risk accepted" and signatures["CVE-001"]["extension"]["suser"] == "alice"
     assert signatures["MLW-004"]["name"] == "Risk acceptance expired"
     assert signatures["CVE-004"]["extension"]["act"] == "stream"
+
+
+def test_the_output_page_says_what_it_streams(admin_client):
+    output = siem_output(6514, "Splunk", protocol="tls", security_events=True, ca_certificate="-----BEGIN " + "A" * 200)
+    page = admin_client.get(f"/integrations/syslog/{output.pk}/").content.decode()
+    assert "Send the security event log" in page and "Yes" in page and "tls://127.0.0.1:6514" in page
+    assert "A" * 100 not in page  # a pasted certificate is shown by its start
