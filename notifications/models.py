@@ -95,7 +95,8 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     # Set while the row holds a reserved send slot of a rate-limited output (it is sent at that time, not later).
     throttled_until = models.DateTimeField(null=True, blank=True)
-    stream = models.CharField(max_length=8, choices=NotificationStream.choices, default="", blank=True)
+    # db_default too: rows written by SQL of their own (bench/retention.py's bulk load) are policy rows.
+    stream = models.CharField(max_length=8, choices=NotificationStream.choices, default="", db_default="", blank=True)
     # The log entry an "audit" row carries. SET_NULL: the log's own retention may remove it (the row then fails).
     audit_entry = models.ForeignKey(
         "kcs.AuditEntry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

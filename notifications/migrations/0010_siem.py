@@ -56,6 +56,7 @@ class Migration(migrations.Migration):
                     ("events", "SIEM: security events"),
                 ],
                 default="",
+                db_default="",
                 max_length=8,
             ),
         ),
