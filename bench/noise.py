@@ -68,7 +68,7 @@ EVENT_SQL = """
 INSERT INTO events_securityevent (
     type, severity, title, description, source, uid, created_by_id, registry, repository, tag, digest, cluster,
     namespace, pod, container, node, finding_id, package, installed_version, fixed_version, cvss, details,
-    fingerprint, batch_id, occurred_at, received_at, evaluated_at)
+    fingerprint, batch_id, occurred_at, received_at)
 SELECT
     CASE WHEN g % 20 < 16 THEN 'vulnerability' WHEN g % 20 = 16 THEN 'malware' WHEN g % 20 = 17 THEN 'misconfiguration'
          WHEN g % 20 = 18 THEN 'sensitive_data' ELSE 'runtime' END,
@@ -80,7 +80,7 @@ SELECT
     (ARRAY['payments','billing','web','kube-system','auth','search','batch','ml'])[1 + g % 8], '', '', '',
     'CVE-2024-' || (g % 5000), 'openssl', '3.0.1', '3.0.7', ((g % 100) / 10.0), '{}'::jsonb,
     md5('f' || (g % 5000) || '/' || (g % 40) || '/' || (g % 5)),
-    b.id, b.received_at, b.received_at, b.received_at
+    b.id, b.received_at, b.received_at
 FROM generate_series(1, __EVENTS__) AS g
 JOIN (SELECT id, row_number() OVER (ORDER BY received_at) AS n, received_at FROM events_eventbatch __WHERE__) AS b
   ON b.n = 1 + (g - 1) / __PER_BATCH__
@@ -93,17 +93,16 @@ def event_sql(events: int, per_batch: int, batch_id: str | None = None) -> str:
     sql = EVENT_SQL.replace("__EVENTS__", str(events)).replace("__PER_BATCH__", str(per_batch))
     if batch_id is None:
         return sql.replace("__WHERE__", "")
-    sql = sql.replace("__WHERE__", f"WHERE id = '{batch_id}'")
-    return sql.replace("b.received_at, b.received_at, b.received_at", "b.received_at, b.received_at, NULL")
+    return sql.replace("__WHERE__", f"WHERE id = '{batch_id}'")
 
 
 def populate_events(env: dict[str, str]) -> None:
     batches = EVENTS // EVENTS_PER_BATCH
     psql(
         env,
-        "INSERT INTO events_eventbatch (id, source, received_at, received, created) "
-        f"SELECT gen_random_uuid(), 'trivy', now() - interval '{DAYS} days' * random(), {EVENTS_PER_BATCH}, "
-        f"{EVENTS_PER_BATCH} FROM generate_series(1, {batches})",
+        "INSERT INTO events_eventbatch (id, source, received_at, received, created, evaluated_at) "
+        f"SELECT gen_random_uuid(), 'trivy', t, {EVENTS_PER_BATCH}, {EVENTS_PER_BATCH}, t "
+        f"FROM (SELECT now() - interval '{DAYS} days' * random() AS t FROM generate_series(1, {batches})) AS b",
     )
     psql(env, event_sql(EVENTS, EVENTS_PER_BATCH))
     psql(env, "ANALYZE")
@@ -151,6 +150,11 @@ def populate_configuration() -> None:
 
 def populate_mutes() -> None:
     """The active silences and risk acceptances (see :mod:`policies.muting`)."""
+    from bench.silences import populate
+    from policies.models import Silence
+
+    Silence.objects.all().delete()
+    populate(SILENCES, rng)
 
 
 def sample_events(count: int):

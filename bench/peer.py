@@ -247,7 +247,7 @@ def kcs_breakdown(keys: list[str]) -> str:
     from events.models import SecurityEvent
     from notifications.models import Notification
 
-    events = {e.uid: e for e in SecurityEvent.objects.filter(uid__in=keys)}
+    events = {e.uid: e for e in SecurityEvent.objects.filter(uid__in=keys).select_related("batch")}
     notes = {}
     for n in Notification.objects.filter(events__uid__in=keys).prefetch_related("events"):
         for event in n.events.all():

@@ -43,22 +43,22 @@ def bulk_load(env: dict[str, str], events: int) -> float:
     started = time.perf_counter()
     with psycopg.connect(env["DATABASE_URL"].replace("postgres://", "postgresql://"), autocommit=True) as conn:
         conn.execute(
-            "INSERT INTO events_eventbatch (id, source, received_at, received, created) "
+            "INSERT INTO events_eventbatch (id, source, received_at, received, created, evaluated_at) "
             "SELECT md5('batch' || b)::uuid, 'trivy', now() - interval '100 days' + b * interval '1 second', "
-            "%(per)s, %(per)s FROM generate_series(0, %(batches)s - 1) AS b",
+            "%(per)s, %(per)s, now() - interval '100 days' FROM generate_series(0, %(batches)s - 1) AS b",
             {"per": EVENTS_PER_BATCH, "batches": batches},
         )
         conn.execute(
             "INSERT INTO events_securityevent (type, severity, title, description, source, registry, repository, "
             "tag, digest, cluster, namespace, pod, container, node, finding_id, package, installed_version, "
-            "fixed_version, cvss, details, fingerprint, batch_id, occurred_at, received_at, evaluated_at) "
+            "fixed_version, cvss, details, fingerprint, batch_id, occurred_at, received_at) "
             "SELECT 'vulnerability', 1 + i %% 5, 'libfoo: heap overflow in parser (' || i || ')', "
             "repeat('A heap overflow in libfoo allows remote code execution. ', 3), 'trivy', "
             "'registry.example.com', 'team-' || i %% 20 || '/service', '1.2.3', '', '', '', '', '', '', "
             "'CVE-2026-' || i, 'libfoo', '1.0.0', '1.0.1', 7.5, '{\"Status\": \"fixed\"}'::jsonb, "
             "md5(i::text) || md5('f' || i), md5('batch' || (i / %(per)s))::uuid, "
-            "now() - interval '100 days', now() - interval '100 days' + (i / %(per)s) * interval '1 second', "
-            "now() - interval '100 days' FROM generate_series(0, %(events)s - 1) AS i",
+            "now() - interval '100 days', now() - interval '100 days' + (i / %(per)s) * interval '1 second' "
+            "FROM generate_series(0, %(events)s - 1) AS i",
             {"per": EVENTS_PER_BATCH, "events": batches * EVENTS_PER_BATCH},
         )
         # One sent notification per batch carrying 5 of its events, and one pending one: its 5 events must stay.

@@ -45,7 +45,7 @@ class SecurityEventViewSet(
 ):
     """Security events. POST takes one event object or a JSON list of up to 5,000; all are validated first."""
 
-    queryset = SecurityEvent.objects.all()
+    queryset = SecurityEvent.objects.select_related("batch")  # evaluated_at is the batch's
     serializer_class = SecurityEventSerializer
     filterset_class = EventFilter
     pagination_class = EventCursorPagination

@@ -13,7 +13,7 @@ from django.db.models import Max
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import Metric
 
-from events.models import EventBatch, SecurityEvent
+from events.models import EventBatch
 from kcs.metrics import LATENCY_BUCKETS, gauge, scrape_gauge
 
 EVENTS_INGESTED = Counter("kcs_events_ingested", "Security events stored, by source and type", ["source", "type"])
@@ -48,7 +48,7 @@ def timed_ingest(handler: Callable) -> Callable:
 
 @scrape_gauge
 def waiting_batches() -> Iterator[Metric]:
-    waiting = SecurityEvent.objects.filter(evaluated_at__isnull=True).values("batch_id").distinct().count()
+    waiting = EventBatch.objects.filter(evaluated_at__isnull=True).count()
     yield gauge("kcs_unevaluated_batches", "Batches with events that no worker has evaluated yet", waiting)
     newest = EventBatch.objects.aggregate(newest=Max("received_at"))["newest"]
     if newest is not None:

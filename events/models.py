@@ -56,19 +56,29 @@ class EventBatch(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     received = models.PositiveIntegerField(default=0, help_text="Findings in the request")
     created = models.PositiveIntegerField(default=0, help_text="Events stored (the rest were already known)")
+    # When policies evaluated the batch's events (all at once, in one transaction). Kept on the batch, not on each
+    # event: marking a 1,000-event batch is one row, and event rows are never rewritten (an indexed column updated
+    # on an event would rewrite every one of its indexes).
+    evaluated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
         verbose_name_plural = "event batches"
-        # Retention walks batches oldest first (events/retention.py); /metrics reads the newest.
-        indexes = [models.Index(fields=["received_at"], name="batch_received_at")]
+        indexes = [
+            # Retention walks batches oldest first (events/retention.py); /metrics reads the newest.
+            models.Index(fields=["received_at"], name="batch_received_at"),
+            # The evaluation sweeper and /metrics look for the batches still waiting.
+            models.Index(
+                fields=["received_at"], name="batch_not_evaluated", condition=models.Q(evaluated_at__isnull=True)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.source} batch {self.id}"
 
 
 class SecurityEvent(models.Model):
-    """One finding about one resource. Never changed after ingestion except for ``evaluated_at``."""
+    """One finding about one resource. Never changed after ingestion (its batch records the evaluation)."""
 
     type = models.CharField(max_length=32, choices=EventType.choices)
     severity = models.PositiveSmallIntegerField(choices=Severity.choices)
@@ -108,7 +118,6 @@ class SecurityEvent(models.Model):
     batch = models.ForeignKey(EventBatch, on_delete=models.PROTECT, related_name="events")
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
-    evaluated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -128,13 +137,15 @@ class SecurityEvent(models.Model):
             models.Index(fields=["finding_id"]),
             models.Index(fields=["occurred_at"]),
             models.Index(fields=["fingerprint"]),
-            models.Index(
-                fields=["received_at"], name="event_not_evaluated", condition=models.Q(evaluated_at__isnull=True)
-            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_severity_display()} {self.type}: {self.title}"
+
+    @property
+    def evaluated_at(self):
+        """When policies evaluated the event (its batch's time); None while it waits."""
+        return self.batch.evaluated_at
 
     @property
     def severity_slug(self) -> str:

@@ -12,6 +12,7 @@ class SecurityEventSerializer(serializers.ModelSerializer):
     severity = serializers.SerializerMethodField()
     details = serializers.JSONField(read_only=True)
     batch = serializers.UUIDField(source="batch_id", read_only=True)
+    evaluated_at = serializers.DateTimeField(source="batch.evaluated_at", read_only=True, allow_null=True)
 
     class Meta:
         model = SecurityEvent

@@ -143,8 +143,7 @@ def _store(cleaned: list[dict[str, Any]], source: str, user, now) -> IngestResul
             )
             sender_id = sender.pk if sender is not None else None
             rows = [
-                {**data, "batch_id": batch.id, "created_by_id": sender_id, "received_at": now, "evaluated_at": None}
-                for _, data in new_rows
+                {**data, "batch_id": batch.id, "created_by_id": sender_id, "received_at": now} for _, data in new_rows
             ]
             for (index, _), event_id in zip(new_rows, insert_events(rows)):
                 ids[index] = event_id

@@ -13,6 +13,7 @@ API_MODULES = (
     "events.ingest_api",
     "policies.api",
     "policies.decisions_api",
+    "policies.silences_api",
     "notifications.api",
     "kcs.audit_api",
 )

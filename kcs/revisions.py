@@ -6,48 +6,19 @@ first, two changes at once could take their locks in opposite orders and deadloc
 the integration and then the revision row, while a policy's update renews the revision and then, inserting its
 notification methods, needs a share lock on that integration (PostgreSQL ended one of them: a 500). Taken first, the
 revision row makes concurrent changes wait their turn; configuration changes are rare and short.
-
-A process that caches something built from configuration keeps the revision it was built at and compares
-:func:`read_revision` (one primary-key read) before using it: the compiled policy index (``policies.index_cache``),
-the SIEM outputs (``notifications.siem``). :func:`renew` gives a revision a new value inside the changing transaction.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from kcs.models import ConfigRevision
 
 POLICY_INDEX = "policy_index"  # the revision of the compiled policy index (policies.index_cache)
-OUTPUTS = "outputs"  # the revision of the integrations' settings (notifications.siem caches the SIEM outputs)
-
-
-def read_revision(name: str = POLICY_INDEX) -> int:
-    """The current value of revision ``name`` (0 before the first change).
-
-    Raw SQL: this runs before every evaluation, and building the ORM query cost ten times running it.
-    """
-    table = connection.ops.quote_name(ConfigRevision._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT value FROM {table} WHERE name = %s", [name])
-        row = cursor.fetchone()
-    return row[0] if row else 0
-
-
-def renew(name: str = POLICY_INDEX) -> None:
-    """Give revision ``name`` a new value (inside the caller's transaction, so it shows exactly when the change does).
-
-    A random number rather than a counter: a transaction that renewed and then rolled back must not leave some
-    process holding a cache built under a number that a later, different change would reach again.
-    """
-    value = secrets.randbits(62)
-    with transaction.atomic():
-        if not ConfigRevision.objects.filter(name=name).update(value=value):
-            ConfigRevision.objects.update_or_create(name=name, defaults={"value": value})
+SILENCE_INDEX = "silence_index"  # the revision of the compiled silences (policies.silence_index)
 
 
 def lock_revision(name: str = POLICY_INDEX) -> None:

@@ -220,6 +220,7 @@ class NotificationSerializer(serializers.ModelSerializer):
             "stream",
             "audit_entry",
             "status",
+            "muted_by",
             "attempts",
             "next_attempt_at",
             "last_error",

@@ -47,6 +47,8 @@ class NotificationStatus(models.TextChoices):
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
     SUPPRESSED = "suppressed", "Suppressed"
+    # Held back by a risk acceptance or a silence (``muted_by`` says which): recorded, never sent.
+    MUTED = "muted", "Muted"
 
 
 class NotificationStream(models.TextChoices):
@@ -95,6 +97,9 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     # Set while the row holds a reserved send slot of a rate-limited output (it is sent at that time, not later).
     throttled_until = models.DateTimeField(null=True, blank=True)
+    # On a muted row: what held it back, as the deciding layer names it ("acceptance:<id>", "silence:<id>").
+    # A reference, not a foreign key: notifications deliver without knowing why, and the record outlives the mute.
+    muted_by = models.CharField(max_length=40, blank=True, db_index=True)
     # db_default too: rows written by SQL of their own (bench/retention.py's bulk load) are policy rows.
     stream = models.CharField(max_length=8, choices=NotificationStream.choices, default="", db_default="", blank=True)
     # The log entry an "audit" row carries. SET_NULL: the log's own retention may remove it (the row then fails).

@@ -18,7 +18,7 @@ ACTIVE = (NotificationStatus.PENDING, NotificationStatus.SENDING)
 
 
 def expired_notifications(cutoff: datetime) -> QuerySet[Notification]:
-    """Notifications created before ``cutoff`` that are done (sent, failed or suppressed)."""
+    """Notifications created before ``cutoff`` that are done (sent, failed, suppressed or muted)."""
     return Notification.objects.filter(created_at__lt=cutoff).exclude(status__in=ACTIVE)
 
 

@@ -141,11 +141,11 @@ def on_events_stored(batch_id: UUID, event_ids: Sequence[int]) -> None:
 
 
 def _on_integration_change(sender, **kwargs) -> None:
-    revisions.renew(revisions.OUTPUTS)
+    revisions.renew_revision(revisions.OUTPUTS)
 
 
 def connect_signals() -> None:
     """Renew the integrations' revision on every save or delete of one, whoever makes it (screens, API, admin).
-    A bulk ``QuerySet.update()`` sends no signal: call ``kcs.revisions.renew(OUTPUTS)`` after one."""
+    A bulk ``QuerySet.update()`` sends no signal: call ``kcs.revisions.renew_revision(OUTPUTS)`` after one."""
     post_save.connect(_on_integration_change, sender=NotificationIntegration, dispatch_uid="siem-outputs-save")
     post_delete.connect(_on_integration_change, sender=NotificationIntegration, dispatch_uid="siem-outputs-delete")

@@ -13,8 +13,8 @@ from django.forms import BaseInlineFormSet, ModelForm, ValidationError
 
 from policies import services
 from policies.forms import ScopeRulesMixin, add_errors
-from policies.models import NotificationMethod, ResponsePolicy, Scope
-from policies.permissions import MANAGE_POLICIES, VIEW_POLICIES
+from policies.models import NotificationMethod, ResponsePolicy, Scope, Silence
+from policies.permissions import MANAGE_POLICIES, VIEW_POLICIES, VIEW_SILENCES
 from policies.validation import MethodChoice, check_methods, check_policy
 
 # The form fields the services take; the admin's forms show exactly these (and the policy's read-only dates).
@@ -203,3 +203,35 @@ class ScopeAdmin(admin.ModelAdmin):
         with transaction.atomic():
             for scope in queryset:
                 services.delete_scope(request, scope)
+
+
+@admin.register(Silence)
+class SilenceAdmin(admin.ModelAdmin):
+    """Silences, read-only: they are created, edited (as new versions) and expired on their screens or through the
+    API, which check them and log each change."""
+
+    list_display = ("__str__", "comment", "starts_at", "ends_at", "created_by", "replaces")
+    search_fields = ("comment",)
+    list_filter = ("ends_at",)
+    readonly_fields = (
+        "matchers",
+        "policies",
+        "starts_at",
+        "ends_at",
+        "comment",
+        "created_by",
+        "expired_at",
+        "replaces",
+    )
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(VIEW_SILENCES)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

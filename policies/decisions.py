@@ -7,7 +7,8 @@ rows of the event:
 
 - a message pending, sent or failed → ``matched``, with that notification;
 - a *suppressed* row → ``suppressed``, with the earlier notification whose repeat interval it fell in;
-- a *muted* row → ``accepted`` or ``silenced``, with the risk acceptance or silence that muted it.
+- a *muted* row → ``accepted`` or ``silenced``, with the risk acceptance or silence that muted it (its
+  ``muted_by`` reference, :mod:`policies.muting`).
 
 A policy that left no row and was created or changed after the event was evaluated is ``policy_changed``: the
 engine's verdict on it today says nothing about what happened then (its reason still gives today's verdict).
@@ -16,12 +17,12 @@ engine's verdict on it today says nothing about what happened then (its reason s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from events.models import SecurityEvent
 from notifications.models import Notification, NotificationStatus
 from policies.engine import Explanation, Verdict
 from policies.index_cache import get_index
+from policies.muting import ACCEPTANCE, parse_reference
 
 # Rows that stand for a message (whatever became of its delivery).
 MESSAGE_STATUSES = (
@@ -41,8 +42,8 @@ class Decision:
     verdict: Verdict
     reason: str
     notification: Notification | None = None
-    acceptance: Any = None
-    silence: Any = None
+    acceptance: int | None = None  # the id of the risk acceptance that muted it
+    silence: int | None = None  # the id of the silence that muted it
 
     def as_dict(self) -> dict:
         return {
@@ -51,8 +52,8 @@ class Decision:
             "verdict": str(self.verdict),
             "reason": self.reason,
             "notification": self.notification.pk if self.notification else None,
-            "acceptance": getattr(self.acceptance, "pk", None),
-            "silence": getattr(self.silence, "pk", None),
+            "acceptance": self.acceptance,
+            "silence": self.silence,
         }
 
 
@@ -64,16 +65,10 @@ def trace(event: SecurityEvent) -> list[Decision]:
     rows: dict[int, list[Notification]] = {}
     for notification in (
         # The event's own rows (a handful), not a filter by thousands of policy ids.
-        Notification.objects.filter(events=event).select_related(*_muting_relations()).order_by("created_at", "id")
+        Notification.objects.filter(events=event).order_by("created_at", "id")
     ):
         rows.setdefault(notification.policy_id, []).append(notification)
     return [_decide(event, explanation, rows.get(explanation.policy.id, [])) for explanation in explanations]
-
-
-def _muting_relations() -> list[str]:
-    """The Notification relations that name what muted a row (present once muting exists)."""
-    names = {f.name for f in Notification._meta.get_fields()}
-    return [name for name in ("acceptance", "silence") if name in names]
 
 
 def _decide(event: SecurityEvent, explanation: Explanation, notifications: list[Notification]) -> Decision:
@@ -88,16 +83,18 @@ def _decide(event: SecurityEvent, explanation: Explanation, notifications: list[
             decision.reason = decision.reason[:-1] + f" (and {len(messages) - 1} more output(s))."
         return decision
     for notification in notifications:
-        acceptance = getattr(notification, "acceptance", None)
-        silence = getattr(notification, "silence", None)
-        if acceptance is not None or (notification.status == "muted" and getattr(notification, "acceptance_id", None)):
-            decision.verdict, decision.acceptance, decision.notification = Verdict.ACCEPTED, acceptance, notification
-            decision.reason = f"The risk was accepted: {getattr(acceptance, 'reason', '') or 'see the acceptance'}."
-            return decision
-        if silence is not None or (notification.status == "muted" and getattr(notification, "silence_id", None)):
-            decision.verdict, decision.silence, decision.notification = Verdict.SILENCED, silence, notification
-            decision.reason = f"Muted by a silence: {getattr(silence, 'comment', '') or 'see the silence'}."
-            return decision
+        muted_by = parse_reference(notification.muted_by) if notification.status == NotificationStatus.MUTED else None
+        if muted_by is None:
+            continue
+        kind, pk = muted_by
+        decision.notification = notification
+        if kind == ACCEPTANCE:
+            decision.verdict, decision.acceptance = Verdict.ACCEPTED, pk
+            decision.reason = f"The risk was accepted (risk acceptance #{pk}): nothing is sent while it is active."
+        else:
+            decision.verdict, decision.silence = Verdict.SILENCED, pk
+            decision.reason = f"Muted by silence #{pk}: nothing is sent for its matches while it is active."
+        return decision
     suppressed = [n for n in notifications if n.status == NotificationStatus.SUPPRESSED]
     if suppressed:
         row = suppressed[0]

@@ -51,7 +51,7 @@ class EventDecisionsView(APIView):
 
     @extend_schema(responses=DecisionSerializer(many=True), operation_id="events_decisions")
     def get(self, request, pk: int):
-        event = get_object_or_404(SecurityEvent, pk=pk)
+        event = get_object_or_404(SecurityEvent.objects.select_related("batch"), pk=pk)
         return Response([decision.as_dict() for decision in decisions.trace(event)])
 
 

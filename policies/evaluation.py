@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from events.models import SecurityEvent
+from events.models import EventBatch, SecurityEvent
 from events.services import EVALUATE_TASK
 from kcs.queueing import send_now
 from notifications import delivery
@@ -34,7 +34,7 @@ from notifications.channels import Channel, channel_for
 from notifications.messages import UNUSED_IN_MESSAGES
 from notifications.models import Notification, NotificationIntegration, NotificationStatus, RepeatMark
 from notifications.outbox import link_events
-from policies import metrics
+from policies import metrics, muting
 from policies.index_cache import get_index
 from policies.models import Trigger
 
@@ -65,10 +65,15 @@ class EventRow:
     namespace: str
     registry: str
     repository: str
+    # What risk acceptances and silences match on (policies.muting).
+    tag: str
+    digest: str
+    finding_id: str
+    source: str
+    title: str
 
 
 EVENT_ROW_FIELDS = [f.name for f in EventRow.__dataclass_fields__.values()]
-EVENT_COLUMNS = [SecurityEvent._meta.get_field(name).column for name in EVENT_ROW_FIELDS]
 
 
 @dataclass
@@ -78,6 +83,7 @@ class Evaluation:
     events: int = 0
     pending: list[int] = field(default_factory=list)
     suppressed: list[int] = field(default_factory=list)
+    muted: list[int] = field(default_factory=list)
     # Pending notifications whose output takes them as fast as we send (no rate limit): sent by the fast path.
     unthrottled: set[int] = field(default_factory=set)
     # The rows this evaluation made, with their integration and event ids: the fast path sends them without
@@ -136,31 +142,15 @@ def claim_fingerprints(
 
 
 def take_unevaluated(batch_id: str, now: datetime) -> list[EventRow]:
-    """Mark the batch's events not evaluated yet as evaluated at ``now`` and return them, in id order.
+    """Mark the batch evaluated at ``now`` and return its events in id order; none when it already was.
 
-    The rows stay locked until the caller's transaction ends, so a concurrent evaluation of the same batch waits
-    and then finds nothing. One ``UPDATE … RETURNING`` on PostgreSQL (this runs for every batch); elsewhere a
-    locking read, then the update.
+    The conditional update locks the batch row until the caller's transaction ends, so a concurrent evaluation of
+    the same batch waits, then finds it evaluated and takes nothing.
     """
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(SecurityEvent._meta.db_table)
-        columns = ", ".join(connection.ops.quote_name(column) for column in EVENT_COLUMNS)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET evaluated_at = %s WHERE batch_id = %s AND evaluated_at IS NULL "
-                f"RETURNING {columns}",
-                [now, batch_id],
-            )
-            return sorted((EventRow(*row) for row in cursor.fetchall()), key=lambda event: event.id)
-    events = [
-        EventRow(**row)
-        for row in SecurityEvent.objects.select_for_update()
-        .filter(batch_id=batch_id, evaluated_at__isnull=True)
-        .order_by("id")
-        .values(*EVENT_ROW_FIELDS)
-    ]
-    SecurityEvent.objects.filter(pk__in=[event.id for event in events]).update(evaluated_at=now)
-    return events
+    if not EventBatch.objects.filter(pk=batch_id, evaluated_at__isnull=True).update(evaluated_at=now):
+        return []
+    rows = SecurityEvent.objects.filter(batch_id=batch_id).order_by("id").values_list(*EVENT_ROW_FIELDS)
+    return [EventRow(*row) for row in rows]
 
 
 def evaluate_batch(batch_id: str) -> Evaluation:
@@ -182,7 +172,7 @@ def evaluate_batch(batch_id: str) -> Evaluation:
             integrations = {
                 i: index.outputs[i] for policy, _ in matches for i in policy.integration_ids if i in index.outputs
             }
-            plans = _plan(matches, integrations, now)
+            plans = _plan(matches, integrations, now, muting.load(now))
             notifications = [plan.notification for plan in plans]
             Notification.objects.bulk_create(notifications)
             link_events([(plan.notification.pk, event.id) for plan in plans for event in plan.events])
@@ -196,6 +186,8 @@ def evaluate_batch(batch_id: str) -> Evaluation:
                         result.unthrottled.add(notification.pk)
                         notification.integration = channel.integration
                         result.made[notification.pk] = (notification, [event.id for event in plan.events])
+                elif notification.status == NotificationStatus.MUTED:
+                    result.muted.append(notification.pk)
                 else:
                     result.suppressed.append(notification.pk)
         else:
@@ -204,11 +196,12 @@ def evaluate_batch(batch_id: str) -> Evaluation:
             transaction.on_commit(lambda: first_deliveries(result))
     if result.events:
         logger.info(
-            "batch %s: %d events evaluated, %d notifications queued, %d suppressed",
+            "batch %s: %d events evaluated, %d notifications queued, %d suppressed, %d muted",
             batch_id,
             result.events,
             len(result.pending),
             len(result.suppressed),
+            len(result.muted),
         )
     return result
 
@@ -260,10 +253,9 @@ def sweep(now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     batch_ids = list(
-        SecurityEvent.objects.filter(evaluated_at__isnull=True, received_at__lt=now - EVALUATION_GRACE)
+        EventBatch.objects.filter(evaluated_at__isnull=True, received_at__lt=now - EVALUATION_GRACE)
         .order_by()
-        .values_list("batch_id", flat=True)
-        .distinct()[:SWEEP_LIMIT]
+        .values_list("id", flat=True)[:SWEEP_LIMIT]
     )
     for batch_id in batch_ids:
         send_now(EVALUATE_TASK, str(batch_id))
@@ -278,27 +270,42 @@ class _Plan:
     events: list[EventRow]
 
 
-def _plan(matches, integrations: dict[int, Channel], now: datetime) -> list[_Plan]:
-    """One pending Notification per (policy, integration) for events due, one suppressed one for the repeats."""
+def _plan(matches, integrations: dict[int, Channel], now: datetime, mutes: muting.Mutes) -> list[_Plan]:
+    """One pending Notification per (policy, integration) for events due, one suppressed one for the repeats and
+    one muted one per acceptance or silence that held events back.
+
+    Muted events are set aside before the repeat interval is claimed: a muted finding must not start a quiet
+    period, or it would stay quiet for a while after its silence ends or its acceptance is cancelled.
+    """
     # An integration deleted (or disabled) since the index was compiled is skipped.
-    targets = [
-        (policy, matched, [i for i in policy.integration_ids if i in integrations]) for policy, matched in matches
-    ]
+    targets = []
+    for policy, matched in matches:
+        integration_ids = [i for i in policy.integration_ids if i in integrations]
+        heard, held = [], {}
+        for event in matched:
+            mute = mutes.reason(event, policy.id, now)
+            if mute is None:
+                heard.append(event)
+            else:
+                held.setdefault(mute.reference, []).append(event)
+        targets.append((policy, heard, held, integration_ids))
     intervals = {policy.id: policy.repeat_interval for policy, _ in matches}
     keys = [
         (policy.id, integration_id, event.fingerprint)
-        for policy, matched, integration_ids in targets
+        for policy, heard, _, integration_ids in targets
         for integration_id in integration_ids
-        for event in matched
+        for event in heard
     ]
     due = claim_fingerprints(keys, intervals, now) if keys else set()
     plans: list[_Plan] = []
-    for policy, matched, integration_ids in targets:
+    for policy, heard, held, integration_ids in targets:
         trigger_label = Trigger(policy.trigger).label
         for integration_id in integration_ids:
-            fresh = [e for e in matched if (policy.id, integration_id, e.fingerprint) in due]
-            repeats = [e for e in matched if (policy.id, integration_id, e.fingerprint) not in due]
-            for status, chosen in ((NotificationStatus.PENDING, fresh), (NotificationStatus.SUPPRESSED, repeats)):
+            fresh = [e for e in heard if (policy.id, integration_id, e.fingerprint) in due]
+            repeats = [e for e in heard if (policy.id, integration_id, e.fingerprint) not in due]
+            groups = [(NotificationStatus.PENDING, "", fresh), (NotificationStatus.SUPPRESSED, "", repeats)]
+            groups += [(NotificationStatus.MUTED, reference, events) for reference, events in held.items()]
+            for status, muted_by, chosen in groups:
                 if chosen:
                     notification = Notification(
                         policy_id=policy.id,
@@ -309,9 +316,15 @@ def _plan(matches, integrations: dict[int, Channel], now: datetime) -> list[_Pla
                         integration_name=integrations[integration_id].integration.name,
                         batch_id=chosen[0].batch_id,
                         status=status,
+                        muted_by=muted_by,
                         next_attempt_at=now,
                         created_at=now,
-                        idempotency_key=delivery_key(chosen[0].batch_id, policy.id, integration_id, status),
+                        idempotency_key=delivery_key(
+                            chosen[0].batch_id,
+                            policy.id,
+                            integration_id,
+                            f"{status}:{muted_by}" if muted_by else status,
+                        ),
                     )
                     plans.append(_Plan(notification, chosen))
     return plans

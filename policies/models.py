@@ -116,3 +116,51 @@ class NotificationMethod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.policy} → {self.integration}"
+
+
+class Silence(models.Model):
+    """A time-boxed mute: while active, events its ``matchers`` hold for send nothing through its policies.
+
+    ``matchers`` maps an event field to a value (see :mod:`policies.silence_rules`), every one must hold;
+    ``policies`` lists response policy ids (empty: every policy). Ids rather than a relation: deleting a policy must
+    not turn a silence of that one policy into a silence of all of them. A silence is never deleted: expiring it
+    (by hand, or by editing it, which stores a new version that ``replaces`` it) ends it now.
+    """
+
+    matchers = models.JSONField(default=dict)
+    policies = models.JSONField(default=list, blank=True, help_text="Response policy ids; empty: every policy")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    comment = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set when it was ended before its time: expired by hand, or replaced by a new version.
+    expired_at = models.DateTimeField(null=True, blank=True)
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by", editable=False
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [("manage_silence", "Can manage silences")]
+        indexes = [models.Index(fields=["ends_at"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ends_at__gte=models.F("starts_at")), name="silence_ends_after")
+        ]
+
+    def __str__(self) -> str:
+        return f"Silence #{self.pk}"
+
+    def state_at(self, now) -> str:
+        """``pending``, ``active`` or ``expired`` at ``now``."""
+        if now >= self.ends_at:
+            return SilenceState.EXPIRED
+        return SilenceState.PENDING if now < self.starts_at else SilenceState.ACTIVE
+
+
+class SilenceState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"

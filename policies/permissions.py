@@ -1,4 +1,4 @@
-"""Who may see and change response policies: one "manage" right for every write, "view" for reading."""
+"""Who may see and change response policies and silences: one "manage" right for every write, "view" for reading."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from kcs.permissions import ModelPermissions
 
 VIEW_POLICIES = "policies.view_responsepolicy"
 MANAGE_POLICIES = "policies.manage_responsepolicy"
+VIEW_SILENCES = "policies.view_silence"
+MANAGE_SILENCES = "policies.manage_silence"
 
 
 class ResponsePolicyPermissions(ModelPermissions):

@@ -154,7 +154,7 @@ class _Days:
 def _worst(rows: Iterable[_Row]) -> list[SecurityEvent]:
     """The most severe matched events (severity, then CVSS, then newest), as stored events."""
     top = heapq.nlargest(WORST_COUNT, rows, key=lambda r: (r.severity, r.cvss if r.cvss is not None else -1, r.id))
-    found = SecurityEvent.objects.in_bulk([row.id for row in top])
+    found = SecurityEvent.objects.select_related("batch").in_bulk([row.id for row in top])
     return [found[row.id] for row in top if row.id in found]
 
 

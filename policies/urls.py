@@ -1,8 +1,8 @@
-"""Screens of the policies app: response policies and scopes."""
+"""Screens of the policies app: response policies, scopes and silences."""
 
 from django.urls import path
 
-from policies import views
+from policies import silence_views, views
 
 app_name = "policies"
 urlpatterns = [
@@ -15,4 +15,9 @@ urlpatterns = [
     path("policies/scopes/add/", views.ScopeCreateView.as_view(), name="scope-add"),
     path("policies/scopes/<id:pk>/", views.ScopeEditView.as_view(), name="scope-edit"),
     path("policies/scopes/<id:pk>/delete/", views.ScopeDeleteView.as_view(), name="scope-delete"),
+    path("policies/silences/", silence_views.SilenceListView.as_view(), name="silence-list"),
+    path("policies/silences/add/", silence_views.SilenceCreateView.as_view(), name="silence-add"),
+    path("policies/silences/<id:pk>/", silence_views.SilenceDetailView.as_view(), name="silence-detail"),
+    path("policies/silences/<id:pk>/edit/", silence_views.SilenceEditView.as_view(), name="silence-edit"),
+    path("policies/silences/<id:pk>/expire/", silence_views.SilenceExpireView.as_view(), name="silence-expire"),
 ]

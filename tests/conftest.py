@@ -76,6 +76,7 @@ def restore_migration_data() -> None:
         for module, function in (
             ("policies.migrations.0003_seed_groups", "seed_groups"),
             ("events.migrations.0002_scanner_group", "seed_group"),
+            ("policies.migrations.0004_silences", "grant_silence_rights"),
         ):
             getattr(importlib.import_module(module), function)(apps, None)
     finally:
@@ -164,6 +165,7 @@ def fresh_policy_index(monkeypatch):
     """Each test starts without a compiled policy index: the revision counter is rolled back with the test's
     transaction, so the next test may reach the same number with different policies."""
     monkeypatch.setattr("policies.index_cache._cached", None)
+    monkeypatch.setattr("policies.silence_index._cached", None)
     monkeypatch.setattr("notifications.siem._cached", None)  # the SIEM outputs, cached the same way
 
 

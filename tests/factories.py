@@ -22,7 +22,7 @@ from events.services import FINGERPRINT_FIELDS, fingerprint
 from kcs.models import ApiToken, AuditEntry
 from notifications.models import Notification, NotificationIntegration
 from notifications.secrets import encrypt
-from policies.models import NotificationMethod, ResponsePolicy, Scope, Trigger
+from policies.models import NotificationMethod, ResponsePolicy, Scope, Silence, Trigger
 
 PASSWORD = "pw-tests-12345"  # every factory-made person's password
 HMAC_SECRET = "s3cret-hmac-key"  # the webhook integrations' signing secret (the e2e receiver checks it)
@@ -163,6 +163,19 @@ class ResponsePolicyFactory(DjangoModelFactory):
                 integrations = [NotificationIntegrationFactory(kind="email")]
             for position, integration in enumerate(integrations):
                 NotificationMethod.objects.create(policy=self, integration=integration, position=position)
+
+
+class SilenceFactory(DjangoModelFactory):
+    """A silence active from now for a day (stored directly: tests of the rules go through the services)."""
+
+    class Meta:
+        model = Silence
+
+    matchers = factory.LazyFunction(lambda: {"finding_id": "CVE-2026-0001"})
+    policies = factory.LazyFunction(list)
+    starts_at = factory.LazyFunction(timezone.now)
+    ends_at = factory.LazyAttribute(lambda silence: silence.starts_at + timedelta(days=1))
+    comment = "Known issue, fix on its way"
 
 
 # --- security events ----------------------------------------------------------------------------------------------

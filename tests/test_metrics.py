@@ -155,7 +155,7 @@ def test_gauges_read_the_outbox_and_the_events_from_the_database(client, metrics
     assert 600 <= values[("kcs_outbox_oldest_pending_age_seconds", frozenset())] < 660
     # Each notification factory made a one-event batch, none evaluated: four batches wait.
     assert values[("kcs_unevaluated_batches", frozenset())] == 4
-    newest.events.update(evaluated_at=timezone.now())
+    EventBatch.objects.filter(pk=newest.pk).update(evaluated_at=timezone.now())
     assert scrape(client)[("kcs_unevaluated_batches", frozenset())] == 3
     assert values[("kcs_last_event_received_timestamp_seconds", frozenset())] == pytest.approx(
         EventBatch.objects.latest("received_at").received_at.timestamp()

@@ -30,7 +30,7 @@ def fill_syslog_settings(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("kcs", "0003_worker_heartbeat"),
-        ("notifications", "0007_notification_claimed_until"),
+        ("notifications", "0008_notification_muted"),
     ]
 
     operations = [

@@ -482,8 +482,9 @@ def rabbitmq_url():
 
 @pytest.fixture
 def pipeline(worker, receivers, settings):
-    """A running worker, empty receivers, and a policy index revision no earlier test can have used."""
+    """A running worker, empty receivers, and policy and silence index revisions no earlier test can have used."""
     from kcs.models import ConfigRevision
+    from kcs.revisions import OUTPUTS, SILENCE_INDEX
     from policies.index_cache import REVISION_NAME
 
     settings.KCS_ALLOW_PRIVATE_DESTINATIONS = True
@@ -496,7 +497,8 @@ def pipeline(worker, receivers, settings):
     # Flushing between tests resets the revision counter; a fresh random start keeps the worker's cached index
     # of the previous test from looking current.
     ConfigRevision.objects.update_or_create(name=REVISION_NAME, defaults={"value": random.randint(10**6, 10**9)})
-    ConfigRevision.objects.update_or_create(name="outputs", defaults={"value": random.randint(10**6, 10**9)})
+    ConfigRevision.objects.update_or_create(name=SILENCE_INDEX, defaults={"value": random.randint(10**6, 10**9)})
+    ConfigRevision.objects.update_or_create(name=OUTPUTS, defaults={"value": random.randint(10**6, 10**9)})
     yield receivers
     receivers["http"].release()
     if worker.running and b"Traceback" in (worker.log_path.read_bytes() if worker.log_path else b""):

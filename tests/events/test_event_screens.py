@@ -3,7 +3,7 @@
 import pytest
 
 from events import services
-from events.models import SecurityEvent
+from events.models import EventBatch
 from tests.factories import grant, vulnerability
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ def test_event_page_shows_finding_resource_and_evaluation_state(viewer):
     assert "fixed in <strong>3.0.8-r0</strong>" in page
     assert "prod-eu" in page
     assert "have not been evaluated" in page
-    SecurityEvent.objects.update(evaluated_at="2026-11-26T10:00:00Z")
+    EventBatch.objects.update(evaluated_at="2026-11-26T10:00:00Z")
     assert "No enabled response policy matched" in viewer.get(f"/events/{result.ids[0]}/").content.decode()
 
 
