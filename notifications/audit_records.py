@@ -5,7 +5,7 @@ Signature IDs follow the families a container-security SIEM integration uses:
 - ``ADM-nnn`` administration: changes to policies, scopes, integrations, tokens… by action: 001 created,
   002 changed, 003 enabled, 004 disabled, 005 deleted, 006 tested, 007 retried, 099 anything else;
 - ``CVE-``, ``MLW-``, ``SD-``, ``MS-nnn``: a risk acceptance of a vulnerability, malware, sensitive data or a
-  misconfiguration, and its expiry: 001 accepted, 002 changed, 003 revoked (deleted), 004 expired, 099 else;
+  misconfiguration, and its expiry: 001 accepted, 002 extended (changed), 003 cancelled, 004 expired, 099 else;
   a risk acceptance of any other finding type is administration (``ADM``);
 - ``PLC-001``: a response policy's alert (an entry of object type ``alert``, or action ``alert``, or a created
   ``notification``: logged for each notification a policy made).
@@ -21,11 +21,13 @@ Extension keys: ``suser`` (who), ``src`` (their address), ``fname`` (the object 
 What an entry must carry: an alert's policy name and trigger are read from its ``changes`` (``policy_name`` or
 ``policy``, ``trigger_label`` or ``trigger``, ``image``, ``severity``; a ``[old, new]`` pair counts as its new value)
 and otherwise from the notification its ``object_id`` names; a risk acceptance's finding type from ``changes``
-(``type``, ``event_type`` or ``finding_type``) or the start of its name (``CVE-…``); its expiry is action ``expire``.
+(``type``, ``event_type`` or ``finding_type``), its name (``CVE-… (vulnerability) on …``) or its finding id's form
+(``CVE-…``); its expiry is action ``expire``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,14 +49,19 @@ ACCEPTANCE_FAMILIES = {
     EventType.SENSITIVE_DATA: "SD",
     EventType.MISCONFIGURATION: "MS",
 }
-ACCEPTANCE_NUMBERS = {"create": "001", "update": "002", "delete": "003", "expire": "004", "expired": "004"}
-ACCEPTANCE_NAMES = {
-    "001": "Risk accepted",
-    "002": "Risk acceptance changed",
-    "003": "Risk acceptance revoked",
-    "004": "Risk acceptance expired",
-    "099": "Risk acceptance",
+# Action of a risk acceptance's entry → (number, name). ``accept``, ``extend``, ``cancel``, ``expire`` are what
+# events.acceptances logs; the generic create/update/delete read the same.
+ACCEPTANCE_RECORDS = {
+    "accept": ("001", "Risk accepted"),
+    "create": ("001", "Risk accepted"),
+    "extend": ("002", "Risk acceptance extended"),
+    "update": ("002", "Risk acceptance changed"),
+    "cancel": ("003", "Risk acceptance cancelled"),
+    "delete": ("003", "Risk acceptance cancelled"),
+    "expire": ("004", "Risk acceptance expired"),
 }
+# An acceptance reads "<finding> (<type>) on <extent>" (events.models.RiskAcceptance.__str__).
+_TYPE_IN_NAME = re.compile(r"\((vulnerability|malware|sensitive data|misconfiguration)\)")
 ALERT_TYPES = {"alert", "alerts", "policy alert"}
 POLICY_TYPES = {"response policy"}
 POLICY_TYPE = "Response policy"
@@ -119,6 +126,9 @@ def _acceptance_family(entry: AuditEntry) -> str | None:
     kind = new_value(changes, "type", "event_type", "finding_type")
     if kind in ACCEPTANCE_FAMILIES:
         return ACCEPTANCE_FAMILIES[kind]
+    named = _TYPE_IN_NAME.search(entry.object_repr)
+    if named:
+        return ACCEPTANCE_FAMILIES[named.group(1).replace(" ", "_")]
     return family_of_finding(str(new_value(changes, "finding_id") or "")) or family_of_finding(entry.object_repr)
 
 
@@ -175,10 +185,10 @@ def record_fields(entry: AuditEntry, alert: AlertFacts | None = None) -> dict[st
         if not isinstance(fields["policy_name"], str):  # "policy" given as an id
             fields["policy_name"] = alert.policy_name or str(fields["policy_name"])
     elif family is not None:
-        number = ACCEPTANCE_NUMBERS.get(action, "099")
+        number, name = ACCEPTANCE_RECORDS.get(action, ("099", f"Risk acceptance {action_label.lower()}"))
         fields.update(
             signature=f"{family}-{number}",
-            name=ACCEPTANCE_NAMES[number],
+            name=name,
             category="Risk acceptance",
             severity={"001": 5, "004": 6}.get(number, 3),
             fname=new_value(changes, "image", "artifact", "repository") or entry.object_repr,

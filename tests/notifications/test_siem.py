@@ -567,21 +567,29 @@ def test_an_expired_risk_acceptance_joins_its_family_in_both_streams(
         ingest([expired], source="api")
         audit.record_many(
             [
-                AuditEntry(action="create", object_type="risk acceptance", object_repr="CVE-2024-3094 in shop/web",
-                           changes={"type": [None, "vulnerability"]}, source="ui", actor_name="alice"),
-                AuditEntry(action="expire", object_type="risk acceptance", object_repr="EICAR in shop/web",
-                           changes={"type": "malware"}, source="system", actor_name="system"),
-                AuditEntry(action="update", object_type="risk acceptance", object_repr="aws-key in shop/web",
+                AuditEntry(action="accept", object_type="risk acceptance",
+                           object_repr="CVE-2024-3094 (vulnerability) on registry.example.com/shop/web",
+                           changes={"type": [None, "vulnerability"], "image": [None, "registry.example.com/shop/web"]},
+                           source="ui", actor_name="alice", ip_address="10.0.0.7"),
+                AuditEntry(action="expire", object_type="risk acceptance", object_repr="EICAR (malware) on shop/web",
+                           changes={"state": ["active", "expired"]}, source="system", actor_name="system"),
+                AuditEntry(action="extend", object_type="risk acceptance", object_repr="aws-key on shop/web",
                            changes={"finding_type": ["sensitive_data", "sensitive_data"]}, source="api"),
-                AuditEntry(action="delete", object_type="risk acceptance", object_repr="KSV001 in shop/web",
-                           changes={"type": ["misconfiguration", None]}, source="api"),
+                AuditEntry(action="cancel", object_type="risk acceptance",
+                           object_repr="KSV001 (misconfiguration) on every image", changes={}, source="api"),
             ]
         )  # fmt: skip
     received.wait(5)
     signatures = {parse_cef(record)["signature"]: parse_cef(record) for record in received.records}
     assert set(signatures) == {"CVE-004", "CVE-001", "MLW-004", "SD-002", "MS-003"}
-    assert signatures["CVE-001"]["name"] == "Risk accepted" and signatures["CVE-001"]["extension"]["suser"] == "alice"
+    accepted = signatures["CVE-001"]
+    assert accepted["name"] == "Risk accepted" and accepted["extension"]["suser"] == "alice"
+    assert (
+        accepted["extension"]["src"] == "10.0.0.7" and accepted["extension"]["fname"] == "registry.example.com/shop/web"
+    )
     assert signatures["MLW-004"]["name"] == "Risk acceptance expired"
+    assert signatures["SD-002"]["name"] == "Risk acceptance extended"
+    assert signatures["MS-003"]["name"] == "Risk acceptance cancelled"
     assert signatures["CVE-004"]["extension"]["act"] == "stream"
 
 
