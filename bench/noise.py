@@ -150,11 +150,13 @@ def populate_configuration() -> None:
 
 def populate_mutes() -> None:
     """The active silences and risk acceptances (see :mod:`policies.muting`)."""
+    from bench.acceptances import populate_acceptances
     from bench.silences import populate
     from policies.models import Silence
 
     Silence.objects.all().delete()
     populate(SILENCES, rng)
+    populate_acceptances(ACCEPTANCES)
 
 
 def sample_events(count: int):

@@ -30,6 +30,8 @@ class EventFilter(django_filters.FilterSet):
     namespace = django_filters.CharFilter()
     registry = django_filters.CharFilter()
     repository = django_filters.CharFilter(method="filter_repository", help_text="Exact name or glob, e.g. team-*/api")
+    tag = django_filters.CharFilter()
+    digest = django_filters.CharFilter()
     finding_id = django_filters.CharFilter(label="Finding (CVE, rule…)")
     occurred_after = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     occurred_before = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
@@ -47,10 +49,15 @@ class EventFilter(django_filters.FilterSet):
         return queryset.filter(severity__gte=severity_value(value))
 
     def filter_repository(self, queryset, name, value):
-        if GLOB_CHARS & set(value):
-            regex = glob_to_regex(value, connection.vendor)
-            return queryset.filter(repository__regex=regex) if regex is not None else queryset.none()
-        return queryset.filter(repository=value)
+        return by_repository(queryset, value)
+
+
+def by_repository(queryset, value: str):
+    """Rows whose ``repository`` is ``value``, or matches it when it is a glob (``team-*/api``)."""
+    if GLOB_CHARS & set(value):
+        regex = glob_to_regex(value, connection.vendor)
+        return queryset.filter(repository__regex=regex) if regex is not None else queryset.none()
+    return queryset.filter(repository=value)
 
 
 _ESCAPED = frozenset(string.punctuation + " ")  # ASCII only: PostgreSQL reads a backslash before a letter as an escape

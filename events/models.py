@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import models
@@ -167,3 +168,149 @@ class SecurityEvent(models.Model):
     def workload_reference(self) -> str:
         """``cluster/namespace/pod``, as much of it as is known."""
         return "/".join(part for part in (self.cluster, self.namespace, self.pod) if part)
+
+
+# The threat types a person may accept the risk of (issue 9); any other type is refused naming this rule.
+ACCEPTABLE_TYPES = (EventType.VULNERABILITY, EventType.MALWARE, EventType.SENSITIVE_DATA, EventType.MISCONFIGURATION)
+# Malware at least this severe can never be accepted.
+MALWARE_NEVER_ACCEPTED_FROM = Severity.HIGH
+
+
+class Extent(models.TextChoices):
+    """Which images an acceptance covers."""
+
+    IMAGE = "image", "This image"
+    REPOSITORY = "repository", "Every image of the repository"
+    ALL = "all", "Every image"
+
+
+class AcceptanceState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class RiskAcceptanceQuerySet(models.QuerySet):
+    def open(self):
+        """Neither cancelled nor expired-and-recorded: what the index loads and what a new acceptance may update."""
+        return self.filter(cancelled_at__isnull=True, expiry_recorded_at__isnull=True)
+
+    def in_state(self, state: str, now=None):
+        now = now or timezone.now()
+        if state == AcceptanceState.CANCELLED:
+            return self.filter(cancelled_at__isnull=False)
+        not_cancelled = self.filter(cancelled_at__isnull=True)
+        if state == AcceptanceState.EXPIRED:
+            return not_cancelled.filter(expires_at__lte=now)
+        return not_cancelled.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
+
+    def due(self, now):
+        """Open acceptances whose period has ended but whose expiry was not recorded yet."""
+        return self.open().filter(expires_at__lte=now)
+
+
+class RiskAcceptance(models.Model):
+    """A person's decision that a finding is an accepted risk on some images until a date (or for good).
+
+    While active, matching events are stored and shown as usual but no response policy notifies about them
+    (:mod:`events.acceptance_index`, read by the policies' muting). Changed only through :mod:`events.acceptances`.
+    """
+
+    type = models.CharField(max_length=32, choices=EventType.choices)
+    finding_id = models.CharField(max_length=255)
+    extent = models.CharField(max_length=16, choices=Extent.choices)
+    # The image (extent image: digest, or tag when there is no digest) or repository; empty where the extent has none.
+    registry = models.CharField(max_length=255, blank=True)
+    repository = models.CharField(max_length=255, blank=True)
+    digest = models.CharField(max_length=100, blank=True)
+    tag = models.CharField(max_length=128, blank=True)
+    reason = models.TextField()
+    # The worst severity stored for the finding when it was accepted (None: no event of it was stored yet).
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices, null=True, blank=True)
+
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_by_name = models.CharField(max_length=150, blank=True, help_text="Kept when the user is deleted")
+    accepted_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: unlimited")
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancelled_by_name = models.CharField(max_length=150, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # When the expiry task turned the ended period into its risk_acceptance_expired event (exactly once).
+    expiry_recorded_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RiskAcceptanceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-accepted_at", "-id"]
+        # The two rights of the product: Django's add/change/delete are not used (one "manage" right, as for
+        # response policies); "view" keeps Django's codename, so the admin reads it as the view right.
+        default_permissions = ()
+        permissions = [
+            ("view_riskacceptance", "Can view risks (risk acceptances)"),
+            ("manage_riskacceptance", "Can manage risks (accept, extend, cancel)"),
+        ]
+        constraints = [
+            # Accepting the same finding and extent again updates the open acceptance (events.acceptances).
+            models.UniqueConstraint(
+                fields=["type", "finding_id", "extent", "registry", "repository", "digest", "tag"],
+                condition=models.Q(cancelled_at__isnull=True, expiry_recorded_at__isnull=True),
+                name="one_open_acceptance_per_extent",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["finding_id", "type"], name="acceptance_finding"),
+            models.Index(
+                fields=["expires_at"],
+                name="acceptance_expiry_due",
+                condition=models.Q(cancelled_at__isnull=True, expiry_recorded_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.finding_id} ({self.get_type_display().lower()}) on {self.extent_label}"
+
+    def state_at(self, now) -> str:
+        if self.cancelled_at is not None:
+            return AcceptanceState.CANCELLED
+        if self.expires_at is not None and self.expires_at <= now:
+            return AcceptanceState.EXPIRED
+        return AcceptanceState.ACTIVE
+
+    @property
+    def state(self) -> str:
+        return self.state_at(timezone.now())
+
+    @property
+    def severity_slug(self) -> str | None:
+        return None if self.severity is None else SEVERITY_SLUG_BY_VALUE[self.severity]
+
+    @property
+    def image_reference(self) -> str:
+        """``registry/repository@digest`` or ``…:tag`` (extent image), ``registry/repository`` (repository)."""
+        ref = "/".join(part for part in (self.registry, self.repository) if part)
+        if self.digest:
+            return f"{ref}@{self.digest}"
+        return f"{ref}:{self.tag}" if self.tag else ref
+
+    @property
+    def affected_events_query(self) -> str:
+        """The events list's query string for the events this acceptance covers."""
+        params = {"type": self.type, "finding_id": self.finding_id}
+        if self.extent != Extent.ALL:
+            params |= {"registry": self.registry, "repository": self.repository}
+        if self.extent == Extent.IMAGE:
+            params |= {"digest": self.digest} if self.digest else {"tag": self.tag}
+        return urlencode({key: value for key, value in params.items() if value})
+
+    @property
+    def extent_label(self) -> str:
+        if self.extent == Extent.ALL:
+            return "every image"
+        if self.extent == Extent.REPOSITORY:
+            return f"every image of {self.image_reference}"
+        return self.image_reference

@@ -6,11 +6,16 @@ import json
 
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.views.generic import TemplateView
 
+from events.acceptance_forms import AcceptForm
+from events.acceptance_index import covering_each
+from events.acceptance_rules import event_problem
 from events.filters import EventFilter
 from events.models import SecurityEvent
 from events.panels import panels_for
+from events.permissions import MANAGE_RISKS
 
 PAGE_SIZE = 50
 
@@ -39,9 +44,17 @@ class EventListView(EventAccessMixin, TemplateView):
             events = events.filter(id__lt=int(before))
         page = list(events.order_by("-id")[: PAGE_SIZE + 1])
         older = page[PAGE_SIZE - 1].id if len(page) > PAGE_SIZE else None
+        shown = page[:PAGE_SIZE]
+        can_accept = self.request.user.has_perm(MANAGE_RISKS)
+        # One query for the page: which events an active risk acceptance covers.
+        accepted = covering_each(shown, timezone.now())
+        for event in shown:
+            event.acceptance = accepted.get(event.id)
+            event.acceptable = can_accept and event_problem(event) is None
         context.update(
             filter=event_filter,
-            events=page[:PAGE_SIZE],
+            events=shown,
+            can_accept=can_accept,
             older_query=f"{params.urlencode()}&before={older}" if older else None,
             filtered=any(v for k, v in params.items()),
         )
@@ -65,5 +78,9 @@ class EventDetailView(EventAccessMixin, TemplateView):
             matched_policies=list(policies.values()),
             details=[(key, as_text(value)) for key, value in sorted(event.details.items())],
             panels=panels_for(self.request, event),
+            acceptance=covering_each([event], timezone.now()).get(event.id),
+            accept_refusal=event_problem(event),
         )
+        if self.request.user.has_perm(MANAGE_RISKS) and context["accept_refusal"] is None:
+            context.update(accept_form=AcceptForm(), accept_events=[event])
         return context

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from kcs import tokens
 from kcs.models import ApiToken, AuditEntry
 
 
@@ -16,6 +17,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         # A key must be shown to its owner once; that happens on the token page or create_api_token, not here.
         return False
+
+    def save_model(self, request, obj, form, change):
+        before = tokens.snapshot(ApiToken.objects.get(pk=obj.pk)) if change else {}
+        tokens.change(request, obj, before)
+
+    def delete_model(self, request, obj):
+        tokens.revoke(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for token in queryset.select_related("user"):
+            tokens.revoke(request, token)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

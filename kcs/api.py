@@ -11,6 +11,7 @@ from rest_framework.routers import DefaultRouter
 API_MODULES = (
     "events.api",
     "events.ingest_api",
+    "events.acceptance_api",
     "policies.api",
     "policies.decisions_api",
     "policies.silences_api",

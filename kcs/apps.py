@@ -17,7 +17,9 @@ class KcsConfig(AppConfig):
         )
         from kcs.heartbeat import heartbeat_gauges
         from kcs.metrics import scrape_gauge
+        from kcs.signin import connect as connect_sign_in_log
 
         converters.register()
         lookups.register()
         scrape_gauge(heartbeat_gauges)
+        connect_sign_in_log()

@@ -2,7 +2,10 @@
 
 Call :func:`record` from services (not views) inside the same transaction as the change, so a change and its log
 entry are stored together or not at all. ``request`` gives the actor, the source (screen/API/admin) and the address.
-Many entries at once (one per notification made, say) go through :func:`record_many`.
+Each entry falls in one category (a tab of the log): by its object type (:data:`CATEGORIES`), Administration for
+any other (users, groups, tokens, sign-ins). Sign-ins are recorded by :mod:`kcs.signin`, alerts by
+``policies/alerts.py``, refused ingest requests by :mod:`kcs.refusals`. Many entries at once go through
+:func:`record_many`; entries stored by SQL of one's own must be handed to :func:`written`.
 
 Listeners: an app above this layer that must act on every entry (the SIEM stream of :mod:`notifications.siem`)
 registers a callable with :func:`add_listener` in its ``AppConfig.ready()``. Every listener is called with the new
@@ -17,7 +20,7 @@ from typing import Any
 
 from django.db import models, transaction
 
-from kcs.models import AuditAction, AuditEntry, AuditSource
+from kcs.models import AuditAction, AuditCategory, AuditEntry, AuditSource
 
 AuditListener = Callable[[Sequence[AuditEntry]], None]
 _listeners: list[AuditListener] = []
@@ -35,9 +38,32 @@ def remove_listener(listener: AuditListener) -> None:
         _listeners.remove(listener)
 
 
-def _written(entries: Sequence[AuditEntry]) -> None:
-    for listener in list(_listeners):
-        listener(entries)
+def written(entries: Sequence[AuditEntry]) -> None:
+    """Tell the listeners about ``entries`` (stored, with their ids), inside the transaction that stored them.
+    :func:`record` and :func:`record_many` do it; call it after storing entries by SQL of one's own."""
+    if entries:
+        for listener in list(_listeners):
+            listener(entries)
+
+
+def has_listeners() -> bool:
+    """Whether anyone listens (a writer by SQL of its own may skip fetching the new ids otherwise)."""
+    return bool(_listeners)
+
+
+# The category of an entry by its object type; any type not listed is Administration.
+CATEGORIES = {
+    "response policy": AuditCategory.POLICIES,
+    "scope": AuditCategory.POLICIES,
+    "silence": AuditCategory.POLICIES,
+    "risk acceptance": AuditCategory.POLICIES,
+    "notification integration": AuditCategory.INTEGRATIONS,
+    "notification": AuditCategory.INTEGRATIONS,
+}
+
+
+def category_of(object_type: str) -> str:
+    return CATEGORIES.get(object_type, AuditCategory.ADMINISTRATION)
 
 
 def source_of(request) -> str:
@@ -65,16 +91,19 @@ def record(
     changes: dict[str, Any] | None = None,
     *,
     object_type: str | None = None,
+    category: str | None = None,
 ) -> AuditEntry:
     """Store one audit entry for ``obj``; ``changes`` maps a field name to ``[old, new]`` for updates."""
     user = getattr(request, "user", None)
     if user is not None and not user.is_authenticated:
         user = None
+    object_type = object_type or obj._meta.verbose_name
     entry = AuditEntry(
         actor=user,
         actor_name=user.get_username() if user else "system",
         action=action,
-        object_type=object_type or obj._meta.verbose_name,
+        category=category or category_of(object_type),
+        object_type=object_type,
         object_id=str(obj.pk),
         object_repr=str(obj)[:300],
         changes=changes or {},
@@ -84,7 +113,7 @@ def record(
     # One transaction (joining the caller's when there is one): the entry and what the listeners store go together.
     with transaction.atomic(savepoint=False):
         entry.save(force_insert=True)
-        _written([entry])
+        written([entry])
     return entry
 
 
@@ -94,7 +123,7 @@ def record_many(entries: Sequence[AuditEntry]) -> list[AuditEntry]:
         return []
     with transaction.atomic(savepoint=False):
         stored = AuditEntry.objects.bulk_create(entries)
-        _written(stored)
+        written(stored)
     return stored
 
 

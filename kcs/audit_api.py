@@ -17,6 +17,7 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "timestamp",
+            "category",
             "actor",
             "action",
             "object_type",
@@ -30,7 +31,9 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 
 
 class AuditEntryViewSet(viewsets.ReadOnlyModelViewSet):
-    """Who changed what, when and from where. Filters: ``actor``, ``object_type``, ``action``, ``source``,
+    """Who changed what, when and from where: changes, sign-ins, alerts, refused ingest requests. Filters:
+    ``category`` (administration, alerts, policies, integrations, events; another value is a 400 naming it),
+    ``search`` (part of a user name or an object's name), ``actor``, ``object_type``, ``action``, ``source``,
     ``period`` (24h, 7d, 30d, 90d, all), ``since``, ``until``. Needs the *view security event log* right."""
 
     queryset = AuditEntry.objects.order_by("-timestamp", "-id")

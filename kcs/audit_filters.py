@@ -6,13 +6,14 @@ import datetime as dt
 
 import django_filters
 from django import forms
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from kcs.filters import check_moment
-from kcs.models import AuditAction, AuditEntry, AuditSource
+from kcs.models import AuditAction, AuditCategory, AuditEntry, AuditSource
 
 PERIODS = {
     "24h": dt.timedelta(hours=24),
@@ -58,9 +59,12 @@ class DateOrDateTimeFilter(django_filters.Filter):
 
 
 class AuditEntryFilter(django_filters.FilterSet):
-    """``actor`` (user name), ``object_type``, ``action``, ``source``, ``period`` (24h/7d/30d/90d/all),
-    ``since`` and ``until`` (a date includes that whole day)."""
+    """``category`` (a tab), ``search`` (part of a user name or of an object's name), ``actor`` (user name),
+    ``object_type``, ``action``, ``source``, ``period`` (24h/7d/30d/90d/all), ``since`` and ``until`` (a date
+    includes that whole day)."""
 
+    category = django_filters.ChoiceFilter(choices=AuditCategory.choices, label="Category")
+    search = django_filters.CharFilter(method="filter_search", label="User or object", max_length=150)
     actor = django_filters.CharFilter(field_name="actor_name", label="User")
     object_type = django_filters.CharFilter(label="Object type")
     action = django_filters.ChoiceFilter(choices=AuditAction.choices)
@@ -71,7 +75,13 @@ class AuditEntryFilter(django_filters.FilterSet):
 
     class Meta:
         model = AuditEntry
-        fields = ["actor", "object_type", "action", "source", "period", "since", "until"]
+        fields = ["category", "search", "actor", "object_type", "action", "source", "period", "since", "until"]
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(actor_name__icontains=value) | Q(object_repr__icontains=value))
 
     @extend_schema_field(OpenApiTypes.STR)
     def filter_period(self, queryset, name, value):

@@ -1,4 +1,7 @@
-"""The Security event log page (``/security-log/``): who changed what, when and from where, with filters."""
+"""The Security event log page (``/security-log/``): who changed what, when and from where, with filters.
+
+Tabs by category (Administration, Alerts, Policies, Integrations, Events; "All" without one), a search by user
+or object, and the other filters; the period defaults to the last 7 days."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from django.shortcuts import render
 from django.views import View
 
 from kcs.audit_filters import PERIOD_CHOICES, AuditEntryFilter
-from kcs.models import AuditAction, AuditEntry, AuditSource
+from kcs.models import AuditAction, AuditCategory, AuditEntry, AuditSource
 
 PAGE_SIZE = 50
 DEFAULT_PERIOD = "7d"
@@ -31,19 +34,23 @@ def change_rows(entry: AuditEntry) -> list[tuple[str, str | None, str | None]]:
     """``(field, old, new)`` rows; old is None for a creation and new is None for a deletion."""
     rows = []
     for field, pair in (entry.changes or {}).items():
-        old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+        if not isinstance(pair, list):  # a fact, not a change (an alert's trigger, a lockout's attempts)
+            rows.append((field.replace("_", " "), None, show_value(pair)))
+            continue
+        old, new = (pair + [None, None])[:2]
         rows.append(
             (
                 field.replace("_", " "),
                 None if entry.action == AuditAction.CREATE else show_value(old),
-                None if entry.action == AuditAction.DELETE else show_value(new),
+                None if entry.action in (AuditAction.DELETE, AuditAction.REVOKE) else show_value(new),
             )
         )
     return rows
 
 
 class SecurityLogView(PermissionRequiredMixin, View):
-    """Filters: user, object type, action, source, period (default: the last 7 days) or a date range."""
+    """Filters: category (tabs), search (user or object), user, object type, action, source, period (default: the
+    last 7 days) or a date range."""
 
     permission_required = "kcs.view_auditentry"
 
@@ -66,5 +73,6 @@ class SecurityLogView(PermissionRequiredMixin, View):
             "actions": AuditAction.choices,
             "sources": AuditSource.choices,
             "periods": PERIOD_CHOICES,
+            "categories": AuditCategory.choices,
         }
         return render(request, "kcs/security_log.html", context)

@@ -65,6 +65,31 @@ class AuditAction(models.TextChoices):
     DELETE = "delete", "Deleted"
     TEST = "test", "Tested"
     RETRY = "retry", "Retried"
+    # Risk acceptances (events.acceptances)
+    ACCEPT = "accept", "Accepted"
+    EXTEND = "extend", "Extended"
+    CANCEL = "cancel", "Cancelled"
+    EXPIRE = "expire", "Expired"
+    SIGN_IN = "sign_in", "Signed in"
+    SIGN_OUT = "sign_out", "Signed out"
+    SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+    LOCKED_OUT = "locked_out", "Locked out"
+    SIGN_IN_REFUSED = "sign_in_refused", "Sign-in refused"
+    PASSWORD_CHANGE = "password_change", "Password changed"
+    PASSWORD_RESET = "password_reset", "Password reset"
+    REVOKE = "revoke", "Revoked"
+    ALERT = "alert", "Alert"
+    INGEST_REFUSED = "ingest_refused", "Ingest refused"
+
+
+class AuditCategory(models.TextChoices):
+    """The tabs of the security event log."""
+
+    ADMINISTRATION = "administration", "Administration"
+    ALERTS = "alerts", "Alerts"
+    POLICIES = "policies", "Policies"
+    INTEGRATIONS = "integrations", "Integrations"
+    EVENTS = "events", "Events"
 
 
 class AuditSource(models.TextChoices):
@@ -75,9 +100,11 @@ class AuditSource(models.TextChoices):
 
 
 class AuditEntry(models.Model):
-    """One change to a policy, scope, integration or token: who, what, when and from where."""
+    """One entry of the security event log: a configuration change, a sign-in, an alert about a triggered response
+    policy or a refused ingest request: who, what, when and from where."""
 
     timestamp = models.DateTimeField(default=timezone.now, db_index=True)
+    category = models.CharField(max_length=16, choices=AuditCategory.choices, default=AuditCategory.ADMINISTRATION)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     actor_name = models.CharField(max_length=150, blank=True, help_text="Kept when the user is deleted")
     action = models.CharField(max_length=16, choices=AuditAction.choices)
@@ -92,7 +119,11 @@ class AuditEntry(models.Model):
         ordering = ["-timestamp", "-id"]
         verbose_name = "security event log entry"
         verbose_name_plural = "security event log"
-        indexes = [models.Index(fields=["actor", "timestamp"]), models.Index(fields=["object_type", "timestamp"])]
+        indexes = [
+            models.Index(fields=["actor", "timestamp"]),
+            models.Index(fields=["object_type", "timestamp"]),
+            models.Index(fields=["category", "timestamp"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} {self.object_type} {self.object_repr}"

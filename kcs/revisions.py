@@ -1,4 +1,10 @@
-"""Configuration changes, one at a time: the transaction of every change of policies, scopes, methods and
+"""Revisions of cached configuration, and configuration changes one at a time.
+
+Each cached, compiled configuration (the policy index, the risk acceptance index) has a revision row
+(:class:`kcs.models.ConfigRevision`) that every change renews in its own transaction; a process compares the
+revision (:func:`read_revision`, one primary-key read) before using its cached copy and rebuilds it when it changed.
+
+Configuration changes, one at a time: the transaction of every change of policies, scopes, methods and
 integrations locks the configuration's revision row (:class:`kcs.models.ConfigRevision`) *first*.
 
 Each such change also renews that row (the policy index's revision, in the same transaction). Without the lock
@@ -20,6 +26,7 @@ from kcs.models import ConfigRevision
 
 POLICY_INDEX = "policy_index"  # the revision of the compiled policy index (policies.index_cache)
 SILENCE_INDEX = "silence_index"  # the revision of the compiled silences (policies.silence_index)
+ACCEPTANCES = "risk_acceptances"  # the revision of the risk acceptance index (events.acceptance_index)
 OUTPUTS = "outputs"  # the revision of the integrations' settings (notifications.siem caches the SIEM outputs)
 
 
@@ -56,8 +63,9 @@ def lock_revision(name: str = POLICY_INDEX) -> None:
 
 
 @contextmanager
-def configuration_change() -> Iterator[None]:
-    """A transaction for a configuration change, holding the revision lock from its start."""
+def configuration_change(name: str = POLICY_INDEX) -> Iterator[None]:
+    """A transaction for a change of the configuration revisioned as ``name``, holding its revision lock from its
+    start."""
     with transaction.atomic():
-        lock_revision()
+        lock_revision(name)
         yield

@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files, not a CDN
     "django_htmx",
+    # Before kcs: its sign-in receivers run after axes' own, which decide whether an attempt locked the user out.
+    "axes",
     "kcs",
     "events",
     "policies",
@@ -83,6 +85,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: counts refused ingest requests in the security event log, those refused by a middleware too.
+    "kcs.refusals.IngestRefusalMiddleware",
     "kcs.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "kcs.middleware.ContentSecurityPolicyMiddleware",
@@ -91,10 +95,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "kcs.signin.CurrentRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "kcs.middleware.NulInQueryMiddleware",
+    # Last: turns a sign-in refused during a lockout into the lockout page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "kcs.urls"
@@ -137,7 +144,15 @@ else:
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The cache holds the API throttles' counters. In each process's memory by default: with several web processes
+# (gunicorn workers, hosts) set CACHE_URL=redis://host:6379/2 so that they share one count per token.
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+elif CACHE_URL in ("", "locmem://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ImproperlyConfigured("CACHE_URL must be empty (memory of each process) or a redis:// URL")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -145,6 +160,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in protection (django-axes): after KCS_LOGIN_FAILURE_LIMIT failed sign-ins for one user name, or from one
+# address, within KCS_LOGIN_FAILURE_WINDOW minutes, further sign-ins for that name or from that address are refused
+# for KCS_LOGIN_LOCKOUT_MINUTES minutes, even with the right password (kcs/signin.py).
+KCS_LOGIN_FAILURE_LIMIT = env_int("KCS_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+KCS_LOGIN_FAILURE_WINDOW = env_int("KCS_LOGIN_FAILURE_WINDOW", 15, minimum=1)
+KCS_LOGIN_LOCKOUT_MINUTES = env_int("KCS_LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+AUTHENTICATION_BACKENDS = ["kcs.signin.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "kcs.signin.LockoutHandler"
+# Read from the KCS_ settings at each attempt (kcs/signin.py).
+AXES_FAILURE_LIMIT = "kcs.signin.failure_limit"
+AXES_COOLOFF_TIME = "kcs.signin.lockout_time"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # a user name OR an address
+# A lockout lasts its time from the failure that caused it; refused attempts do not prolong it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # one row per failure: the window is counted on them
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the security event log; axes' copy would grow for ever
+AXES_LOCKOUT_CALLABLE = "kcs.signin.lockout_response"
+AXES_VERBOSE = False
+# Not in the admin: sign-ins are read in the security event log; a lockout is lifted with manage.py axes_reset_*.
+AXES_ENABLE_ADMIN = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -210,7 +245,22 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "kcs.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Requests per API token (ingest included): KCS_API_TOKEN_RATE, counted in the cache (see CACHE_URL).
+    "DEFAULT_THROTTLE_CLASSES": ["kcs.throttling.TokenRateThrottle"],
 }
+# "<number>/<second|minute|hour|day>" per API token, e.g. 6000/minute; "off" for no limit. Over it: 429 + Retry-After.
+KCS_API_TOKEN_RATE = env_str("KCS_API_TOKEN_RATE", "6000/minute").strip().lower()
+if KCS_API_TOKEN_RATE != "off":
+    _count, _, _period = KCS_API_TOKEN_RATE.partition("/")
+    if not (
+        _count.isdigit()
+        and int(_count) > 0
+        and _period in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+    ):
+        raise ImproperlyConfigured(
+            f"KCS_API_TOKEN_RATE={KCS_API_TOKEN_RATE!r}: expected <number>/<second|minute|hour|day> (e.g. "
+            "6000/minute) or off"
+        )
 SPECTACULAR_SETTINGS = {
     "TITLE": "KCS Response API",
     "DESCRIPTION": "Security events in, response policies, notification outputs and the delivery log.",
@@ -282,6 +332,8 @@ KCS_DELIVERY_SWEEP_INTERVAL = env_int("KCS_DELIVERY_SWEEP_INTERVAL", 10, minimum
 # Seconds a claim on a notification lasts unless its worker renews it (every third of it while the send is in
 # flight, notifications/lease.py); past it, a row in "sending" belongs to a dead worker and is taken over.
 KCS_DELIVERY_LEASE = env_int("KCS_DELIVERY_LEASE", 15, minimum=3)
+# Seconds between runs of the task that expires risk acceptances whose period ended (events/acceptances.py).
+KCS_ACCEPTANCE_EXPIRY_INTERVAL = env_int("KCS_ACCEPTANCE_EXPIRY_INTERVAL", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     # Each stage re-enqueues its own stragglers: batches never evaluated, notifications left pending or whose
     # worker died.
@@ -289,6 +341,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-delivery": {"task": "notifications.sweep", "schedule": float(KCS_DELIVERY_SWEEP_INTERVAL)},
     # Retention: delete what is older than KCS_RETENTION_DAYS / KCS_AUDIT_RETENTION_DAYS (policies/retention.py).
     "purge-expired": {"task": "policies.purge", "schedule": 3600.0},
+    # Risk acceptances whose period ended become risk_acceptance_expired events.
+    "expire-risk-acceptances": {
+        "task": "events.expire_acceptances",
+        "schedule": float(KCS_ACCEPTANCE_EXPIRY_INTERVAL),
+    },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fixup closes every database connection before and after each task unless this is set, which

@@ -12,6 +12,17 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="policies:response-list", permanent=False), name="home"),
     path("login/", auth_views.LoginView.as_view(template_name="kcs/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Django's password views (the admin's templates); each change or reset is logged (kcs/signin.py).
+    path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password/change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("password/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("tokens/", views.TokenListView.as_view(), name="tokens"),
     path("tokens/<id:pk>/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
     path("security-log/", audit_views.SecurityLogView.as_view(), name="security-log"),

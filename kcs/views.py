@@ -9,6 +9,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views import View
 from django.views.generic import TemplateView
 
+from kcs import tokens
 from kcs.forms import ApiTokenForm
 from kcs.models import ApiToken
 
@@ -28,7 +29,7 @@ class TokenListView(LoginRequiredMixin, TemplateView):
         form = ApiTokenForm(request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form), status=400)
-        token, key = ApiToken.issue(request.user, form.cleaned_data["name"], form.cleaned_data["expires_at"])
+        token, key = tokens.issue(request, request.user, form.cleaned_data["name"], form.cleaned_data["expires_at"])
         # Rendered directly (not redirected) so the key never travels through a session or a URL, and kept out of
         # every cache (browser history, back button, proxies): it is shown once.
         response = self.render_to_response(self.get_context_data(new_key=key, new_token=token))
@@ -39,6 +40,6 @@ class TokenListView(LoginRequiredMixin, TemplateView):
 class TokenRevokeView(LoginRequiredMixin, View):
     def post(self, request, pk: int):
         token = get_object_or_404(ApiToken, pk=pk, user=request.user)
-        token.delete()
+        tokens.revoke(request, token)
         messages.success(request, f"Token “{token.name}” revoked.")
         return redirect("tokens")

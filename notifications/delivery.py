@@ -5,6 +5,14 @@ so two workers never send the same row at once; the claim's lease is renewed whi
 (:mod:`notifications.lease`); the channel renders and sends; :func:`record_outcome` — the one place that
 writes delivery bookkeeping — stores sent, a retry with exponential backoff and jitter (honouring Retry-After),
 or a permanent failure. :func:`sweep` re-queues what a lost broker message or a killed worker left behind.
+
+Rate-limited outputs send at most ``rate`` messages a second: each message reserves the next free send slot
+(:func:`reserve_slot`) and waits for it. When a slot comes, the newest waiting message of the output takes it and
+the message whose slot it was moves to the newer one's later slot (:func:`_newest_first`), so in a burst the
+freshest alert goes first, as KCS does. The trade-off: an older message may be passed over again and again while
+newer ones keep coming — but only for :data:`NEWEST_FIRST_WAIT`; a message that has waited that long keeps its slot.
+Nothing is lost on the way: every swap happens in one transaction, a passed-over message stays pending with a slot
+of its own and a task queued for it, and the sweeper picks up any message whose task got lost.
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ SWEEP_LIMIT = 1000  # rows re-queued per sweep, so one sweep never floods the br
 CLOCK_TOLERANCE = timedelta(seconds=1)
 # Rate-limit waits up to this long happen inside the task; longer ones reschedule the row for its slot.
 INLINE_WAIT = 1.0
+# Newer messages of a rate-limited output go first, but a message that has waited this long is passed over no more.
+NEWEST_FIRST_WAIT = timedelta(minutes=5)
 # After a send, a task goes on with more due messages of the same output: at most this many, for this long,
 # loading them DRAIN_CHUNK at a time. Kept short: a draining worker process does not evaluate new events (longer
 # drains, e.g. 2 s, doubled the POST-to-webhook latency at 50 events/s), and 0.25 s already amortises the task.
@@ -108,6 +118,10 @@ def deliver(
         notification.status, notification.claimed_at = NotificationStatus.SENDING, now
         notification.claimed_until = lease.lease_until(now)
         notification.attempts += 1
+    if _holds_slot(notification, now):
+        newest = _newest_first(notification, now)
+        if newest is not notification:
+            notification, events = newest, None
     with lease.keeper.holding([notification]):
         status, channel = _attempt(notification, now, events=events)
     if drain and status == NotificationStatus.SENT and channel is not None and not channel.rate_limit:
@@ -281,6 +295,58 @@ def record_outcome(notification: Notification, message: Message | None, error: T
 
 def _holds_slot(notification: Notification, now: datetime) -> bool:
     return notification.throttled_until is not None and notification.throttled_until <= now + CLOCK_TOLERANCE
+
+
+class _Raced(Exception):
+    """A row changed under the slot swap: the swap is rolled back and the slot holder sends as planned."""
+
+
+def _newest_first(held: Notification, now: datetime) -> Notification:
+    """The notification that sends in the slot ``held`` (claimed) holds: the newest message of the same output that
+    waits for a later slot, which is claimed in its place, while ``held`` goes back to pending at that later slot
+    (its attempt not counted) with a task queued for it. ``held`` itself when nothing newer waits, or when it has
+    waited :data:`NEWEST_FIRST_WAIT` already (so nothing starves)."""
+    if held.integration_id is None or held.created_at <= now - NEWEST_FIRST_WAIT:
+        return held
+    try:
+        with transaction.atomic():
+            newer = (
+                Notification.objects.select_for_update(skip_locked=True)
+                .filter(
+                    integration_id=held.integration_id,
+                    status=NotificationStatus.PENDING,
+                    throttled_until__gt=held.throttled_until,
+                    created_at__gt=held.created_at,
+                )
+                .order_by("-created_at", "-id")
+                .first()
+            )
+            if newer is None:
+                return held
+            later = newer.throttled_until
+            taken = Notification.objects.filter(pk=newer.pk, status=NotificationStatus.PENDING).update(
+                status=NotificationStatus.SENDING,
+                attempts=F("attempts") + 1,
+                claimed_at=now,
+                claimed_until=lease.lease_until(now),
+                throttled_until=held.throttled_until,
+                next_attempt_at=held.next_attempt_at,
+            )
+            given = Notification.objects.filter(
+                pk=held.pk, status=NotificationStatus.SENDING, claimed_at=held.claimed_at
+            ).update(
+                status=NotificationStatus.PENDING,
+                attempts=F("attempts") - 1,
+                throttled_until=later,
+                next_attempt_at=later,
+            )
+            if not (taken and given):
+                raise _Raced
+    except _Raced:
+        return held
+    send_now(DELIVER_TASK, held.pk, countdown=max((later - timezone.now()).total_seconds(), 0.0))
+    logger.debug("notification %s gave its send slot to the newer %s", held.pk, newer.pk)
+    return Notification.objects.select_related("integration").get(pk=newer.pk)
 
 
 def reserve_slot(integration_id: int, rate: float, now: datetime) -> datetime:

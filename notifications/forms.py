@@ -106,6 +106,11 @@ class IntegrationForm(forms.Form):
     derived_secrets: ClassVar[tuple[str, ...]] = ()
     # What people call where the secrets go, in "… changed, so the stored … is not sent there".
     destination_label: ClassVar[str] = "The destination"
+    # Set by with_templates(): the channel whose message templates the form edits, and their slots.
+    channel_class: ClassVar[Any] = None
+    template_slots: ClassVar[tuple[Any, ...]] = ()
+    # Settings stored only when set (a message template left at its default is not stored at all).
+    optional_config: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -130,6 +135,8 @@ class IntegrationForm(forms.Form):
                 **self.data_from_config(instance.config),
             }
         super().__init__(data, **kwargs)
+        for slot in self.template_slots:
+            self.fields[slot.key].widget.attrs["placeholder"] = self.channel_class.default_template(slot)
         for name in self.secret_fields:
             if name in self.stored_secrets:
                 field = self.fields[name]
@@ -148,7 +155,18 @@ class IntegrationForm(forms.Form):
 
     def to_config(self) -> dict[str, Any]:
         """The ``config`` to store, from the cleaned data."""
-        return {name: self.cleaned_data.get(name) for name in self.config_fields}
+        return {
+            name: self.cleaned_data.get(name)
+            for name in self.config_fields
+            if name not in self.optional_config or self.cleaned_data.get(name)
+        }
+
+    def template_help(self) -> list[dict[str, Any]]:
+        """For the form: each editable part with its format and the variables its template may use."""
+        return [
+            {"slot": slot, "field": self[slot.key], "variables": self.channel_class.template_variables(slot)}
+            for slot in self.template_slots
+        ]
 
     @classmethod
     def error_path(cls, field: str) -> tuple[str, ...]:
@@ -217,6 +235,39 @@ class IntegrationForm(forms.Form):
                     f"{self.destination_label} changed, so the stored {label} is not sent there: enter it again.",
                 )
         return cleaned
+
+
+def with_templates(form_class: type[IntegrationForm], channel_class) -> type[IntegrationForm]:
+    """``form_class`` with a setting for each editable message part of ``channel_class`` (its ``templates``), each
+    checked by the channel (:meth:`~notifications.channels.base.Channel.check_template`): the screens, the API and
+    the admin refuse a template that fails, with its line, under the setting's name."""
+    from notifications.templating import MAX_LENGTH, TemplateFailed
+
+    attrs: dict[str, Any] = {"channel_class": channel_class, "template_slots": channel_class.templates}
+    for slot in channel_class.templates:
+        attrs[slot.key] = forms.CharField(
+            label=f"{slot.label} template",
+            required=False,
+            max_length=MAX_LENGTH,
+            strip=False,
+            widget=forms.Textarea(attrs={"rows": 8, "class": "code", "spellcheck": "false"}),
+            help_text="Leave empty for the default (shown greyed).",
+        )
+
+        def clean(form, slot=slot) -> str:
+            source = (form.cleaned_data.get(slot.key) or "").replace("\r\n", "\n").strip()
+            if source:
+                try:
+                    channel_class.check_template(slot, source)
+                except TemplateFailed as exc:
+                    raise forms.ValidationError(exc.message) from None
+            return source
+
+        attrs[f"clean_{slot.key}"] = clean
+    keys = [slot.key for slot in channel_class.templates if slot.key not in form_class.config_fields]
+    attrs["config_fields"] = (*form_class.config_fields, *keys)
+    attrs["optional_config"] = (*form_class.optional_config, *keys)
+    return type(form_class.__name__, (form_class,), attrs)
 
 
 # What the delivery log shows: response policies' messages unless asked (SIEM streams make a row per log entry and

@@ -96,6 +96,10 @@ class EventLine:
             fingerprint=event.fingerprint,
         )
 
+    def as_template_dict(self) -> dict[str, Any]:
+        """The event as message templates see it: plain data (see :data:`EVENT_VARIABLES`), no model behind it."""
+        return {**self.as_json(), **{name: getattr(self, name) for name in _TEMPLATE_ONLY}, "where": self.where}
+
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -115,6 +119,72 @@ class EventLine:
             "occurred_at": self.occurred_at.isoformat() if self.occurred_at else None,
             "fingerprint": self.fingerprint,
         }
+
+
+# What message templates see (documented on the integration form and in the README). Values are plain data —
+# strings, numbers, booleans, lists and dicts (and the two dates) — built here, so no model is reachable from a
+# template, whether a built-in one or one a person wrote.
+TEMPLATE_VARIABLES = {
+    "policy_id": "the response policy's id (none for a test message)",
+    "policy_name": "the response policy's name",
+    "trigger": "the policy's trigger slug, e.g. critical_vulnerabilities",
+    "trigger_label": "the trigger's name, e.g. Critical vulnerabilities",
+    "integration_name": "this integration's name",
+    "delivery_id": "the idempotency key of the delivery",
+    "created_at": "when the notification was made (a date: use |date)",
+    "is_test": "true for a test message",
+    "events": "the listed events, worst first (each with the fields below)",
+    "total": "number of events in the notification",
+    "listed": "number of events in events",
+    "more": "events not listed",
+    "counts": "events per severity, worst first: each has severity, label and count",
+    "worst_severity": "the highest severity slug",
+    "worst_severity_label": "the highest severity's name",
+    "images": "up to 3 distinct images (registry/repository:tag@digest)",
+    "more_images": "distinct images not named in images",
+    "workloads": "up to 3 distinct workloads (cluster/namespace/pod)",
+    "more_workloads": "distinct workloads not named in workloads",
+    "base_url": "the product's address (KCS_BASE_URL)",
+    "detail_url": "the notification's page, listing every event",
+}
+EVENT_VARIABLES = {
+    "id": "the event's id",
+    "url": "the event's page",
+    "type": "type slug, e.g. vulnerability",
+    "type_label": "type name, e.g. Vulnerability",
+    "severity": "severity slug, e.g. critical",
+    "severity_label": "severity name, e.g. Critical",
+    "severity_value": "severity as a number (0 unknown … 5 critical)",
+    "title": "the finding's title",
+    "finding_id": "CVE id, malware name, secret rule, check id or Falco rule",
+    "package": "the affected package",
+    "installed_version": "its installed version",
+    "fixed_version": "the version that fixes it (empty: none yet)",
+    "cvss": "CVSS score (may be empty)",
+    "image": "registry/repository:tag@digest",
+    "workload": "cluster/namespace/pod",
+    "where": "the image, else the workload",
+    "container": "the container",
+    "source": "the reporting tool (trivy, grype, harbor, falco, api…)",
+    "occurred_at": "when it happened (a date: use |date)",
+    "fingerprint": "the stable hash used for repeat suppression",
+}
+_TEMPLATE_ONLY = ("type_label", "severity_label", "severity_value", "occurred_at")
+
+
+def event_json(line: dict[str, Any]) -> dict[str, Any]:
+    """An event of :meth:`MessageContext.as_dict` as JSON payloads carry it (the fields of :meth:`EventLine.as_json`)."""
+    occurred = line["occurred_at"]
+    data = {key: line[key] for key in _JSON_KEYS}
+    data["occurred_at"] = occurred.isoformat() if isinstance(occurred, datetime) else occurred
+    data["fingerprint"] = line["fingerprint"]
+    return data
+
+
+_JSON_KEYS = (
+    "id", "url", "type", "severity", "title", "finding_id", "package", "installed_version", "fixed_version", "cvss",
+    "image", "workload", "container", "source",
+)  # fmt: skip
 
 
 def notification_events(notification_id: int) -> list[SecurityEvent]:
@@ -147,13 +217,18 @@ def notification_events_by_id(notification_ids: list[int]) -> dict[int, list[Sec
 def alert_facts(entry: AuditEntry) -> AlertFacts:
     """What the notification a policy-alert entry names (its ``object_id``) says: policy, trigger, worst event and
     its image. Empty facts when the entry names no notification that still exists."""
+    # policies/alerts.py names the notification in the entry's changes (its object is the policy).
+    named = entry.changes.get("notification") if isinstance(entry.changes, dict) else None
+    if named is None and entry.object_type.lower() != "response policy":
+        named = entry.object_id
+    named = str(named or "")
     notification = (
-        Notification.objects.filter(pk=int(entry.object_id)).only("policy_name", "trigger", "trigger_label").first()
-        if entry.object_id.isascii() and entry.object_id.isdigit()
+        Notification.objects.filter(pk=int(named)).only("policy_name", "trigger", "trigger_label").first()
+        if named.isascii() and named.isdigit()
         else None
     )
     if notification is None:
-        return AlertFacts()
+        return AlertFacts(policy_name=entry.object_repr if entry.object_type.lower() == "response policy" else "")
     events = sorted(notification_events(notification.pk), key=_worst_first)
     return AlertFacts(
         policy_name=notification.policy_name,
@@ -277,9 +352,42 @@ class MessageContext:
             is_test=True,
         )
 
+    @classmethod
+    def preview(cls, integration, events: list[SecurityEvent] | None = None) -> MessageContext:
+        """A notification as a policy would send it, for previews and template checks: ``events`` (stored ones a
+        person picked), or two made-up ones — a critical vulnerability in an image and a runtime threat in a pod."""
+        now = timezone.now()
+        if not events:
+            vulnerability = MessageContext.sample(integration, "preview").events[0]
+            runtime = SecurityEvent(
+                type=EventType.RUNTIME,
+                severity=Severity.HIGH,
+                source="falco",
+                title="Terminal shell in container (sample data)",
+                finding_id="Terminal shell in container",
+                cluster="prod",
+                namespace="shop",
+                pod="web-6d9f",
+                container="web",
+                fingerprint="1" * 64,
+                occurred_at=now,
+            )
+            events = [vulnerability, runtime]
+        return cls(
+            policy_id=None,
+            policy_name="Sample policy",
+            trigger=SAMPLE_TRIGGER,
+            trigger_label=SAMPLE_TRIGGER_LABEL,
+            integration_name=integration.name,
+            delivery_id="preview",
+            events=events,
+            created_at=now,
+        )
+
     def as_dict(self, limit: int) -> dict[str, Any]:
-        """Template context listing at most ``limit`` events (worst first)."""
-        lines = [EventLine.of(event) for event in self.events[:limit]]
+        """Template context listing at most ``limit`` events (worst first): plain data only (see
+        :data:`TEMPLATE_VARIABLES` and :data:`EVENT_VARIABLES`)."""
+        lines = [EventLine.of(event).as_template_dict() for event in self.events[:limit]]
         counter = Counter(event.severity for event in self.events)
         counts = [
             {"severity": s.slug, "label": s.label, "count": counter[s.value]}

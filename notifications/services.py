@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from events.models import SecurityEvent
 from kcs import audit, bounds
 from kcs.models import AuditAction
 from kcs.queueing import enqueue_on_commit
@@ -306,6 +307,31 @@ def send_test(request, integration: NotificationIntegration) -> tuple[bool, str]
             request, AuditAction.TEST, integration, audit.diff(before, {"last_test_ok": ok, "last_test_message": text})
         )
     return ok, text
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What an integration's settings would send for a sample or stored event: the rendered parts, or the error."""
+
+    subject: str = ""
+    body: str = ""
+    html: str = ""
+    error: str = ""
+    source: str = "sample events"
+
+
+def preview_message(kind: str, form: IntegrationForm, event: SecurityEvent | None = None) -> Preview:
+    """The message the (bound, validated) ``form``'s settings would send — its valid templates, the default for any
+    part left empty or refused — for ``event`` (a stored one) or made-up sample events. Nothing is stored or sent."""
+    data = getattr(form, "cleaned_data", {})
+    integration = NotificationIntegration(kind=kind, name=data.get("name") or "Preview", config=form.to_config())
+    context = MessageContext.preview(integration, [event] if event is not None else None)
+    source = f"event #{event.pk}" if event is not None else "sample events"
+    try:
+        message = channel_for(integration).render(context)
+    except TransportError as exc:
+        return Preview(error=exc.message, source=source)
+    return Preview(subject=message.subject, body=message.body, html=message.html, source=source)
 
 
 def retry(request, notification: Notification) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404
@@ -16,9 +17,11 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
+from events.models import SecurityEvent
 from notifications import services
 from notifications.channels import CHANNELS, Channel
 from notifications.forms import NotificationFilterForm
+from notifications.messages import EVENT_VARIABLES
 from notifications.models import Notification, NotificationIntegration
 from notifications.secrets import MASK
 
@@ -30,6 +33,7 @@ VIEW_NOTIFICATIONS = "notifications.view_notification"
 CHANGE_NOTIFICATIONS = "notifications.change_notification"
 PAGE_SIZE = 50
 RECENT_NOTIFICATIONS = 10
+VIEW_EVENTS = "events.view_securityevent"
 
 
 def _channel(kind: str) -> type[Channel]:
@@ -127,7 +131,7 @@ class IntegrationFormView(PermissionRequiredMixin, View):
     def get_permission_required(self):
         return [CHANGE_INTEGRATIONS if "pk" in self.kwargs else ADD_INTEGRATIONS]
 
-    def _render(self, request, kind, form, integration=None, status=200):
+    def _render(self, request, kind, form, integration=None, status=200, preview=None):
         return render(
             request,
             "notifications/integration_form.html",
@@ -136,10 +140,39 @@ class IntegrationFormView(PermissionRequiredMixin, View):
                 "kind": kind,
                 "form": form,
                 "integration": integration,
-                "variables": getattr(form, "variables", None),
+                "templates": form.template_help(),
+                "event_variables": EVENT_VARIABLES,
+                "preview": preview,
+                "preview_errors": self._preview_errors(form) if preview else [],
+                "preview_event": request.POST.get("preview_event", "") if request.method == "POST" else "",
+                "can_pick_event": request.user.has_perm(VIEW_EVENTS),
             },
             status=status,
         )
+
+    def _preview(self, request, kind, form, integration):
+        """The form again with the message its settings would send (nothing saved): for a stored event when one is
+        named and the person may see events, else for sample events."""
+        form.is_valid()
+        event, wanted = None, request.POST.get("preview_event", "").strip()
+        if wanted:
+            if not request.user.has_perm(VIEW_EVENTS):
+                raise PermissionDenied
+            if not wanted.isdigit() or not (event := SecurityEvent.objects.filter(pk=int(wanted)).first()):
+                form.add_error(None, f"No event #{wanted} to preview with.")
+                return self._render(request, kind, form, integration, status=400)
+        preview = services.preview_message(kind, form, event)
+        return self._render(request, kind, form, integration, preview=preview)
+
+    def _preview_errors(self, form) -> list[str]:
+        """The template errors, shown in the preview too (htmx replaces only the preview)."""
+        if form.errors is None or not form.is_bound:
+            return []
+        return [
+            f"{form.fields[slot.key].label}: {message} (the default is shown instead)"
+            for slot in form.template_slots
+            for message in form.errors.get(slot.key, [])
+        ]
 
     def get(self, request, kind: str, pk: int | None = None):
         _channel(kind)
@@ -150,6 +183,8 @@ class IntegrationFormView(PermissionRequiredMixin, View):
         _channel(kind)
         integration = _integration(kind, pk) if pk else None
         form = services.form_for(kind, request.POST, instance=integration)
+        if "preview" in request.POST:
+            return self._preview(request, kind, form, integration)
         if not form.is_valid():
             return self._render(request, kind, form, integration, status=400)
         saved = services.save_integration(request, kind, form, integration)

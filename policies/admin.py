@@ -8,8 +8,16 @@ log entry in one transaction, as for the screens and the API.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.forms import BaseInlineFormSet, ModelForm, ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
 
 from policies import services
 from policies.forms import ScopeRulesMixin, add_errors
@@ -92,7 +100,7 @@ class NotificationMethodInline(admin.TabularInline):
 class ResponsePolicyAdmin(admin.ModelAdmin):
     form = PolicyAdminForm
     inlines = [NotificationMethodInline]
-    list_display = ["name", "trigger", "min_severity", "enabled", "created_by", "updated_at"]
+    list_display = ["name", "trigger", "min_severity", "status", "created_by", "updated_at"]
     list_filter = ["enabled", "trigger"]
     search_fields = ["name"]
     filter_horizontal = ["scopes"]
@@ -114,6 +122,61 @@ class ResponsePolicyAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
+
+    # --- the per-row status switch ---------------------------------------------------------------------------
+    def get_urls(self):
+        toggle = self.admin_site.admin_view(require_POST(self.toggle_view))
+        return [path("<id:pk>/toggle/", toggle, name="policies_responsepolicy_toggle"), *super().get_urls()]
+
+    @admin.display(description="Status", ordering="enabled")
+    def status(self, policy: ResponsePolicy) -> str:
+        """The state alone; the changelist shows :meth:`status_switch` in its place (see get_list_display)."""
+        return "Enabled" if policy.enabled else "Disabled"
+
+    def get_list_display(self, request):
+        # The switch needs the request (rights, the list's query string); a closure keeps it per request.
+        def status(policy: ResponsePolicy) -> str:
+            return self.status_switch(request, policy)
+
+        status.short_description = "Status"  # type: ignore[attr-defined]
+        status.admin_order_field = "enabled"  # type: ignore[attr-defined]
+        return [status if column == "status" else column for column in super().get_list_display(request)]
+
+    def status_switch(self, request, policy: ResponsePolicy) -> str:
+        """The policy's state and, for managers, a button that flips it. The changelist is one form (the bulk
+        actions'), and forms do not nest: the button posts that form, CSRF token included, to the toggle URL."""
+        state = "Enabled" if policy.enabled else "Disabled"
+        if not self.has_change_permission(request, policy):
+            return state
+        url = reverse("admin:policies_responsepolicy_toggle", args=[policy.pk])
+        query = urlencode({"_changelist_filters": request.GET.urlencode()}) if request.GET else ""
+        return format_html(
+            '{} <button type="submit" class="button" formaction="{}{}" formmethod="post" name="enabled" value="{}" '
+            'aria-label="{} {}">{}</button>',
+            state,
+            url,
+            f"?{query}" if query else "",
+            "0" if policy.enabled else "1",
+            "Disable" if policy.enabled else "Enable",
+            policy.name,
+            "Disable" if policy.enabled else "Enable",
+        )
+
+    def toggle_view(self, request, pk: int):
+        """Set one policy's ``enabled`` to the posted state (a double click does not undo itself), through the
+        screens' service: audited, in one transaction. Back to the list as it was (search, filters)."""
+        policy = get_object_or_404(ResponsePolicy, pk=pk)
+        if not self.has_change_permission(request, policy):
+            raise PermissionDenied
+        wanted = request.POST.get("enabled")
+        enabled = wanted == "1" if wanted in ("0", "1") else not policy.enabled
+        services.set_policy_enabled(request, policy, enabled)
+        self.message_user(
+            request, f"Policy “{policy.name}” {'enabled' if policy.enabled else 'disabled'}.", messages.SUCCESS
+        )
+        changelist = reverse("admin:policies_responsepolicy_changelist")
+        preserved = {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}
+        return HttpResponseRedirect(add_preserved_filters(preserved, changelist))
 
     def save_model(self, request, obj, form, change):
         # Nothing yet: the policy, its scopes and its methods are one change, stored by the service in save_related(),

@@ -34,7 +34,7 @@ from notifications.channels import Channel, channel_for
 from notifications.messages import UNUSED_IN_MESSAGES
 from notifications.models import Notification, NotificationIntegration, NotificationStatus, RepeatMark
 from notifications.outbox import link_events
-from policies import metrics, muting
+from policies import alerts, metrics, muting
 from policies.index_cache import get_index
 from policies.models import Trigger
 
@@ -176,6 +176,7 @@ def evaluate_batch(batch_id: str) -> Evaluation:
             notifications = [plan.notification for plan in plans]
             Notification.objects.bulk_create(notifications)
             link_events([(plan.notification.pk, event.id) for plan in plans for event in plan.events])
+            alerts.record_alerts(plans, now)
             metrics.evaluated(started, [(n.status, integrations[n.integration_id].kind) for n in notifications])
             result.events = len(events)
             for plan in plans:

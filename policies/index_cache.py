@@ -11,13 +11,11 @@ its cached index and rebuilds it when it changed.
 
 from __future__ import annotations
 
-import secrets
 import threading
 
-from django.db import connection, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from kcs.models import ConfigRevision
+from kcs import revisions
 from kcs.revisions import POLICY_INDEX
 from notifications.channels import channel_for
 from notifications.models import NotificationIntegration
@@ -29,30 +27,15 @@ _lock = threading.Lock()
 _cached: PolicyIndex | None = None
 
 
-def read_revision(name: str = REVISION_NAME) -> int:
-    """The configuration's current revision (0 before the first change); ``name``: another cache's revision
-    (:data:`kcs.revisions.SILENCE_INDEX`).
-
-    Raw SQL: this runs before every evaluation, and building the ORM query cost ten times running it.
-    """
-    table = connection.ops.quote_name(ConfigRevision._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT value FROM {table} WHERE name = %s", [name])
-        row = cursor.fetchone()
-    return row[0] if row else 0
+def read_revision() -> int:
+    """The configuration's current revision (0 before the first change)."""
+    return revisions.read_revision(REVISION_NAME)
 
 
-def invalidate(name: str = REVISION_NAME) -> None:
+def invalidate() -> None:
     """Give the configuration a new revision (inside the caller's transaction, so it is visible exactly when the
-    change is).
-
-    A random number rather than a counter: a transaction that bumped and then rolled back must not leave some
-    process holding an index built under a number that a later, different change would reach again.
-    """
-    value = secrets.randbits(62)
-    with transaction.atomic():
-        if not ConfigRevision.objects.filter(name=name).update(value=value):
-            ConfigRevision.objects.update_or_create(name=name, defaults={"value": value})
+    change is)."""
+    revisions.renew_revision(REVISION_NAME)
 
 
 def build_index(revision: int = 0) -> PolicyIndex:

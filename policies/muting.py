@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from events.acceptance_index import get_acceptances
 from policies import silence_index
 from policies.engine import Verdict
 
@@ -95,4 +96,4 @@ class Mutes:
 
 def load(now: datetime) -> Mutes:
     """The mutes in force at ``now``."""
-    return Mutes(silences=silence_index.get_index(now))
+    return Mutes(acceptances=get_acceptances(now), silences=silence_index.get_index(now))

@@ -27,8 +27,8 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from events.models import Severity
+from kcs import revisions
 from kcs.revisions import SILENCE_INDEX
-from policies import index_cache
 from policies.engine import compile_globs, literal_prefix
 from policies.models import Silence
 from policies.silence_rules import GLOB_FIELDS
@@ -178,7 +178,7 @@ def get_index(now: datetime | None = None) -> SilenceIndex:
     """The compiled silences for this process, rebuilt when a silence changed (one primary-key read)."""
     global _cached
     now = now or timezone.now()
-    revision = index_cache.read_revision(SILENCE_INDEX)
+    revision = revisions.read_revision(SILENCE_INDEX)
     cached = _cached
     if cached is not None and not cached.stale(revision, now):
         return cached
@@ -189,7 +189,7 @@ def get_index(now: datetime | None = None) -> SilenceIndex:
 
 
 def _on_change(sender, **kwargs) -> None:
-    index_cache.invalidate(SILENCE_INDEX)
+    revisions.renew_revision(SILENCE_INDEX)
 
 
 def connect_signals() -> None:

@@ -64,7 +64,8 @@ def celery_eager(request):
 
 
 def restore_migration_data() -> None:
-    """Re-create what data migrations seed (Global scope, groups): a transactional test's flush removed it."""
+    """Re-create what data migrations seed (Global scope, groups and their rights): a transactional test's flush
+    removed it."""
     import importlib
 
     from django.apps import apps
@@ -77,6 +78,7 @@ def restore_migration_data() -> None:
             ("policies.migrations.0003_seed_groups", "seed_groups"),
             ("events.migrations.0002_scanner_group", "seed_group"),
             ("policies.migrations.0004_silences", "grant_silence_rights"),
+            ("events.migrations.0005_risk_acceptance", "grant_rights"),
         ):
             getattr(importlib.import_module(module), function)(apps, None)
     finally:
@@ -162,11 +164,33 @@ def migration_data(request):
 
 @pytest.fixture(autouse=True)
 def fresh_policy_index(monkeypatch):
-    """Each test starts without a compiled policy index: the revision counter is rolled back with the test's
-    transaction, so the next test may reach the same number with different policies."""
+    """Each test starts without a compiled policy index or risk acceptance index: the revisions are rolled back
+    with the test's transaction, so the next test may reach the same number with different rows."""
     monkeypatch.setattr("policies.index_cache._cached", None)
     monkeypatch.setattr("policies.silence_index._cached", None)
     monkeypatch.setattr("notifications.siem._cached", None)  # the SIEM outputs, cached the same way
+    monkeypatch.setattr("events.acceptance_index._cached", None)
+
+
+@pytest.fixture(autouse=True)
+def fresh_sign_in_and_throttle_state(request, django_db_blocker):
+    """No test sees another's failed sign-ins, lockouts or counted API requests: the cache (throttle counters) is
+    emptied around each test, and after a test that used the database axes' attempts and failure log are reset
+    (a test's rollback removes them too; a row committed by a live-server test would not be)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+    uses_db = bool({"db", "transactional_db", "live_server"} & set(request.fixturenames)) or (
+        request.node.get_closest_marker("django_db") is not None
+    )
+    if uses_db:
+        from axes.handlers.proxy import AxesProxyHandler
+
+        with django_db_blocker.unblock():
+            AxesProxyHandler.reset_attempts()
+            AxesProxyHandler.reset_failure_logs()
 
 
 def _is_transactional(request) -> bool:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 from rest_framework.test import APIClient
 
-from events.models import EventBatch, EventType, SecurityEvent, Severity
+from events.models import EventBatch, EventType, Extent, RiskAcceptance, SecurityEvent, Severity
 from events.services import FINGERPRINT_FIELDS, fingerprint
 from kcs.models import ApiToken, AuditEntry
 from notifications.models import Notification, NotificationIntegration
@@ -250,6 +250,25 @@ def vulnerability(**overrides) -> dict[str, Any]:
         "cvss": 7.4,
         "occurred_at": "2026-11-20T10:00:00Z",
     } | overrides
+
+
+class RiskAcceptanceFactory(DjangoModelFactory):
+    """An active acceptance of CVE-2024-1000 on every image of registry.example.com/shop/web for 30 days, stored
+    directly (not through the service under test)."""
+
+    class Meta:
+        model = RiskAcceptance
+
+    type = EventType.VULNERABILITY
+    finding_id = "CVE-2024-1000"
+    extent = Extent.REPOSITORY
+    registry = "registry.example.com"
+    repository = "shop/web"
+    reason = "Not reachable in this service"
+    severity = Severity.CRITICAL
+    accepted_by_name = "officer"
+    accepted_at = factory.LazyFunction(timezone.now)
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
 
 
 # --- notifications and the security event log ---------------------------------------------------------------------

@@ -20,6 +20,7 @@ from tests.factories import (
     AuditEntryFactory,
     NotificationFactory,
     ResponsePolicyFactory,
+    RiskAcceptanceFactory,
     ScopeFactory,
     SecurityEventFactory,
     SilenceFactory,
@@ -81,6 +82,7 @@ def one_of_each(admin_user):
     ResponsePolicyFactory(name="Critical CVEs")
     NotificationFactory(policy_name="Critical CVEs")
     SilenceFactory(comment="Base image rebuild pending")
+    RiskAcceptanceFactory()
 
 
 def test_every_model_list_shows_each_object_and_search_narrows_it(admin_client, one_of_each):

@@ -118,6 +118,7 @@ def test_api_lists_entries_newest_first_with_filters(admin_api):
     assert set(first) == {
         "id",
         "timestamp",
+        "category",
         "actor",
         "action",
         "object_type",

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.template.loader import render_to_string
 
+from notifications import templating
 from notifications.secrets import SecretsUnreadable, decrypt
+from notifications.templating import TemplateFailed, TemplateSlot
 
 if TYPE_CHECKING:
     from notifications.forms import IntegrationForm
@@ -70,6 +72,17 @@ class Channel:
     # A SIEM output: it may stream the security event log and the security events (notifications.siem), as its
     # ``streams_security_log`` and ``streams_security_events`` say, and renders contexts of those streams.
     streams: ClassVar[bool] = False
+    # The editable parts of this kind's messages (see notifications.templating); each becomes a setting of the
+    # kind's form, empty meaning the default template file.
+    templates: ClassVar[tuple[TemplateSlot, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("templates") and cls.__dict__.get("form_class"):
+            # Imported here: the forms module imports the models, which a channel module may be imported beside.
+            from notifications.forms import with_templates
+
+            cls.form_class = with_templates(cls.form_class, cls)
 
     def __init__(self, integration: NotificationIntegration):
         self.integration = integration
@@ -114,5 +127,54 @@ class Channel:
         raise NotImplementedError
 
     def render_template(self, name: str, context: dict[str, Any]) -> str:
-        """``templates/messages/<kind>/<name>`` rendered, without the blank-line runs that template tags leave."""
-        return _BLANK_RUNS.sub("\n\n", render_to_string(f"messages/{self.kind}/{name}", context)).strip()
+        """The part whose default is ``templates/messages/<kind>/<name>``: the integration's own template for it when
+        it has one (rendered in the sandbox), else the default; without the blank-line runs template tags leave.
+        A custom template that fails on this message is a permanent failure a person must fix."""
+        slot = next((slot for slot in self.templates if slot.file == name), None)
+        source = self.config.get(slot.key) if slot is not None else None
+        if source:
+            try:
+                text = templating.render(source, slot.format, context)
+            except TemplateFailed as exc:
+                raise TransportError(
+                    f"The {slot.label.lower()} template fails: {exc.message}", permanent=True
+                ) from None
+        else:
+            text = render_to_string(f"messages/{self.kind}/{name}", context)
+        return _BLANK_RUNS.sub("\n\n", text).strip()
+
+    # --- editable templates -----------------------------------------------------------------------------------------
+    def template_data(self, slot: TemplateSlot, context: MessageContext) -> dict[str, Any]:
+        """What ``slot``'s template sees for ``context`` (plain data; see :meth:`template_variables`)."""
+        return context.as_dict(self.list_limit)
+
+    @classmethod
+    def template_variables(cls, slot: TemplateSlot) -> dict[str, str]:
+        """The documented names ``slot``'s template may read, with what each holds."""
+        from notifications.messages import TEMPLATE_VARIABLES
+
+        return TEMPLATE_VARIABLES
+
+    @classmethod
+    def default_template(cls, slot: TemplateSlot) -> str:
+        """The source of ``slot``'s default template."""
+        from django.template.loader import get_template
+
+        return get_template(f"messages/{cls.kind}/{slot.file}").template.source.strip()
+
+    @classmethod
+    def check_template(cls, slot: TemplateSlot, source: str) -> None:
+        """Raise :class:`TemplateFailed` unless ``source`` is a usable template for ``slot``: it compiles, reads only
+        documented names and renders a test message and a sample notification."""
+        from notifications.messages import MessageContext
+        from notifications.models import NotificationIntegration
+
+        channel = cls(NotificationIntegration(name="Sample output", kind=cls.kind, config={}))
+        samples = [
+            channel.template_data(slot, context)
+            for context in (
+                MessageContext.preview(channel.integration),
+                MessageContext.sample(channel.integration, "t"),
+            )
+        ]
+        templating.check(source, slot.format, list(cls.template_variables(slot)), samples)

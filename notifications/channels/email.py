@@ -24,6 +24,7 @@ from notifications.channels.base import Channel, Delivery, Message, TransportErr
 from notifications.channels.http import Address, connect, resolve_destination
 from notifications.forms import IntegrationForm, MultiEmailField, clean_host, secret_field
 from notifications.messages import MessageContext
+from notifications.templating import TemplateSlot
 
 TLS_MODES = [("starttls", "STARTTLS"), ("tls", "TLS (SMTPS)"), ("none", "None")]
 
@@ -183,6 +184,11 @@ class EmailChannel(Channel):
     description = "Messages to one or more addresses, through the system mail backend or an SMTP server."
     form_class = EmailForm
     list_limit = 50
+    templates = (
+        TemplateSlot("subject_template", "subject.txt", "Subject", "text"),
+        TemplateSlot("text_template", "body.txt", "Text body", "text"),
+        TemplateSlot("html_template", "body.html", "HTML body", "html"),
+    )
 
     def destination(self) -> str:
         recipients = self.config.get("recipients") or []

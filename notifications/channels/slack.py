@@ -9,6 +9,7 @@ from notifications.channels import http
 from notifications.channels.base import Channel, Delivery, Message
 from notifications.forms import IntegrationForm, secret_field
 from notifications.messages import MessageContext
+from notifications.templating import TemplateSlot
 
 
 class IncomingWebhookForm(IntegrationForm):
@@ -32,6 +33,7 @@ class SlackChannel(Channel):
     label = "Slack"
     description = "Messages to a Slack channel through an incoming webhook."
     form_class = IncomingWebhookForm
+    templates = (TemplateSlot("message_template", "message.txt", "Message", "slack"),)
 
     def destination(self) -> str:
         return "incoming webhook"

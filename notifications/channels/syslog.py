@@ -151,10 +151,10 @@ class SyslogChannel(Channel):
         if context.stream == "events":
             data.update(act="stream", policy_name="")
         lines = []
-        for event in data["events"]:
-            signature = event_signature(event.type, event.finding_id)
+        for event in data["events"]:  # plain data (EventLine.as_template_dict)
+            signature = event_signature(event["type"], event["finding_id"])
             cef = self.render_template("event.cef", {**data, "event": event, "signature": signature})
-            lines.append(self._line(syslog_pri(event.severity_value), "", cef, host))
+            lines.append(self._line(syslog_pri(event["severity_value"]), "", cef, host))
         return Message(subject="", body="\n".join(lines))
 
     def send(self, message: Message, delivery: Delivery) -> None:

@@ -6,6 +6,7 @@ from notifications.channels import http
 from notifications.channels.base import Channel, Delivery, Message
 from notifications.channels.slack import IncomingWebhookForm
 from notifications.messages import MessageContext
+from notifications.templating import TemplateSlot
 
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 
@@ -15,6 +16,10 @@ class TeamsChannel(Channel):
     label = "Microsoft Teams"
     description = "Adaptive Cards to a Teams channel through a workflow webhook."
     form_class = IncomingWebhookForm
+    templates = (
+        TemplateSlot("title_template", "title.txt", "Title", "teams"),
+        TemplateSlot("body_template", "body.md", "Card text", "teams"),
+    )
 
     def destination(self) -> str:
         return "workflow webhook"

@@ -13,6 +13,7 @@ from notifications.channels import http
 from notifications.channels.base import Channel, Delivery, Message, TransportError
 from notifications.forms import IntegrationForm, secret_field, url_destination
 from notifications.messages import MessageContext
+from notifications.templating import TemplateSlot
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org"
 MAX_LENGTH = 4096
@@ -62,6 +63,7 @@ class TelegramChannel(Channel):
     label = "Telegram"
     description = "Messages from a bot to a chat, group, topic or channel."
     form_class = TelegramForm
+    templates = (TemplateSlot("message_template", "message.html", "Message", "html"),)
 
     def destination(self) -> str:
         return f"chat {self.config.get('chat_id', '')}"

@@ -2,11 +2,14 @@
 
 Every delivery carries ``X-KCS-Delivery`` (the idempotency key: the same for every attempt of one notification),
 ``X-KCS-Timestamp`` (Unix seconds) and, with HMAC auth, ``X-KCS-Signature: sha256=<hex>`` over
-``"<timestamp>.<raw body>"``, so a receiver can check authenticity, reject replays and drop duplicates.
+``"<timestamp>.<raw body>"``, so a receiver can check authenticity, reject replays and drop duplicates. HMAC may use
+SHA-512 instead (``sha512=<hex>``) and another header name.
 
-The body template is JSON in which ``$name`` (or ``${name}``) stands for a variable, replaced by its JSON value
-(strings quoted), so the result is always valid JSON and nothing in an event can break out of it; ``$$`` is a
-literal dollar sign.
+The body template is JSON in which ``$name``, ``${name}`` or KCS's ``$$name$$`` stands for a variable (see
+:mod:`notifications.templating`, format ``json``): outside a string it becomes the value's JSON, inside a string
+its JSON-escaped text, so the result is always valid JSON and nothing in an event can break out of it; ``$$`` alone
+is a literal dollar sign. KCS's variable names are accepted too (:data:`KCS_VARIABLES`), so a body written for KCS
+webhooks sends what its receiver expects.
 
 Credentials inside the URL — its user info (``https://user:pass@host/``) and its query string (``?token=…``) — are
 secrets like the others: ``config.url`` keeps ``***`` in their place (``https://***@host/path?***``), the
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -26,17 +28,18 @@ from urllib.parse import urlsplit, urlunsplit
 from django import forms
 from django.template.loader import render_to_string
 
-from kcs import bounds
+from events.models import EventType
+from notifications import templating
 from notifications.channels import http
-from notifications.channels.base import Channel, Delivery, Message
+from notifications.channels.base import Channel, Delivery, Message, TransportError
 from notifications.forms import IntegrationForm, secret_field, url_destination
-from notifications.messages import MessageContext
+from notifications.messages import MessageContext, event_json
+from notifications.templating import TemplateFailed, TemplateSlot
 
 # What stands in config.url for the credentials moved into the secrets.
 URL_MASK = "***"
 URL_SECRETS = ("url_userinfo", "url_query")
 
-_VARIABLE = re.compile(r"\$(\$|\{([a-z_]+)\}|([a-z_]+))")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
 # Variables of the body template, with what each holds (shown on the form and in the README).
@@ -65,6 +68,20 @@ VARIABLES = {
     "events": "the events, worst first, as objects",
     "is_test": "true for a test message",
 }
+# KCS 2.1's names, for bodies written for its webhooks (``$$name$$``); counts are over every event of the message.
+KCS_VARIABLES = {
+    "response_policy_name": "the response policy's name (as policy_name)",
+    "image_name": "image of the worst event: repository:tag (or @digest)",
+    "registry_name": "registry of the worst event",
+    "compliance_verdict": '"non-compliant" when the message carries a non-compliant event, else "compliant"',
+    "malware_count": "malware events",
+    "vulnerabilities_count": "vulnerability events",
+    "sensitive_data_count": "sensitive data events",
+    "misconfigurations_count": "misconfiguration events",
+}
+HMAC_ALGORITHMS = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
+SIGNATURE_HEADER = "X-KCS-Signature"
+DEFAULT_RATE_LIMIT = 150.0  # requests per second, as KCS
 
 
 def default_body_template() -> str:
@@ -96,41 +113,29 @@ def template_variables(context: MessageContext, limit: int, summary: str) -> dic
         "digest": first.digest if first else "",
         "cluster": first.cluster if first else "",
         "namespace": first.namespace if first else "",
-        "events": [line.as_json() for line in data["events"]],
+        "events": [event_json(line) for line in data["events"]],
         "is_test": context.is_test,
+        **kcs_variables(context),
     }
 
 
-def substitute(template: str, values: dict[str, Any]) -> str:
-    """``template`` with each ``$name`` replaced by the JSON of ``values[name]``; KeyError for an unknown name."""
-
-    def replace(match: re.Match) -> str:
-        if match.group(1) == "$":
-            return "$"
-        return json.dumps(values[match.group(2) or match.group(3)])
-
-    return _VARIABLE.sub(replace, template)
-
-
-def check_body_template(template: str) -> None:
-    """Raise ``forms.ValidationError`` unless ``template`` only uses known variables and yields valid JSON."""
-    unknown = sorted(
-        {m.group(2) or m.group(3) for m in _VARIABLE.finditer(template) if m.group(1) != "$"} - set(VARIABLES)
-    )
-    if unknown:
-        raise forms.ValidationError(
-            "Unknown variables: %(unknown)s. Available: %(known)s.",
-            params={"unknown": ", ".join(f"${n}" for n in unknown), "known": ", ".join(f"${n}" for n in VARIABLES)},
-        )
-    sample = {name: "sample" for name in VARIABLES}
-    try:
-        bounds.loads(substitute(template, sample))
-    except json.JSONDecodeError as exc:
-        raise forms.ValidationError(
-            "The body is not valid JSON once variables are replaced: %(error)s", params={"error": exc.msg}
-        ) from None
-    except bounds.JSONTooDeep as exc:  # Python's own parser would give up with a RecursionError
-        raise forms.ValidationError("The body template: %(error)s", params={"error": exc.message}) from None
+def kcs_variables(context: MessageContext) -> dict[str, Any]:
+    """The values of :data:`KCS_VARIABLES` for ``context``."""
+    first = context.events[0] if context.events else None
+    image = ""
+    if first is not None and first.repository:
+        image = first.repository + (f":{first.tag}" if first.tag else f"@{first.digest}" if first.digest else "")
+    types = [event.type for event in context.events]
+    return {
+        "response_policy_name": context.policy_name,
+        "image_name": image,
+        "registry_name": first.registry if first else "",
+        "compliance_verdict": "non-compliant" if EventType.NON_COMPLIANT in types else "compliant",
+        "malware_count": types.count(EventType.MALWARE),
+        "vulnerabilities_count": types.count(EventType.VULNERABILITY),
+        "sensitive_data_count": types.count(EventType.SENSITIVE_DATA),
+        "misconfigurations_count": types.count(EventType.MISCONFIGURATION),
+    }
 
 
 def split_url(url: str) -> tuple[str, dict[str, str]]:
@@ -169,10 +174,11 @@ def full_url(url: str, secrets: dict[str, str]) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """``sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`` — what ``X-KCS-Signature`` carries."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+def signature(secret: str, timestamp: int, body: bytes, algorithm: str = "sha256") -> str:
+    """``<algorithm>=<hex HMAC of "<timestamp>.<raw body>">`` — what the signature header carries
+    (``sha256=…`` by default, ``sha512=…`` with SHA-512)."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, HMAC_ALGORITHMS[algorithm]).hexdigest()
+    return f"{algorithm}={digest}"
 
 
 class WebhookForm(IntegrationForm):
@@ -189,13 +195,27 @@ class WebhookForm(IntegrationForm):
         choices=[
             ("none", "Open (no authentication)"),
             ("basic", "Basic (user name and password)"),
-            ("hmac", "HMAC-SHA256 signature"),
+            ("hmac", "HMAC signature"),
             ("token", "API token header"),
         ],
     )
     username = forms.CharField(label="User name", required=False, max_length=200, help_text="Basic auth only.")
     password = secret_field("Password", "Basic auth only.")
-    hmac_secret = secret_field("HMAC secret", 'Signs X-KCS-Signature: sha256=HMAC(secret, "<timestamp>.<body>").')
+    hmac_secret = secret_field("HMAC secret", 'Signs the request: <algorithm>=HMAC(secret, "<timestamp>.<body>").')
+    hmac_algorithm = forms.ChoiceField(
+        label="HMAC algorithm",
+        required=False,
+        initial="sha256",
+        choices=[("sha256", "SHA-256"), ("sha512", "SHA-512")],
+        help_text="HMAC auth only.",
+    )
+    signature_header = forms.CharField(
+        label="Signature header",
+        required=False,
+        max_length=100,
+        initial=SIGNATURE_HEADER,
+        help_text=f"HMAC auth only: the header carrying the signature (default {SIGNATURE_HEADER}).",
+    )
     header_name = forms.CharField(
         label="Token header",
         required=False,
@@ -204,30 +224,22 @@ class WebhookForm(IntegrationForm):
         help_text="API token auth only, e.g. Authorization or X-API-Key.",
     )
     token = secret_field("Token", "API token auth only: the header's whole value, e.g. Bearer abc123.")
-    body_template = forms.CharField(
-        label="Body template",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 12, "class": "code"}),
-        help_text="JSON with $variables; leave empty for the default body shown as placeholder.",
-    )
     rate_limit = forms.FloatField(
         label="Requests per second",
         required=False,
         min_value=0.01,
         max_value=1000,
-        help_text="Optional. Messages beyond it wait their turn.",
+        initial=DEFAULT_RATE_LIMIT,
+        help_text="Messages beyond it wait for a slot, the newest first (as in KCS); empty: no limit.",
     )
 
-    config_fields = ("url", "auth", "username", "header_name", "body_template", "rate_limit")
+    config_fields = (
+        "url", "auth", "username", "header_name", "hmac_algorithm", "signature_header", "body_template", "rate_limit",
+    )  # fmt: skip
     secret_fields = ("password", "hmac_secret", "token")
     derived_secrets = URL_SECRETS
     destination_label = "The URL's scheme, host or port"
     _secret_by_auth = {"basic": "password", "hmac": "hmac_secret", "token": "token"}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["body_template"].widget.attrs["placeholder"] = default_body_template()
-        self.variables = VARIABLES
 
     @classmethod
     def destination(cls, config: dict[str, Any]) -> Any:
@@ -245,11 +257,11 @@ class WebhookForm(IntegrationForm):
         masked, self.url_secrets = split_url(url)
         return masked
 
-    def clean_body_template(self) -> str:
-        template = self.cleaned_data["body_template"].strip()
-        if template:
-            check_body_template(template)
-        return template
+    def clean_rate_limit(self) -> float | None:
+        # Left out altogether (an API client that does not know it): KCS's default. Sent empty: no limit.
+        if self.prefix is None and "rate_limit" not in self.data:
+            return DEFAULT_RATE_LIMIT
+        return self.cleaned_data["rate_limit"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -278,6 +290,12 @@ class WebhookForm(IntegrationForm):
             if not _HEADER_NAME.match(header):
                 self.add_error("header_name", "Not a valid HTTP header name.")
             cleaned["header_name"] = header
+        if auth == "hmac":
+            cleaned["hmac_algorithm"] = cleaned.get("hmac_algorithm") or "sha256"
+            header = cleaned.get("signature_header") or SIGNATURE_HEADER
+            if not _HEADER_NAME.match(header):
+                self.add_error("signature_header", "Not a valid HTTP header name.")
+            cleaned["signature_header"] = header
         return cleaned
 
 
@@ -287,6 +305,7 @@ class WebhookChannel(Channel):
     description = "JSON POST to any URL, signed with HMAC or authenticated by password or token."
     form_class = WebhookForm
     list_limit = 500
+    templates = (TemplateSlot("body_template", "body.json", "Body", "json"),)
 
     @property
     def rate_limit(self) -> float | None:
@@ -295,10 +314,21 @@ class WebhookChannel(Channel):
     def destination(self) -> str:
         return urlsplit(self.config.get("url", "")).hostname or ""
 
-    def render(self, context: MessageContext) -> Message:
+    def template_data(self, slot: TemplateSlot, context: MessageContext) -> dict[str, Any]:
         summary = self.render_template("summary.txt", context.as_dict(20))
-        values = template_variables(context, self.list_limit, summary)
-        body = substitute(self.config.get("body_template") or default_body_template(), values)
+        return template_variables(context, self.list_limit, summary)
+
+    @classmethod
+    def template_variables(cls, slot: TemplateSlot) -> dict[str, str]:
+        return {**VARIABLES, **KCS_VARIABLES}
+
+    def render(self, context: MessageContext) -> Message:
+        values = self.template_data(self.templates[0], context)
+        try:
+            body = templating.render(self.config.get("body_template") or default_body_template(), "json", values)
+        except TemplateFailed as exc:
+            raise TransportError(f"The body template fails: {exc.message}", permanent=True) from None
+        summary = values["summary"]
         return Message(subject=summary.splitlines()[0] if summary else "", body=body)
 
     def send(self, message: Message, delivery: Delivery) -> None:
@@ -311,7 +341,9 @@ class WebhookChannel(Channel):
         auth = None
         mode = self.config.get("auth", "none")
         if mode == "hmac":
-            headers["X-KCS-Signature"] = signature(self.secrets.get("hmac_secret", ""), delivery.timestamp, raw)
+            algorithm = self.config.get("hmac_algorithm") or "sha256"
+            header = self.config.get("signature_header") or SIGNATURE_HEADER
+            headers[header] = signature(self.secrets.get("hmac_secret", ""), delivery.timestamp, raw, algorithm)
         elif mode == "basic":
             auth = (self.config.get("username", ""), self.secrets.get("password", ""))
         elif mode == "token":

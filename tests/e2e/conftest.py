@@ -356,6 +356,27 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
     process.stop()
 
 
+@pytest.fixture
+def start_beat_worker(pipeline, tmp_path_factory):
+    """``start_beat_worker(**env)``: one more worker on the test database and broker that also runs beat, as
+    ``manage.py serve`` starts it (``--beat`` with a schedule file in its own var folder), with ``env`` added to its
+    environment (e.g. a short schedule); stopped after the test."""
+    started: list[Worker] = []
+
+    def start(**extra_env: str) -> Worker:
+        var_dir = tmp_path_factory.mktemp("beat-var")
+        env = {**worker_env(var_dir, settings.CELERY_BROKER_URL), **extra_env}
+        args = [*HARNESS_ARGS, "--beat", "--schedule", str(var_dir / "celerybeat-schedule")]
+        process = Worker(env, tmp_path_factory.mktemp("beat"), args)
+        started.append(process)
+        process.start()
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
 # --- other brokers --------------------------------------------------------------------------------------------------
 def _reset_broker_pools(app) -> None:
     """Make the app take its connections from the pool of its (new) broker URL. The old pool is left open: kombu

@@ -116,3 +116,15 @@ def test_delivery_log_list_shows_policy_and_integration_names(admin_client):
     )
     page = admin_client.get("/admin/notifications/notification/").content.decode()
     assert "Prod criticals" in page and "SIEM hook" in page
+
+
+def test_a_stored_message_template_that_fails_is_refused_in_the_admin_with_its_line(admin_client):
+    chat = make_integration(
+        "telegram", "Old chat", config={"chat_id": "-1", "message_template": "ok\n{{ integration.secrets_encrypted }}"}
+    )
+    response = change(admin_client, chat, name="Renamed chat")
+    page = response.content.decode()
+    assert response.status_code == 200 and SAVED not in page
+    assert "config › message_template: Line 2: Unknown variable: integration." in page
+    chat.refresh_from_db()
+    assert chat.name == "Old chat" and not AuditEntry.objects.exists()

@@ -251,3 +251,47 @@ def test_sweep_requeues_lost_work_only(fake_http):
     assert statuses == {lost.pk: "sent", due.pk: "pending", stuck.pk: "sent", busy.pk: "sending", sent.pk: "sent"}
     delivered = sorted(call["headers"]["X-KCS-Delivery"] for call in fake_http.calls)
     assert delivered == sorted([lost.idempotency_key, stuck.idempotency_key])
+
+
+def waiting(hook, created_ago: float, slot_in: float) -> Notification:
+    """A message of rate-limited ``hook`` made ``created_ago`` seconds ago, waiting for its slot ``slot_in`` s away."""
+    now = timezone.now()
+    slot = now + timedelta(seconds=slot_in)
+    return make_notification(
+        hook, created_at=now - timedelta(seconds=created_ago), next_attempt_at=slot, throttled_until=slot
+    )
+
+
+def test_when_messages_wait_for_a_rate_limited_output_the_newest_goes_first(fake_http, queued):
+    hook = make_integration("webhook", config={"url": "https://hooks.example.com/", "auth": "none", "rate_limit": 1})
+    oldest = waiting(hook, created_ago=30, slot_in=-0.1)  # its slot has come
+    middle = waiting(hook, created_ago=20, slot_in=1)
+    newest = waiting(hook, created_ago=10, slot_in=2)
+
+    assert delivery.deliver(oldest.pk) == NotificationStatus.SENT
+    assert [call["headers"]["X-KCS-Delivery"] for call in fake_http.calls] == [newest.idempotency_key]
+    newest.refresh_from_db()
+    oldest.refresh_from_db()
+    assert newest.status == "sent" and newest.attempts == 1
+    # The passed-over message is not lost: pending, at the slot the newest one had, with a task queued for it.
+    assert oldest.status == "pending" and oldest.attempts == 0
+    assert oldest.next_attempt_at == oldest.throttled_until and oldest.throttled_until > timezone.now()
+    assert queued[-1][:2] == (delivery.DELIVER_TASK, oldest.pk) and 0 < queued[-1][2] <= 2
+
+    # At the next slot the newest waiting message goes first again: the middle one, then the oldest.
+    Notification.objects.filter(pk=middle.pk).update(next_attempt_at=timezone.now(), throttled_until=timezone.now())
+    assert delivery.deliver(middle.pk) == NotificationStatus.SENT
+    Notification.objects.filter(pk=oldest.pk).update(next_attempt_at=timezone.now(), throttled_until=timezone.now())
+    assert delivery.deliver(oldest.pk) == NotificationStatus.SENT
+    sent = [call["headers"]["X-KCS-Delivery"] for call in fake_http.calls]
+    assert sent == [newest.idempotency_key, middle.idempotency_key, oldest.idempotency_key]
+
+
+def test_a_message_that_waited_long_enough_keeps_its_slot_so_nothing_starves(fake_http, queued):
+    hook = make_integration("webhook", config={"url": "https://hooks.example.com/", "auth": "none", "rate_limit": 1})
+    old = waiting(hook, created_ago=delivery.NEWEST_FIRST_WAIT.total_seconds() + 1, slot_in=-0.1)
+    newer = waiting(hook, created_ago=1, slot_in=1)
+    assert delivery.deliver(old.pk) == NotificationStatus.SENT
+    assert [call["headers"]["X-KCS-Delivery"] for call in fake_http.calls] == [old.idempotency_key]
+    newer.refresh_from_db()
+    assert newer.status == "pending" and newer.throttled_until > timezone.now()  # still waits for its own slot

@@ -598,3 +598,23 @@ def test_the_output_page_says_what_it_streams(admin_client):
     page = admin_client.get(f"/integrations/syslog/{output.pk}/").content.decode()
     assert "Send the security event log" in page and "Yes" in page and "tls://127.0.0.1:6514" in page
     assert "A" * 100 not in page  # a pasted certificate is shown by its start
+
+
+def test_the_alert_an_evaluation_logs_reaches_the_siem_as_a_policy_record(
+    allow_private, collector, django_capture_on_commit_callbacks
+):
+    from policies.evaluation import evaluate_batch
+
+    received, port = collector("tcp", "octet_counting")
+    siem_output(port, protocol="tcp", tcp_framing="octet_counting")
+    make_policy("Prod = critical", [make_integration("email", "Platform team")])
+    batch = make_batch(2)
+    with django_capture_on_commit_callbacks(execute=True):
+        evaluate_batch(str(batch.id))
+    (record,) = [record for record in received.wait(1) if "|PLC-001|" in record]
+    ext = parse_cef(record)["extension"]
+    assert ext["flexString2"] == "Prod = critical" and ext["flexString1"] == "Response policy"
+    assert ext["cs1"] == "Critical vulnerabilities" and ext["act"] == "alert"
+    assert ext["fname"].startswith("registry.example.com/shop/web:1.4.2")
+    entry = AuditEntry.objects.get(action="alert")
+    assert ext["externalId"] == str(entry.pk)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.test import Client
 
 from kcs.models import AuditEntry
 from policies.models import ResponsePolicy, Scope
+from tests.factories import UserFactory
 
 ADMIN = "/admin/policies/responsepolicy/"
 
@@ -219,3 +223,52 @@ def test_admin_adds_a_scope_through_the_service_with_one_audit_entry(admin_clien
     entry = AuditEntry.objects.get()
     assert entry.source == "admin" and entry.action == "create" and entry.object_id == str(scope.pk)
     assert "Payments" in admin_client.get("/admin/policies/scope/").content.decode()
+
+
+def _switch(html: str, policy) -> str:
+    """The row switch's button of ``policy`` in the changelist's HTML."""
+    match = re.search(rf'<button[^>]*formaction="([^"]*/{policy.pk}/toggle/[^"]*)"[^>]*value="(\d)"', html)
+    assert match, f"no status switch for {policy.name}"
+    return match.group(1).replace("&amp;", "&"), match.group(2)
+
+
+@pytest.mark.django_db
+def test_admin_row_switch_flips_a_policy_through_the_service_and_logs_it(admin_client, make_policy):
+    policy = make_policy("Nightly CVEs")
+    make_policy("Other policy")
+    page = admin_client.get(ADMIN, {"q": "Nightly"})
+    html = page.content.decode()
+    assert 'name="q"' in html and "Other policy" not in html  # the search box is kept, and works
+    action, value = _switch(html, policy)
+    assert value == "0"  # the switch of an enabled policy disables it
+    # The switch posts the changelist's own form, CSRF token included.
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    response = admin_client.post(action, {"csrfmiddlewaretoken": token, "enabled": value})
+    assert response.status_code == 302
+    assert response["Location"] == f"{ADMIN}?q=Nightly"  # back to the list as it was searched
+    policy.refresh_from_db()
+    assert policy.enabled is False
+    entry = AuditEntry.objects.get()
+    assert (entry.source, entry.action, entry.object_repr) == ("admin", "disable", "Nightly CVEs")
+    assert entry.changes == {"enabled": [True, False]}
+    followed = admin_client.get(response["Location"]).content.decode()
+    assert "Policy “Nightly CVEs” disabled." in followed
+    assert _switch(followed, policy)[1] == "1"
+
+
+@pytest.mark.django_db
+def test_admin_row_switch_needs_a_post_with_csrf_and_the_change_right(client, admin_user, make_policy):
+    policy = make_policy("Nightly CVEs")
+    url = f"{ADMIN}{policy.pk}/toggle/"
+    client.force_login(admin_user)
+    assert client.get(url).status_code == 405
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(admin_user)
+    assert strict.post(url, {"enabled": "0"}).status_code == 403
+    viewer = UserFactory(username="viewer", is_staff=True, groups=["Auditor"])
+    client.force_login(viewer)
+    page = client.get(ADMIN).content.decode()
+    assert "Nightly CVEs" in page and "/toggle/" not in page
+    assert client.post(url, {"enabled": "0"}).status_code == 403
+    policy.refresh_from_db()
+    assert policy.enabled is True and not AuditEntry.objects.exists()

@@ -19,7 +19,16 @@ from policies import evaluation
 from policies.engine import PolicyIndex, Verdict
 from policies.index_cache import invalidate
 from policies.models import ResponsePolicy, Trigger
-from tests.factories import ScopeFactory, UserFactory, make_batch, make_integration, make_policy
+from tests.factories import (
+    NotificationFactory,
+    RiskAcceptanceFactory,
+    ScopeFactory,
+    SecurityEventFactory,
+    UserFactory,
+    make_batch,
+    make_integration,
+    make_policy,
+)
 from tests.helpers import GLOBAL, compiled, event, scope
 
 pytestmark = pytest.mark.django_db
@@ -213,3 +222,15 @@ def test_many_policies_that_did_not_match_are_folded_behind_a_link(
     assert "Show the 5 other policies that did not match" in page and "matched 1, out of scope 25" in page
     everything = officer_client.get(f"/events/{ev.pk}/?decisions=all").content.decode()
     assert everything.count("badge-verdict-out_of_scope") == 25 and "Show the" not in everything
+
+
+def test_event_page_links_the_risk_acceptance_that_muted_it(policies, officer_client):
+    acceptance = RiskAcceptanceFactory()
+    ev = SecurityEventFactory(batch__evaluated_at=timezone.now())
+    NotificationFactory(
+        policy=policies["high"], status=NotificationStatus.MUTED, muted_by=f"acceptance:{acceptance.pk}", events=[ev]
+    )
+    html = officer_client.get(f"/events/{ev.pk}/").content.decode()
+    assert f'href="/policies/risk-acceptance/{acceptance.pk}/"' in html and "Risk accepted" in html
+    row = decisions_of(officer_client, ev)["High and up"]
+    assert (row["verdict"], row["acceptance"]) == ("accepted", acceptance.pk)

@@ -151,7 +151,7 @@ def test_silence_similar_is_offered_only_to_people_who_may_manage_silences(audit
 def test_decision_trace_links_the_silence_that_muted(officer_client, make_policy):
     policy = make_policy("Prod criticals")
     silence = SilenceFactory()
-    event = SecurityEventFactory(evaluated_at=timezone.now())
+    event = SecurityEventFactory(batch__evaluated_at=timezone.now())
     NotificationFactory(
         policy=policy, status=NotificationStatus.MUTED, muted_by=f"silence:{silence.pk}", events=[event]
     )

@@ -25,7 +25,7 @@ def copy_to_events(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("events", "0004_batch_received_at"),
+        ("events", "0005_risk_acceptance"),
     ]
 
     operations = [
