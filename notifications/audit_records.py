@@ -3,7 +3,9 @@
 Signature IDs follow the families a container-security SIEM integration uses:
 
 - ``ADM-nnn`` administration: changes to policies, scopes, integrations, tokens… by action: 001 created,
-  002 changed, 003 enabled, 004 disabled, 005 deleted, 006 tested, 007 retried, 099 anything else;
+  002 changed, 003 enabled, 004 disabled, 005 deleted, 006 tested, 007 retried, 008 signed in, 009 signed out,
+  010 sign-in failed, 011 locked out, 012 sign-in refused, 013 password changed, 014 password reset, 015 revoked,
+  016 ingest refused, 099 anything else;
 - ``CVE-``, ``MLW-``, ``SD-``, ``MS-nnn``: a risk acceptance of a vulnerability, malware, sensitive data or a
   misconfiguration, and its expiry: 001 accepted, 002 extended (changed), 003 cancelled, 004 expired, 099 else;
   a risk acceptance of any other finding type is administration (``ADM``);
@@ -42,7 +44,18 @@ ADM_NUMBERS = {
     AuditAction.DELETE: "005",
     AuditAction.TEST: "006",
     AuditAction.RETRY: "007",
+    "sign_in": "008",
+    "sign_out": "009",
+    "sign_in_failed": "010",
+    "locked_out": "011",
+    "sign_in_refused": "012",
+    "password_change": "013",
+    "password_reset": "014",
+    "revoke": "015",
+    "ingest_refused": "016",
 }
+# Administration records that say something was refused or went wrong.
+FAILURES = {"sign_in_failed", "locked_out", "sign_in_refused", "ingest_refused"}
 ACCEPTANCE_FAMILIES = {
     EventType.VULNERABILITY: "CVE",
     EventType.MALWARE: "MLW",
@@ -150,7 +163,7 @@ def record_fields(entry: AuditEntry, alert: AlertFacts | None = None) -> dict[st
     except ValueError:
         action_label = action.replace("_", " ").capitalize()
     outcome = "Success"
-    if (action == AuditAction.TEST and new_value(changes, "last_test_ok") is False) or "fail" in action:
+    if (action == AuditAction.TEST and new_value(changes, "last_test_ok") is False) or action in FAILURES:
         outcome = "Failure"
     fields: dict[str, Any] = {
         "entry": entry,
@@ -198,7 +211,7 @@ def record_fields(entry: AuditEntry, alert: AlertFacts | None = None) -> dict[st
             signature=f"ADM-{ADM_NUMBERS.get(action, '099')}",
             name=f"{entry.object_type.capitalize()} {action_label.lower()}",
             category="Administration",
-            severity=6 if outcome == "Failure" else ADM_SEVERITY.get(action, 3),
+            severity=8 if action == "locked_out" else 6 if outcome == "Failure" else ADM_SEVERITY.get(action, 3),
         )
         if entry.object_type.lower() in POLICY_TYPES:
             fields.update(policy_type=POLICY_TYPE, policy_name=entry.object_repr)

@@ -618,3 +618,20 @@ def test_the_alert_an_evaluation_logs_reaches_the_siem_as_a_policy_record(
     assert ext["fname"].startswith("registry.example.com/shop/web:1.4.2")
     entry = AuditEntry.objects.get(action="alert")
     assert ext["externalId"] == str(entry.pk)
+
+
+def test_a_failed_sign_in_reaches_the_siem_as_a_failed_administration_record(
+    allow_private, collector, django_capture_on_commit_callbacks
+):
+    received, port = collector("udp")
+    siem_output(port)
+    with django_capture_on_commit_callbacks(execute=True):
+        audit.record_many(
+            [
+                AuditEntry(action="sign_in_failed", object_type="user", object_repr="mallory", actor_name="mallory",
+                           ip_address="203.0.113.9", source="ui"),
+            ]
+        )  # fmt: skip
+    cef = parse_cef(received.wait(1)[0])
+    assert cef["signature"] == "ADM-010" and cef["name"] == "User sign-in failed" and cef["severity"] == "6"
+    assert cef["extension"]["outcome"] == "Failure" and cef["extension"]["src"] == "203.0.113.9"
