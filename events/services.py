@@ -15,7 +15,7 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from events import insight, metrics
+from events import insight, listeners, metrics
 from events.models import EventBatch, SecurityEvent
 from events.storage import insert_events
 from events.validation import EventValidationError, clean_events
@@ -150,6 +150,8 @@ def _store(cleaned: list[dict[str, Any]], source: str, user, now) -> IngestResul
                 ids[index] = event_id
             # The Overview, Images and Vulnerabilities read models, in the same transaction as the events.
             insight.record(rows, new_ids, batch.id, now)
+            # Higher layers that take every stored event (a SIEM stream) store their part in this transaction.
+            listeners.stored(batch.id, [ids[index] for index, _ in new_rows])
             # Evaluation is the policies layer's stage: handed off by task name, never imported.
             enqueue_on_commit(EVALUATE_TASK, str(batch.id))
         for index, target in duplicate_of.items():

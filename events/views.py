@@ -70,7 +70,8 @@ class EventDetailView(EventAccessMixin, TemplateView):
         notifications = list(event.notifications.select_related("policy", "integration").order_by("created_at", "id"))
         policies = {}
         for notification in notifications:
-            policies.setdefault(notification.policy_id or notification.policy_name, notification)
+            if not notification.is_siem_stream:  # a SIEM stream's row carries the event for no policy
+                policies.setdefault(notification.policy_id or notification.policy_name, notification)
         context.update(
             event=event,
             notifications=notifications,

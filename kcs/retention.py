@@ -97,10 +97,17 @@ def delete_in_chunks(
 
 
 def purge_audit_log(
-    cutoff: datetime, *, dry_run: bool = False, chunk: int = PURGE_CHUNK, budget: Budget | None = None
+    cutoff: datetime,
+    *,
+    dry_run: bool = False,
+    chunk: int = PURGE_CHUNK,
+    budget: Budget | None = None,
+    before_delete: Callable[[list], Any] | None = None,
 ) -> dict[str, int]:
-    """Delete the security event log entries made before ``cutoff`` (``KCS_AUDIT_RETENTION_DAYS``)."""
+    """Delete the security event log entries made before ``cutoff`` (``KCS_AUDIT_RETENTION_DAYS``);
+    ``before_delete(ids)`` lets rows of higher layers that refer to them let go first (SIEM outbox rows)."""
     expired = AuditEntry.objects.filter(timestamp__lt=cutoff)
     if dry_run:
         return {"security event log entries": expired.count()}
-    return {"security event log entries": delete_in_chunks(expired, order_by="timestamp", chunk=chunk, budget=budget)}
+    deleted = delete_in_chunks(expired, order_by="timestamp", chunk=chunk, budget=budget, before_delete=before_delete)
+    return {"security event log entries": deleted}

@@ -27,6 +27,7 @@ from kcs.models import ConfigRevision
 POLICY_INDEX = "policy_index"  # the revision of the compiled policy index (policies.index_cache)
 SILENCE_INDEX = "silence_index"  # the revision of the compiled silences (policies.silence_index)
 ACCEPTANCES = "risk_acceptances"  # the revision of the risk acceptance index (events.acceptance_index)
+OUTPUTS = "outputs"  # the revision of the integrations' settings (notifications.siem caches the SIEM outputs)
 
 
 def read_revision(name: str = POLICY_INDEX) -> int:

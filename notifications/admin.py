@@ -117,13 +117,14 @@ class NotificationAdmin(admin.ModelAdmin):
         "id",
         "created_at",
         "policy_name",
+        "stream",
         "integration_name",
         "status",
         "attempts",
         "event_count",
         "sent_at",
     ]
-    list_filter = ["status", "integration", "created_at"]
+    list_filter = ["status", "stream", "integration", "created_at"]
     search_fields = ["policy_name", "integration_name", "idempotency_key", "last_error"]
     date_hierarchy = "created_at"
     exclude = ["events"]

@@ -24,7 +24,7 @@ from kcs.permissions import view_manage_permissions
 from kcs.rights import MANAGE_INTEGRATIONS, VIEW_INTEGRATIONS
 from notifications import services
 from notifications.channels import kind_choices
-from notifications.models import Notification, NotificationIntegration, NotificationStatus
+from notifications.models import Notification, NotificationIntegration, NotificationStatus, NotificationStream
 from notifications.secrets import masked
 
 # Integrations and the delivery log: reading needs *view integrations*, every write and action (Test, Retry)
@@ -181,15 +181,30 @@ class IntegrationViewSet(viewsets.ModelViewSet):
         return Response({"ok": ok, "message": message})
 
 
+STREAM_FILTER_CHOICES = [
+    ("policy", "Response policy notifications"),
+    (NotificationStream.AUDIT, "SIEM: security event log"),
+    (NotificationStream.EVENTS, "SIEM: security events"),
+]
+
+
 class NotificationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=NotificationStatus.choices)
     event = IdFilter(field_name="events", help_text="Notifications carrying this event id")
     created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    stream = django_filters.ChoiceFilter(
+        choices=STREAM_FILTER_CHOICES,
+        method="filter_stream",
+        help_text="policy: response policies' messages; audit, events: the rows of SIEM streams",
+    )
 
     class Meta:
         model = Notification
-        fields = ["status", "policy", "integration", "batch", "event"]
+        fields = ["status", "policy", "integration", "batch", "event", "stream"]
+
+    def filter_stream(self, queryset, name, value):
+        return queryset.filter(stream=NotificationStream.POLICY if value == "policy" else value)
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -204,6 +219,8 @@ class NotificationSerializer(serializers.ModelSerializer):
             "integration",
             "integration_name",
             "batch",
+            "stream",
+            "audit_entry",
             "status",
             "muted_by",
             "attempts",
@@ -225,7 +242,8 @@ class NotificationDetailSerializer(NotificationSerializer):
 
 
 class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
-    """The delivery log. Filters: ``status``, ``policy``, ``integration``, ``batch``, ``event``.
+    """The delivery log. Filters: ``status``, ``policy``, ``integration``, ``batch``, ``event``, ``stream``
+    (``policy``, or a SIEM stream: ``audit``, ``events``; SIEM rows have ``stream`` set and no policy).
     ``POST {id}/retry/`` sends a failed notification again."""
 
     filterset_class = NotificationFilter

@@ -111,7 +111,8 @@ def deliver(
     if not claimed:
         return None
     if loaded is None:
-        notification = Notification.objects.select_related("integration").get(pk=notification_id)
+        # The log entry of a SIEM row comes along (one query, not two); a policy's row joins on a null key.
+        notification = Notification.objects.select_related("integration", "audit_entry").get(pk=notification_id)
     else:  # what the claim above wrote
         notification = loaded
         notification.status, notification.claimed_at = NotificationStatus.SENDING, now
@@ -227,9 +228,9 @@ def _claim_due(integration: NotificationIntegration, limit: int) -> list[Notific
             claimed_until=lease.lease_until(now),
         )
     return list(
-        Notification.objects.filter(pk__in=ids, status=NotificationStatus.SENDING, claimed_at=now).order_by(
-            "next_attempt_at", "id"
-        )
+        Notification.objects.filter(pk__in=ids, status=NotificationStatus.SENDING, claimed_at=now)
+        .select_related("audit_entry")
+        .order_by("next_attempt_at", "id")
     )
 
 

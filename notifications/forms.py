@@ -17,7 +17,7 @@ from django import forms
 from django.core.validators import validate_email
 
 from kcs.filters import BoundedIsoDateTimeField
-from notifications.models import NotificationIntegration, NotificationStatus
+from notifications.models import NotificationIntegration, NotificationStatus, NotificationStream
 from notifications.secrets import UNREADABLE
 
 KEEP_SECRET_HELP = "Stored. Leave blank to keep it."
@@ -299,9 +299,15 @@ class BoundedDateTimeField(BoundedIsoDateTimeField):
     widget = forms.DateTimeInput
 
 
+# What the delivery log shows: response policies' messages unless asked (SIEM streams make a row per log entry and
+# per ingested batch, which would bury the policies' messages).
+SHOW_CHOICES = [("", "Response policy notifications"), ("siem", "SIEM streams"), ("all", "Everything")]
+
+
 class NotificationFilterForm(forms.Form):
     """Filters of the delivery log; invalid values are ignored rather than refused (it is a GET form)."""
 
+    show = forms.ChoiceField(required=False, choices=SHOW_CHOICES)
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *NotificationStatus.choices])
     policy = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     integration = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
@@ -315,7 +321,7 @@ class NotificationFilterForm(forms.Form):
 
     def filters(self) -> dict[str, Any]:
         if not self.is_valid():
-            return {}
+            return {"stream": NotificationStream.POLICY}
         data = self.cleaned_data
         chosen = {
             "status": data.get("status"),
@@ -324,4 +330,9 @@ class NotificationFilterForm(forms.Form):
             "created_at__gte": data.get("created_after"),
             "created_at__lt": data.get("created_before"),
         }
-        return {key: value for key, value in chosen.items() if value not in (None, "")}
+        filters = {key: value for key, value in chosen.items() if value not in (None, "")}
+        if data.get("show") == "siem":
+            filters["stream__in"] = [NotificationStream.AUDIT, NotificationStream.EVENTS]
+        elif data.get("show") != "all":
+            filters["stream"] = NotificationStream.POLICY
+        return filters

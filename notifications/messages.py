@@ -15,7 +15,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from events.models import EventType, SecurityEvent, Severity
-from notifications.models import Notification
+from kcs.models import AuditEntry
+from notifications.audit_records import AlertFacts, is_alert
+from notifications.models import Notification, NotificationStream
 
 # The trigger a test message pretends to come from (a critical vulnerability, like its sample event).
 SAMPLE_TRIGGER = "critical_vulnerabilities"
@@ -164,6 +166,31 @@ def notification_events_by_id(notification_ids: list[int]) -> dict[int, list[Sec
     return result
 
 
+def alert_facts(entry: AuditEntry) -> AlertFacts:
+    """What the notification a policy-alert entry names (its ``object_id``) says: policy, trigger, worst event and
+    its image. Empty facts when the entry names no notification that still exists."""
+    # policies/alerts.py names the notification in the entry's changes (its object is the policy).
+    named = entry.changes.get("notification") if isinstance(entry.changes, dict) else None
+    if named is None and entry.object_type.lower() != "response policy":
+        named = entry.object_id
+    named = str(named or "")
+    notification = (
+        Notification.objects.filter(pk=int(named)).only("policy_name", "trigger", "trigger_label").first()
+        if named.isascii() and named.isdigit()
+        else None
+    )
+    if notification is None:
+        return AlertFacts(policy_name=entry.object_repr if entry.object_type.lower() == "response policy" else "")
+    events = sorted(notification_events(notification.pk), key=_worst_first)
+    return AlertFacts(
+        policy_name=notification.policy_name,
+        trigger=notification.trigger,
+        trigger_label=notification.trigger_label,
+        image=events[0].image_reference if events else "",
+        severity=events[0].severity if events else None,
+    )
+
+
 def _worst_first(event: SecurityEvent) -> tuple:
     return (-event.severity, -(event.cvss or 0.0), event.pk or 0)
 
@@ -189,8 +216,16 @@ class MessageContext:
         created_at: datetime | None = None,
         is_test: bool = False,
         notification_id: int | None = None,
+        stream: str = NotificationStream.POLICY,
+        audit_entry: AuditEntry | None = None,
+        alert_facts: AlertFacts | None = None,
     ):
         self.notification_id = notification_id
+        # A SIEM stream's row (notifications.siem): "audit" carries ``audit_entry`` (with ``alert_facts`` when the
+        # entry is a policy alert), "events" the events of a batch; "" a response policy's message.
+        self.stream = stream
+        self.audit_entry = audit_entry
+        self.alert_facts = alert_facts
         self.policy_id = policy_id
         self.policy_name = policy_name
         self.trigger = trigger
@@ -205,6 +240,22 @@ class MessageContext:
     @classmethod
     def for_notification(cls, notification, events: list[SecurityEvent] | None = None) -> MessageContext:
         """The context of a stored notification; ``events`` when the caller already loaded them."""
+        if notification.stream == NotificationStream.AUDIT:
+            entry = notification.audit_entry  # None once the log's retention removed it (the channel says so)
+            return cls(
+                policy_id=None,
+                policy_name="",
+                trigger="",
+                trigger_label="Security event log",
+                integration_name=notification.integration_name,
+                delivery_id=notification.idempotency_key,
+                events=[],
+                created_at=notification.created_at,
+                notification_id=notification.pk,
+                stream=notification.stream,
+                audit_entry=entry,
+                alert_facts=alert_facts(entry) if entry is not None and is_alert(entry) else None,
+            )
         return cls(
             policy_id=notification.policy_id,
             policy_name=notification.policy_name,
@@ -215,6 +266,7 @@ class MessageContext:
             events=notification_events(notification.pk) if events is None else events,
             created_at=notification.created_at,
             notification_id=notification.pk,
+            stream=notification.stream,
         )
 
     @classmethod

@@ -51,8 +51,20 @@ class NotificationStatus(models.TextChoices):
     MUTED = "muted", "Muted"
 
 
+class NotificationStream(models.TextChoices):
+    """What a row of the outbox carries: a response policy's message, or a SIEM stream's record(s).
+
+    SIEM rows (:mod:`notifications.siem`) have no policy: ``audit`` carries one security event log entry
+    (``audit_entry``), ``events`` the security events of one ingested batch (``events``)."""
+
+    POLICY = "", "Response policy"
+    AUDIT = "audit", "SIEM: security event log"
+    EVENTS = "events", "SIEM: security events"
+
+
 class Notification(models.Model):
-    """The delivery outbox: one message for one (policy, integration) covering one or more events."""
+    """The delivery outbox: one message for one (policy, integration) covering one or more events, or one record
+    of a SIEM stream (``stream``; no policy)."""
 
     policy = models.ForeignKey(
         "policies.ResponsePolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
@@ -88,13 +100,30 @@ class Notification(models.Model):
     # On a muted row: what held it back, as the deciding layer names it ("acceptance:<id>", "silence:<id>").
     # A reference, not a foreign key: notifications deliver without knowing why, and the record outlives the mute.
     muted_by = models.CharField(max_length=40, blank=True, db_index=True)
+    # db_default too: rows written by SQL of their own (bench/retention.py's bulk load) are policy rows.
+    stream = models.CharField(max_length=8, choices=NotificationStream.choices, default="", db_default="", blank=True)
+    # The log entry an "audit" row carries. SET_NULL: the log's own retention may remove it (the row then fails).
+    audit_entry = models.ForeignKey(
+        "kcs.AuditEntry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
 
     def __str__(self) -> str:
-        return f"{self.policy_name} → {self.integration_name or self.integration_id} [{self.status}]"
+        return f"{self.source_label} → {self.integration_name or self.integration_id} [{self.status}]"
+
+    @property
+    def is_siem_stream(self) -> bool:
+        return self.stream != NotificationStream.POLICY
+
+    @property
+    def source_label(self) -> str:
+        """What the row was made for, as lists show it: the policy's name, or the SIEM stream it belongs to."""
+        if self.is_siem_stream:
+            return NotificationStream(self.stream).label
+        return self.policy_name
 
     @property
     def can_retry(self) -> bool:

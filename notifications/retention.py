@@ -27,6 +27,12 @@ def staying_notifications(cutoff: datetime) -> QuerySet[Notification]:
     return Notification.objects.filter(Q(created_at__gte=cutoff) | Q(status__in=ACTIVE))
 
 
+def release_audit_entries(entry_ids: list[int]) -> None:
+    """Let SIEM rows drop their log entries before the log's retention deletes them (``before_delete`` of
+    :func:`kcs.retention.purge_audit_log`); a row still to send then fails, saying the entry is gone."""
+    Notification.objects.filter(audit_entry_id__in=entry_ids).update(audit_entry=None)
+
+
 def _delete_links(notification_ids: list[int]) -> None:
     delete_rows(Notification.events.through, notification_ids, "notification")
 

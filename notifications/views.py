@@ -66,6 +66,10 @@ def settings_rows(integration: NotificationIntegration) -> list[tuple[str, str]]
         value = form.initial.get(name)
         if isinstance(value, (list, tuple)):
             value = ", ".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            value = "Yes" if value else "No"
+        elif isinstance(value, str) and len(value) > 80:  # a pasted certificate: its start says enough
+            value = value[:77] + "…"
         choices = dict(getattr(field, "choices", []) or [])
         rows.append((field.label, str(choices.get(value, value)) if value not in (None, "") else "—"))
     return rows

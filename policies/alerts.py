@@ -15,6 +15,7 @@ from datetime import datetime
 
 from django.db import connection
 
+from kcs import audit
 from kcs.models import AuditAction, AuditCategory, AuditEntry, AuditSource
 from notifications.models import NotificationStatus
 
@@ -49,7 +50,7 @@ def record_alerts(plans: Iterable, now: datetime) -> int:
             cursor.execute(
                 f"INSERT INTO {table} (timestamp, category, actor_name, action, object_type, object_id, object_repr, "
                 "changes, source) SELECT %s, %s, %s, %s, %s, o, r, c, %s "
-                "FROM unnest(%s::varchar[], %s::varchar[], %s::jsonb[]) AS u(o, r, c)",
+                "FROM unnest(%s::varchar[], %s::varchar[], %s::jsonb[]) AS u(o, r, c) RETURNING id",
                 [
                     now,
                     AuditCategory.ALERTS.value,
@@ -62,19 +63,24 @@ def record_alerts(plans: Iterable, now: datetime) -> int:
                     [json.dumps(change) for change in changes],
                 ],
             )
+            ids = [row[0] for row in cursor.fetchall()]
+        # The SIEM streams (kcs.audit listeners) get the alerts like any entry; they read only the ids.
+        audit.written([AuditEntry(pk=pk, action=AuditAction.ALERT, object_type=OBJECT_TYPE) for pk in ids])
         return len(rows)
-    AuditEntry.objects.bulk_create(
-        AuditEntry(
-            timestamp=now,
-            actor_name="system",
-            action=AuditAction.ALERT,
-            category=AuditCategory.ALERTS,
-            object_type=OBJECT_TYPE,
-            object_id=object_id,
-            object_repr=name,
-            changes=change,
-            source=AuditSource.SYSTEM,
-        )
-        for object_id, name, change in rows
+    audit.record_many(
+        [
+            AuditEntry(
+                timestamp=now,
+                actor_name="system",
+                action=AuditAction.ALERT,
+                category=AuditCategory.ALERTS,
+                object_type=OBJECT_TYPE,
+                object_id=object_id,
+                object_repr=name,
+                changes=change,
+                source=AuditSource.SYSTEM,
+            )
+            for object_id, name, change in rows
+        ]
     )
     return len(rows)

@@ -33,6 +33,7 @@ from notifications import delivery
 from notifications.channels import Channel, channel_for
 from notifications.messages import UNUSED_IN_MESSAGES
 from notifications.models import Notification, NotificationIntegration, NotificationStatus, RepeatMark
+from notifications.outbox import link_events
 from policies import alerts, metrics, muting
 from policies.index_cache import get_index
 from policies.models import Trigger
@@ -150,22 +151,6 @@ def take_unevaluated(batch_id: str, now: datetime) -> list[EventRow]:
         return []
     rows = SecurityEvent.objects.filter(batch_id=batch_id).order_by("id").values_list(*EVENT_ROW_FIELDS)
     return [EventRow(*row) for row in rows]
-
-
-def link_events(pairs: list[tuple[int, int]]) -> None:
-    """Store (notification id, event id) rows of the notifications' events in as few statements as possible."""
-    Through = Notification.events.through
-    if connection.vendor == "postgresql" and pairs:
-        table = connection.ops.quote_name(Through._meta.db_table)
-        notification_ids, event_ids = (list(column) for column in zip(*pairs))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (notification_id, securityevent_id) "
-                "SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
-                [notification_ids, event_ids],
-            )
-        return
-    Through.objects.bulk_create([Through(notification_id=n, securityevent_id=e) for n, e in pairs], batch_size=2000)
 
 
 def evaluate_batch(batch_id: str) -> Evaluation:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from events.retention import purge_events
 from kcs.retention import PURGE_CHUNK, Budget, purge_audit_log
 from notifications.models import Notification
-from notifications.retention import purge_notifications, staying_notifications
+from notifications.retention import purge_notifications, release_audit_entries, staying_notifications
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def purge(
             **options,
         )
     )
-    report.deleted.update(purge_audit_log(report.audit_cutoff, **options))
+    report.deleted.update(purge_audit_log(report.audit_cutoff, before_delete=release_audit_entries, **options))
     report.complete = not budget.spent()
     report.seconds = time.monotonic() - started
     if not dry_run and any(report.deleted.values()):

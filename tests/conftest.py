@@ -165,6 +165,7 @@ def fresh_policy_index(monkeypatch):
     with the test's transaction, so the next test may reach the same number with different rows."""
     monkeypatch.setattr("policies.index_cache._cached", None)
     monkeypatch.setattr("policies.silence_index._cached", None)
+    monkeypatch.setattr("notifications.siem._cached", None)  # the SIEM outputs, cached the same way
     monkeypatch.setattr("events.acceptance_index._cached", None)
 
 

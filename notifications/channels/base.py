@@ -69,8 +69,11 @@ class Channel:
     list_limit: ClassVar[int] = 20
     # Screens pass channel classes to templates, which would otherwise call (instantiate) them.
     do_not_call_in_templates: ClassVar[bool] = True
-    # The editable parts of this kind's messages (see notifications.templating); with the class decorated by
-    # notifications.forms.editable_messages, each becomes a setting of the kind's form, empty meaning the default.
+    # A SIEM output: it may stream the security event log and the security events (notifications.siem), as its
+    # ``streams_security_log`` and ``streams_security_events`` say, and renders contexts of those streams.
+    streams: ClassVar[bool] = False
+    # The editable parts of this kind's messages (see notifications.templating); each becomes a setting of the
+    # kind's form, empty meaning the default template file.
     templates: ClassVar[tuple[TemplateSlot, ...]] = ()
 
     def __init__(self, integration: NotificationIntegration):
@@ -92,6 +95,16 @@ class Channel:
     def rate_limit(self) -> float | None:
         """Most messages per second this output accepts (None: no limit)."""
         return None
+
+    @property
+    def streams_security_log(self) -> bool:
+        """Whether this output receives every security event log entry (SIEM outputs that are asked to)."""
+        return False
+
+    @property
+    def streams_security_events(self) -> bool:
+        """Whether this output receives every stored security event (SIEM outputs that are asked to)."""
+        return False
 
     def destination(self) -> str:
         """Where messages go, for lists and logs. Never includes a secret."""

@@ -505,7 +505,7 @@ def rabbitmq_url():
 def pipeline(worker, receivers, settings):
     """A running worker, empty receivers, and policy and silence index revisions no earlier test can have used."""
     from kcs.models import ConfigRevision
-    from kcs.revisions import SILENCE_INDEX
+    from kcs.revisions import OUTPUTS, SILENCE_INDEX
     from policies.index_cache import REVISION_NAME
 
     settings.KCS_ALLOW_PRIVATE_DESTINATIONS = True
@@ -519,6 +519,7 @@ def pipeline(worker, receivers, settings):
     # of the previous test from looking current.
     ConfigRevision.objects.update_or_create(name=REVISION_NAME, defaults={"value": random.randint(10**6, 10**9)})
     ConfigRevision.objects.update_or_create(name=SILENCE_INDEX, defaults={"value": random.randint(10**6, 10**9)})
+    ConfigRevision.objects.update_or_create(name=OUTPUTS, defaults={"value": random.randint(10**6, 10**9)})
     yield receivers
     receivers["http"].release()
     if worker.running and b"Traceback" in (worker.log_path.read_bytes() if worker.log_path else b""):

@@ -251,3 +251,29 @@ def test_a_send_slower_than_the_lease_is_not_taken_over_while_its_worker_lives(a
     sent = wait_for(lambda: Notification.objects.filter(status="sent").first(), what="the slow delivery")
     assert sent.attempts == 1
     assert len(http.received("/hook/slow", accepted_only=False)) == 1
+
+
+def test_the_security_event_log_and_the_events_reach_a_siem_through_the_worker(api, pipeline):
+    syslog = pipeline["syslog"]
+    make_integration(
+        "syslog",
+        "SOC SIEM",
+        config={
+            "host": "127.0.0.1",
+            "port": syslog.tcp.server_address[1],
+            "protocol": "tcp",
+            "format": "rfc5424",
+            "tcp_framing": "newline",
+            "security_log": True,
+            "security_events": True,
+        },
+    )
+    policy = make_policy("Prod criticals", [make_integration("email")])
+    assert api.patch(f"/api/v1/response-policies/{policy.pk}/", {"enabled": False}, format="json").status_code == 200
+    posted = post_events(api, [critical(0)])
+
+    wait_for(lambda: len(syslog.lines) == 2, what="the log entry's record and the event's record")
+    records = {parse_cef(line)["signature"]: parse_cef(line) for _, line in syslog.lines}
+    assert records["ADM-002"]["extension"]["flexString2"] == "Prod criticals"
+    assert records["vulnerability:CVE-2023-1000"]["extension"]["externalId"] == str(posted["ids"][0])
+    assert set(Notification.objects.exclude(stream="").values_list("status", flat=True)) == {NotificationStatus.SENT}

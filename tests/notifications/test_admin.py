@@ -32,7 +32,7 @@ def test_integration_list_shows_names_and_kind_labels_and_filters_by_kind(admin_
     make_integration("webhook", "SIEM hook")
     page = admin_client.get(INTEGRATIONS).content.decode()
     assert "SOC channel" in page and "Microsoft Teams" in page and "SIEM hook" in page
-    assert "Syslog (CEF)" in page  # every registered kind is offered by the filter
+    assert "SIEM (syslog CEF)" in page  # every registered kind is offered by the filter
     filtered = admin_client.get(INTEGRATIONS, {"kind": "teams"}).content.decode()
     assert "SOC channel" in filtered and "SIEM hook" not in filtered
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def test_integrations_index_lists_every_output_type(admin_client):
     make_integration("telegram", "On-call chat")
     page = admin_client.get("/integrations/").content.decode()
-    for label in ("Email", "Telegram", "Webhook", "Slack", "Microsoft Teams", "Syslog (CEF)"):
+    for label in ("Email", "Telegram", "Webhook", "Slack", "Microsoft Teams", "SIEM (syslog CEF)"):
         assert label in page
     assert "On-call chat" in page and 'href="/integrations/webhook/add/"' in page
 
