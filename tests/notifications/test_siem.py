@@ -512,7 +512,7 @@ def test_upgraded_syslog_outputs_keep_their_behaviour_and_stream_nothing_until_a
     from django.apps import apps
 
     old = make_integration("syslog", "Old", config={"host": "siem.example.com", "port": 514, "protocol": "tcp"})
-    importlib.import_module("notifications.migrations.0010_siem").fill_syslog_settings(apps, None)
+    importlib.import_module("notifications.migrations.0009_siem").fill_syslog_settings(apps, None)
     old.refresh_from_db()
     assert old.config["tcp_framing"] == "newline" and old.config["protocol"] == "tcp"
     assert old.config["security_log"] is False and old.config["security_events"] is False
