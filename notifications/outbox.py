@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import connection
 
+from kcs.pg_arrays import array_literal
 from notifications.models import Notification
 
 
@@ -17,7 +18,7 @@ def link_events(pairs: list[tuple[int, int]]) -> None:
             cursor.execute(
                 f"INSERT INTO {table} (notification_id, securityevent_id) "
                 "SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
-                [notification_ids, event_ids],
+                [array_literal(notification_ids), array_literal(event_ids)],
             )
         return
     Through.objects.bulk_create([Through(notification_id=n, securityevent_id=e) for n, e in pairs], batch_size=2000)

@@ -17,6 +17,7 @@ from django.db import connection
 
 from kcs import audit
 from kcs.models import AuditAction, AuditCategory, AuditEntry, AuditSource
+from kcs.pg_arrays import array_literal
 from notifications.models import NotificationStatus
 
 OBJECT_TYPE = "response policy"
@@ -58,9 +59,9 @@ def record_alerts(plans: Iterable, now: datetime) -> int:
                     AuditAction.ALERT.value,
                     OBJECT_TYPE,
                     AuditSource.SYSTEM.value,
-                    object_ids,
-                    names,
-                    [json.dumps(change) for change in changes],
+                    array_literal(object_ids),
+                    array_literal(names),
+                    array_literal(json.dumps(change) for change in changes),
                 ],
             )
             ids = [row[0] for row in cursor.fetchall()]

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from events.models import EventBatch, SecurityEvent
 from events.services import EVALUATE_TASK
+from kcs.pg_arrays import array_literal, insert_returning_ids
 from kcs.queueing import send_now
 from notifications import delivery
 from notifications.channels import Channel, channel_for
@@ -103,7 +104,6 @@ def claim_fingerprints(
     """
     table = connection.ops.quote_name(RepeatMark._meta.db_table)
     ordered = sorted(set(keys))
-    quiet = [now + timedelta(seconds=intervals[policy_id]) for policy_id, _, _ in ordered]
     upsert = (
         "ON CONFLICT (policy_id, integration_id, fingerprint) DO UPDATE "
         "SET notified_at = excluded.notified_at, quiet_until = excluded.quiet_until "
@@ -113,19 +113,23 @@ def claim_fingerprints(
     claimed: set[tuple[int, int, str]] = set()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # Arrays: one statement and five parameters however many keys a large batch has.
+            # Arrays: one statement and five parameters however many keys a large batch has; the quiet period is
+            # computed by the server from each key's interval in seconds.
             policy_ids, integration_ids, fingerprints = (
                 (list(column) for column in zip(*ordered)) if ordered else ([], [], [])
             )
+            seconds = [intervals[policy_id] for policy_id in policy_ids]
             cursor.execute(
                 f"INSERT INTO {table} (policy_id, integration_id, fingerprint, notified_at, quiet_until) "
-                "SELECT p, i, f, %s, q FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::timestamptz[]) "
-                f"AS u(p, i, f, q) {upsert}",
-                [now, policy_ids, integration_ids, fingerprints, quiet],
+                "SELECT p, i, f, %s, %s::timestamptz + make_interval(secs => s) "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::bigint[]) "
+                f"AS u(p, i, f, s) {upsert}",
+                [now, now, *map(array_literal, (policy_ids, integration_ids, fingerprints, seconds))],
             )
             claimed.update((int(p), int(i), f) for p, i, f in cursor.fetchall())
             return claimed
         adapt = connection.ops.adapt_datetimefield_value
+        quiet = [now + timedelta(seconds=intervals[policy_id]) for policy_id, _, _ in ordered]
         for start in range(0, len(ordered), UPSERT_CHUNK):
             chunk = ordered[start : start + UPSERT_CHUNK]
             params: list = []
@@ -174,7 +178,10 @@ def evaluate_batch(batch_id: str) -> Evaluation:
             }
             plans = _plan(matches, integrations, now, muting.load(now))
             notifications = [plan.notification for plan in plans]
-            Notification.objects.bulk_create(notifications)
+            if connection.vendor == "postgresql":
+                insert_returning_ids(Notification, notifications)
+            else:
+                Notification.objects.bulk_create(notifications)
             link_events([(plan.notification.pk, event.id) for plan in plans for event in plan.events])
             alerts.record_alerts(plans, now)
             metrics.evaluated(started, [(n.status, integrations[n.integration_id].kind) for n in notifications])
