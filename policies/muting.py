@@ -23,6 +23,20 @@ from events.acceptance_index import get_acceptances
 from policies import silence_index
 from policies.engine import Verdict
 
+# Every event field an acceptance or a silence matches on.
+MUTE_FIELDS = (
+    "type",
+    "severity",
+    "cluster",
+    "namespace",
+    "registry",
+    "repository",
+    "tag",
+    "digest",
+    "finding_id",
+    "source",
+    "title",
+)
 ACCEPTANCE = "acceptance"
 SILENCE = "silence"
 KIND_VERDICTS = {ACCEPTANCE: Verdict.ACCEPTED, SILENCE: Verdict.SILENCED}
@@ -60,8 +74,10 @@ def parse_reference(value: str) -> tuple[str, int] | None:
 class Mutes:
     """The active risk acceptances and silences, for :meth:`reason`.
 
-    What holds for an event does not depend on the policy (a silence's policy list is checked last), so it is
-    looked up once per event and kept: a batch matched by many policies costs one lookup per event.
+    What holds for an event does not depend on the policy (a silence's policy list is checked last), and depends
+    only on the fields acceptances and silences read (:data:`MUTE_FIELDS`), so it is looked up once per distinct
+    set of those values and kept: a batch matched by many policies, or a preview over rescans of the same images,
+    costs one lookup per distinct finding and resource.
     """
 
     def __init__(self, acceptances: Any = None, silences: Any = None):
@@ -79,7 +95,7 @@ class Mutes:
         """
         if not self:
             return None
-        key = (getattr(event, "id", None) or id(event), now)
+        key = (now, *(getattr(event, name) for name in MUTE_FIELDS))
         found = self._seen.get(key)
         if found is None:
             acceptance = self.acceptances.covering(event, now) if self.acceptances else None
