@@ -46,6 +46,9 @@ class VulnerabilitySerializer(serializers.Serializer):
     workloads = serializers.IntegerField(help_text="Distinct cluster/namespace/workload of those open findings")
     first_seen = serializers.DateTimeField()
     last_seen = serializers.DateTimeField()
+    accepted = serializers.BooleanField(
+        help_text="An active risk acceptance (not cancelled, not expired) exists for this type and finding ID"
+    )
 
 
 class ImageSerializer(serializers.Serializer):
@@ -107,13 +110,14 @@ class VulnerabilityViewSet(_FormListViewSet):
     def retrieve(self, request, pk=None):
         """One finding ID by its ``id`` (404 when it is open nowhere)."""
         row = get_object_or_404(queries.vulnerabilities({}), id=pk)
-        return Response(self.get_serializer(queries.with_packages([row], {})[0]).data)
+        row = queries.with_acceptances(queries.with_packages([row], {}))[0]
+        return Response(self.get_serializer(row).data)
 
     @extend_schema(parameters=_parameters(queries.VulnerabilityFilterForm))
     def list(self, request, *args, **kwargs):
         chosen = self.chosen()
         page = self.paginate_queryset(queries.vulnerabilities(chosen))
-        rows = queries.with_packages(list(page), chosen)
+        rows = queries.with_acceptances(queries.with_packages(list(page), chosen))
         return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
 

@@ -6,14 +6,27 @@ from __future__ import annotations
 from django import forms
 from django.db import connection
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from events.filters import GLOB_CHARS, glob_to_regex
-from events.models import SCAN_TYPES, EventType, Finding, Image, ImageCluster, OpenFinding, Severity
+from events.models import (
+    SCAN_TYPES,
+    AcceptanceState,
+    EventType,
+    Extent,
+    Finding,
+    Image,
+    ImageCluster,
+    OpenFinding,
+    RiskAcceptance,
+    Severity,
+)
 
 SEVERITY_CHOICES = [(s.slug, s.label) for s in reversed(Severity)]
 RATING_CHOICES = [*SEVERITY_CHOICES, ("ok", "Ok")]
 TYPE_CHOICES = [(t.value, t.label) for t in EventType if t in SCAN_TYPES]
 FIX_CHOICES = [("available", "Fix available"), ("none", "No fix")]
+ACCEPTED_CHOICES = [("true", "Accepted"), ("false", "Not accepted")]
 TEXT = {"required": False, "max_length": 255, "strip": True}
 
 
@@ -47,6 +60,9 @@ class VulnerabilityFilterForm(ListForm):
         required=False, label="Minimum severity", choices=[("", "Any severity"), *SEVERITY_CHOICES]
     )
     fix = forms.ChoiceField(required=False, label="Fix", choices=[("", "Fixed or not"), *FIX_CHOICES])
+    accepted = forms.ChoiceField(
+        required=False, label="Risk accepted", choices=[("", "Accepted or not"), *ACCEPTED_CHOICES]
+    )
     registry = forms.CharField(label="Registry", **TEXT)
     repository = forms.CharField(label="Repository (exact or glob)", **TEXT)
     cluster = forms.CharField(label="Cluster", **TEXT)
@@ -116,6 +132,9 @@ def vulnerabilities(chosen: dict) -> QuerySet:
         else:
             has_fix = Q(has_fix=True)
         queryset = queryset.filter(has_fix if fix == "available" else ~has_fix)
+    if accepted := chosen.get("accepted"):
+        accepted_here = Exists(active_acceptances().filter(type=OuterRef("type"), finding_id=OuterRef("finding_id")))
+        queryset = queryset.filter(accepted_here if accepted == "true" else ~accepted_here)
     ordering = chosen.get("ordering")
     order = [ordering] if ordering else DEFAULT_VULNERABILITY_ORDER
     renamed = [f"{'-' if o.startswith('-') else ''}{names.get(o.lstrip('-'), o.lstrip('-'))}" for o in order]
@@ -148,6 +167,36 @@ def with_packages(rows: list[dict], chosen: dict) -> list[dict]:
         row["packages"] = sorted(packages[row["id"]])
         row["fixed_versions"] = sorted(fixes[row["id"]])
         row["severity_slug"] = Severity(row["severity"]).slug
+    return rows
+
+
+def active_acceptances(now=None) -> QuerySet:
+    """Risk acceptances active at ``now`` (default: now): neither cancelled nor expired, as the Risk acceptance
+    list's ``state=active`` means it."""
+    return RiskAcceptance.objects.in_state(AcceptanceState.ACTIVE, now or timezone.now())
+
+
+def _acceptance_extent(acceptance: RiskAcceptance) -> str:
+    if acceptance.extent == Extent.ALL:
+        return "every image"
+    kind = "repository" if acceptance.extent == Extent.REPOSITORY else "image"
+    return f"{kind} {acceptance.image_reference}"
+
+
+def with_acceptances(rows: list[dict], now=None) -> list[dict]:
+    """Add ``accepted`` (an active risk acceptance exists for the row's type and finding ID) and
+    ``acceptance_extent`` (its extent, "N acceptances" for several, "" for none) to each row, in one query."""
+    found: dict[tuple[str, str], list[RiskAcceptance]] = {}
+    if rows:
+        acceptances = active_acceptances(now).filter(finding_id__in={row["finding_id"] for row in rows})
+        for acceptance in acceptances.order_by("pk"):
+            found.setdefault((acceptance.type, acceptance.finding_id), []).append(acceptance)
+    for row in rows:
+        active = found.get((row["type"], row["finding_id"]), [])
+        row["accepted"] = bool(active)
+        row["acceptance_extent"] = (
+            _acceptance_extent(active[0]) if len(active) == 1 else f"{len(active)} acceptances" if active else ""
+        )
     return rows
 
 

@@ -53,6 +53,7 @@ class VulnerabilityListView(InsightAccessMixin, View):
         rows = queries.vulnerabilities(form.chosen()) if valid else Finding.objects.none()
         page, query = _page(request, rows, PAGE_SIZE)
         items = queries.with_packages(list(page.object_list), form.chosen()) if valid else []
+        queries.with_acceptances(items)
         for item in items:
             item["type_label"] = TYPE_LABELS.get(item["type"], item["type"])
             item["severity_label"] = Severity(item["severity"]).label

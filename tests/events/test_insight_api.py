@@ -1,13 +1,17 @@
-"""``/api/v1/vulnerabilities/`` and ``/api/v1/images/``: shapes, filters, search, pagination, rights, bad input."""
+"""``/api/v1/vulnerabilities/`` and ``/api/v1/images/``: shapes, filters, search, pagination, rights, bad input,
+and whether a finding's risk is accepted."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from events.models import Finding
-from tests.factories import UserFactory, finding, ingest_at, token_client
+from events.models import EventType, Extent, Finding, RiskAcceptance
+from tests.factories import RiskAcceptanceFactory, UserFactory, finding, ingest_at, token_client
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -93,6 +97,7 @@ def test_vulnerabilities_list_one_row_per_open_finding_id(admin_api, scans):
         "workloads": 1,
         "first_seen": "2026-11-30T10:00:00Z",
         "last_seen": "2026-11-30T11:00:00Z",
+        "accepted": False,
     }
     assert rows["CVE-2"]["fixed_versions"] == [] and rows["CVE-2"]["images"] == 1
     assert rows["KSV001"]["cvss"] is None and rows["KSV001"]["packages"] == []
@@ -241,3 +246,70 @@ def test_both_lists_are_in_the_openapi_schema(admin_client):
     for path in ("/api/v1/vulnerabilities/", "/api/v1/images/"):
         names = {p["name"] for p in schema["paths"][path]["get"]["parameters"]}
         assert {"search", "ordering", "page", "page_size"} <= names
+
+
+# --- accepted: an active risk acceptance exists for the row's type and finding ID ---------------------------------
+
+
+def accepted_by_id(api, query: str = "") -> dict[str, bool]:
+    return {
+        row["finding_id"]: row["accepted"] for row in api.get(f"/api/v1/vulnerabilities/?{query}").json()["results"]
+    }
+
+
+def test_a_finding_is_accepted_while_an_active_acceptance_of_its_type_and_id_exists(admin_api, scans):
+    RiskAcceptanceFactory(finding_id="CVE-1", extent=Extent.ALL, registry="", repository="")
+    # The same ID under another type accepts nothing here.
+    RiskAcceptanceFactory(finding_id="CVE-2", type=EventType.MISCONFIGURATION)
+    assert accepted_by_id(admin_api) == {
+        "CVE-1": True,
+        "CVE-2": False,
+        "CVE-4": False,
+        "KSV001": False,
+    }
+    one = Finding.objects.get(finding_id="CVE-1")
+    assert admin_api.get(f"/api/v1/vulnerabilities/{one.pk}/").json()["accepted"] is True
+
+
+def test_a_cancelled_acceptance_no_longer_accepts(admin_api, scans):
+    acceptance = RiskAcceptanceFactory(finding_id="CVE-1")
+    assert accepted_by_id(admin_api)["CVE-1"] is True
+    assert admin_api.post(f"/api/v1/risk-acceptances/{acceptance.pk}/cancel/").status_code == 200
+    assert accepted_by_id(admin_api)["CVE-1"] is False
+
+
+def test_an_expired_acceptance_no_longer_accepts_even_before_its_expiry_is_recorded(admin_api, scans):
+    acceptance = RiskAcceptanceFactory(finding_id="CVE-4", extent=Extent.IMAGE, repository="cache", tag="1.0")
+    assert accepted_by_id(admin_api)["CVE-4"] is True
+    RiskAcceptance.objects.filter(pk=acceptance.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert accepted_by_id(admin_api)["CVE-4"] is False
+
+
+def test_the_accepted_filter_keeps_accepted_or_unaccepted_findings(admin_api, scans):
+    RiskAcceptanceFactory(finding_id="CVE-1")
+    RiskAcceptanceFactory(finding_id="CVE-2", cancelled_at=timezone.now())
+    RiskAcceptanceFactory(finding_id="KSV001", type=EventType.MISCONFIGURATION, expires_at=None)
+    assert accepted_by_id(admin_api, "accepted=true") == {"CVE-1": True, "KSV001": True}
+    assert accepted_by_id(admin_api, "accepted=false") == {"CVE-2": False, "CVE-4": False}
+    # With an image filter too (the grouped query).
+    assert accepted_by_id(admin_api, "accepted=true&repository=api") == {"CVE-1": True, "KSV001": True}
+    answer = admin_api.get("/api/v1/vulnerabilities/?accepted=yes")
+    assert answer.status_code == 400 and list(answer.json()["errors"]) == ["accepted"]
+
+
+def test_acceptances_are_read_in_one_query_whatever_the_number_of_rows(admin_api, scans):
+    def queries_for_the_list() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_api.get("/api/v1/vulnerabilities/").status_code == 200
+        return len(captured)
+
+    RiskAcceptanceFactory(finding_id="CVE-1")
+    queries_for_the_list()  # the first request also records the token's use
+    few = queries_for_the_list()
+    assert few == 4  # count, page, packages, acceptances (the token is cached after its first use)
+    for finding_id in ("CVE-2", "CVE-4"):
+        RiskAcceptanceFactory(finding_id=finding_id)
+        RiskAcceptanceFactory(finding_id=finding_id, extent=Extent.ALL, registry="", repository="")
+    RiskAcceptanceFactory(finding_id="KSV001", type=EventType.MISCONFIGURATION)
+    assert queries_for_the_list() == few
+    assert set(accepted_by_id(admin_api).values()) == {True}

@@ -6,9 +6,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
-from events.models import Image
-from tests.factories import UserFactory, finding, ingest_at
+from events.models import EventType, Extent, Image
+from tests.factories import RiskAcceptanceFactory, UserFactory, finding, ingest_at
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -55,6 +56,52 @@ def test_vulnerabilities_screen_searches_filters_and_sorts(viewer, scans):
     assert 'aria-sort="ascending"' in page
     # The sort links keep the filters.
     assert "min_severity=high&amp;ordering=-finding_id" in page
+
+
+def _row(page: str, finding_id: str) -> str:
+    row = page[page.index(f"<code>{finding_id}</code>") :]
+    return row[: row.index("</tr>")]
+
+
+def test_accepted_findings_show_the_extent_linking_to_their_risk_acceptances(viewer, scans):
+    RiskAcceptanceFactory(finding_id="CVE-1", repository="web")
+    RiskAcceptanceFactory(finding_id="CVE-2", extent=Extent.ALL, registry="", repository="")
+    RiskAcceptanceFactory(finding_id="CVE-2", repository="web")
+    RiskAcceptanceFactory(finding_id="CVE-9", cancelled_at=timezone.now())  # cancelled: not accepted
+    RiskAcceptanceFactory(finding_id="CVE-9", type=EventType.MALWARE)  # another type: not this finding
+    page = viewer.get("/vulnerabilities/").content.decode()
+    cve1 = _row(page, "CVE-1")
+    assert "Accepted: repository registry.example.com/web" in cve1
+    assert 'href="/policies/risk-acceptance/?finding_id=CVE-1&amp;type=vulnerability&amp;state=active"' in cve1
+    assert "Accepted: 2 acceptances" in _row(page, "CVE-2")
+    assert "Accepted" not in _row(page, "CVE-9")
+    listed = viewer.get("/policies/risk-acceptance/?finding_id=CVE-1&type=vulnerability&state=active")
+    assert listed.status_code == 200 and "CVE-1" in listed.content.decode()
+
+
+def test_one_image_acceptance_names_the_image_and_every_image_says_so(viewer, scans):
+    RiskAcceptanceFactory(finding_id="CVE-1", extent=Extent.IMAGE, repository="api", tag="1.0")
+    RiskAcceptanceFactory(finding_id="CVE-9", extent=Extent.ALL, registry="", repository="", expires_at=None)
+    page = viewer.get("/vulnerabilities/").content.decode()
+    assert "Accepted: image registry.example.com/api:1.0" in _row(page, "CVE-1")
+    assert "Accepted: every image" in _row(page, "CVE-9")
+
+
+def test_without_the_right_to_view_acceptances_the_badge_is_not_a_link(client, scans):
+    client.force_login(UserFactory(rights=["events.view_securityevent"]))
+    RiskAcceptanceFactory(finding_id="CVE-1", extent=Extent.ALL, registry="", repository="")
+    row = _row(client.get("/vulnerabilities/").content.decode(), "CVE-1")
+    assert "Accepted: every image" in row and "/policies/risk-acceptance/" not in row
+
+
+def test_the_accepted_filter_on_the_screen(viewer, scans):
+    RiskAcceptanceFactory(finding_id="CVE-2", repository="web")
+    page = viewer.get("/vulnerabilities/?accepted=true").content.decode()
+    assert "<code>CVE-2</code>" in page and "<code>CVE-1</code>" not in page
+    page = viewer.get("/vulnerabilities/?accepted=false").content.decode()
+    assert "<code>CVE-2</code>" not in page and "<code>CVE-1</code>" in page and "<code>CVE-9</code>" in page
+    answer = viewer.get("/vulnerabilities/?accepted=maybe")
+    assert answer.status_code == 400 and "accepted:" in answer.content.decode()
 
 
 def test_images_screen_shows_rating_counts_and_clusters_and_opens_the_findings(viewer, scans):
