@@ -15,10 +15,10 @@ ADD = "/policies/response/add/"
 
 
 @pytest.mark.django_db
-def test_root_url_opens_the_response_policies_table(officer_client):
+def test_root_url_opens_the_overview_with_the_policies_table_one_click_away(officer_client):
     response = officer_client.get("/", follow=True)
-    assert response.redirect_chain[-1][0] == LIST
-    assert b"Response policies" in response.content
+    assert response.redirect_chain[-1][0] == "/overview/"
+    assert f'href="{LIST}"'.encode() in response.content
 
 
 @pytest.mark.django_db
