@@ -48,9 +48,10 @@ def populate(events: int) -> None:
     params = {"per": EVENTS_PER_BATCH, "batches": batches, "images": IMAGES, "ids": FINDING_IDS}
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO events_eventbatch (id, source, received_at, received, created) "
+            "INSERT INTO events_eventbatch (id, source, received_at, received, created, evaluated_at) "
             "SELECT md5('batch' || b)::uuid, CASE WHEN b %% 10 = 9 THEN 'falco' ELSE 'trivy' END, "
-            "now() - interval '30 days' + b * (interval '30 days' / %(batches)s), %(per)s, %(per)s "
+            "now() - interval '30 days' + b * (interval '30 days' / %(batches)s), %(per)s, %(per)s, "
+            "now() - interval '30 days' + b * (interval '30 days' / %(batches)s) "
             "FROM generate_series(0, %(batches)s - 1) AS b",
             params,
         )
@@ -59,7 +60,7 @@ def populate(events: int) -> None:
         cursor.execute(
             "INSERT INTO events_securityevent (type, severity, title, description, source, registry, repository, "
             "tag, digest, cluster, namespace, pod, container, node, finding_id, package, installed_version, "
-            "fixed_version, cvss, details, fingerprint, batch_id, occurred_at, received_at, evaluated_at) "
+            "fixed_version, cvss, details, fingerprint, batch_id, occurred_at, received_at) "
             "SELECT CASE WHEN runtime THEN 'runtime' ELSE 'vulnerability' END, "
             "CASE WHEN runtime THEN 3 ELSE (f * 7) %% 6 END, "
             "CASE WHEN runtime THEN 'Terminal shell in container' ELSE 'CVE-2026-' || f || ': overflow' END, "
@@ -71,7 +72,7 @@ def populate(events: int) -> None:
             "CASE WHEN runtime THEN 'Terminal shell in container' ELSE 'CVE-2026-' || f END, "
             "'lib' || f %% 300, '1.0.' || f %% 9, CASE WHEN f %% 3 = 0 THEN '' ELSE '1.1.' || f %% 9 END, "
             "CASE WHEN runtime THEN NULL ELSE (f %% 100) / 10.0 END, '{}'::jsonb, md5(i::text) || md5('f' || i), "
-            "md5('batch' || b)::uuid, received, received, received "
+            "md5('batch' || b)::uuid, received, received "
             "FROM (SELECT i, b, img, b %% 10 = 9 AS runtime, "
             "      (img * 37 + i %% %(per)s + b / %(images)s) %% %(ids)s AS f, "
             "      now() - interval '30 days' + b * (interval '30 days' / %(batches)s) AS received "
@@ -82,11 +83,11 @@ def populate(events: int) -> None:
         cursor.execute(
             "INSERT INTO notifications_notification (policy_id, policy_name, integration_id, integration_name, "
             "status, attempts, next_attempt_at, last_error, subject, body, idempotency_key, created_at, trigger, "
-            "trigger_label) "
+            "trigger_label, muted_by) "
             "SELECT p.id, p.name, o.id, o.name, "
             "(ARRAY['sent','sent','sent','sent','sent','sent','sent','suppressed','failed','pending'])[1 + n %% 10], "
             "1, now(), '', '', '', md5('n' || n), now() - interval '30 days' + n * (interval '30 days' / %(total)s), "
-            "'critical_vulnerabilities', 'Critical vulnerabilities' "
+            "'critical_vulnerabilities', 'Critical vulnerabilities', '' "
             "FROM generate_series(0, %(total)s - 1) AS n "
             "JOIN (SELECT id, name, row_number() OVER (ORDER BY id) - 1 AS k FROM policies_responsepolicy) p "
             "  ON p.k = n %% %(policies)s "

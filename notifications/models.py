@@ -99,7 +99,8 @@ class Notification(models.Model):
     throttled_until = models.DateTimeField(null=True, blank=True)
     # On a muted row: what held it back, as the deciding layer names it ("acceptance:<id>", "silence:<id>").
     # A reference, not a foreign key: notifications deliver without knowing why, and the record outlives the mute.
-    muted_by = models.CharField(max_length=40, blank=True, db_index=True)
+    # A database default too, so rows inserted by SQL of their own (the benches) need not name it.
+    muted_by = models.CharField(max_length=40, blank=True, db_index=True, default="", db_default="")
     # db_default too: rows written by SQL of their own (bench/retention.py's bulk load) are policy rows.
     stream = models.CharField(max_length=8, choices=NotificationStream.choices, default="", db_default="", blank=True)
     # The log entry an "audit" row carries. SET_NULL: the log's own retention may remove it (the row then fails).

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="notification",
             name="muted_by",
-            field=models.CharField(blank=True, db_index=True, max_length=40),
+            field=models.CharField(blank=True, db_index=True, db_default="", default="", max_length=40),
         ),
         migrations.AlterField(
             model_name="notification",
