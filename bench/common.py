@@ -37,6 +37,21 @@ def recreate_database(env: dict[str, str]) -> None:
     manage(env, "migrate", "--noinput", "-v", "0")
 
 
+def fresh_django(env: dict[str, str]) -> None:
+    """A new bench database and an empty broker queue for ``env``, then Django set up in this process on them."""
+    recreate_database(env)
+    subprocess.run(
+        ["redis-cli", "-n", env["CELERY_BROKER_URL"].rsplit("/", 1)[1], "flushdb"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kcs.settings")
+    import django
+
+    django.setup()
+
+
 def manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     return result.stdout.strip()

@@ -27,7 +27,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, ROOT, bench_env, describe, gunicorn, make_token, recreate_database  # noqa: E402
+from bench.common import PYTHON, ROOT, bench_env, describe, fresh_django, gunicorn, make_token  # noqa: E402
 
 RATE = 50  # events per second
 DURATION = 20  # seconds of steady load
@@ -304,17 +304,7 @@ def throughput(receiver: Receiver) -> None:
 def main() -> None:
     env = bench_env("kcs_bench_delivery", broker_db=10)
     env["KCS_ALLOW_PRIVATE_DESTINATIONS"] = "true"  # the receiver is on loopback
-    recreate_database(env)
-    subprocess.run(
-        ["redis-cli", "-n", env["CELERY_BROKER_URL"].rsplit("/", 1)[1], "flushdb"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kcs.settings")
-    import django
-
-    django.setup()
+    fresh_django(env)
     from notifications.models import NotificationIntegration
     from notifications.secrets import encrypt
     from policies.models import NotificationMethod, ResponsePolicy, Scope

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_env, celery_worker, describe, recreate_database  # noqa: E402
+from bench.common import bench_env, celery_worker, describe, fresh_django  # noqa: E402
 from bench.ingest import event  # noqa: E402
 
 INGEST_RUNS = 15
@@ -131,17 +131,7 @@ def throughput(collector: Collector) -> None:
 def main() -> None:
     env = bench_env("kcs_bench_siem", broker_db=11)
     env["KCS_ALLOW_PRIVATE_DESTINATIONS"] = "true"  # the collector is on loopback
-    recreate_database(env)
-    subprocess.run(
-        ["redis-cli", "-n", env["CELERY_BROKER_URL"].rsplit("/", 1)[1], "flushdb"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kcs.settings")
-    import django
-
-    django.setup()
+    fresh_django(env)
     from notifications.models import NotificationIntegration
 
     collector = Collector()
