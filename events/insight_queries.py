@@ -8,7 +8,6 @@ from django.db import connection
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from events.filters import GLOB_CHARS, glob_to_regex
 from events.models import (
     SCAN_TYPES,
     AcceptanceState,
@@ -21,6 +20,7 @@ from events.models import (
     RiskAcceptance,
     Severity,
 )
+from kcs.globs import GLOB_CHARS, glob_to_regex
 
 SEVERITY_CHOICES = [(s.slug, s.label) for s in reversed(Severity)]
 RATING_CHOICES = [*SEVERITY_CHOICES, ("ok", "Ok")]

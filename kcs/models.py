@@ -187,6 +187,9 @@ class Role(models.Model):
     role_id = models.CharField("role ID", max_length=32, unique=True)
     description = models.TextField(blank=True)
     is_system = models.BooleanField(default=False, editable=False)
+    # What the role's members see (kcs.visibility). Named by string: scopes belong to the policies app, and this
+    # layer never imports it. System roles are not stored here: each of them covers the Global scope.
+    scopes = models.ManyToManyField("policies.Scope", blank=True, related_name="roles")
 
     class Meta:
         ordering = ["group__name"]
@@ -206,6 +209,14 @@ class UserProfile(models.Model):
     display_name = models.CharField(max_length=150, blank=True)
     must_change_password = models.BooleanField(
         default=False, help_text="The person can do nothing else after signing in until they set a new password."
+    )
+    # Narrows what the person's roles let them see to these scopes (none: every scope of their roles); this is how
+    # one member of a system role (which covers Global) is limited to, say, the prod cluster.
+    scopes = models.ManyToManyField(
+        "policies.Scope",
+        blank=True,
+        related_name="limited_users",
+        help_text="Limit the person to these scopes of their roles; empty: every scope of their roles.",
     )
 
     def __str__(self) -> str:

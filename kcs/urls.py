@@ -24,6 +24,7 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path("password/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("scope/", views.ScopeSwitchView.as_view(), name="scope-switch"),
     path("tokens/", views.TokenListView.as_view(), name="tokens"),
     path("tokens/<id:pk>/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
     path("security-log/", audit_views.SecurityLogView.as_view(), name="security-log"),

@@ -1,15 +1,16 @@
-"""Screens of the project package: the user's API tokens."""
+"""Screens of the project package: the user's API tokens and the header's scope switcher."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
-from kcs import tokens
+from kcs import tokens, visibility
 from kcs.forms import ApiTokenForm
 from kcs.models import ApiToken
 from kcs.rights import MANAGE_OWN_TOKENS
@@ -48,3 +49,19 @@ class TokenRevokeView(PermissionRequiredMixin, View):
         tokens.revoke(request, token)
         messages.success(request, f"Token “{token.name}” revoked.")
         return redirect("tokens")
+
+
+class ScopeSwitchView(LoginRequiredMixin, View):
+    """The header's scope switcher: makes one of the person's scopes (or all of them) the session's active scope,
+    then goes back to the page it was used on."""
+
+    def post(self, request):
+        raw = request.POST.get("scope") or ""
+        try:
+            visibility.select(request, int(raw) if raw else None)
+        except ValueError:  # not a number, or a scope the person does not hold (ScopeNotHeld)
+            messages.error(request, "That scope is not one of yours.")
+        back = request.POST.get("next") or ""
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=False):
+            back = "/"
+        return redirect(back or "/")

@@ -21,7 +21,6 @@ Building the index from the database and caching it per process is :mod:`policie
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -31,6 +30,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from events.models import Severity
+from kcs.globs import compile_globs, literal_prefix
 from policies.models import TRIGGER_DEFAULT_SEVERITY, TRIGGER_EVENT_TYPE, Trigger
 
 # Scope pattern list → the event attribute it constrains.
@@ -51,14 +51,6 @@ class Matchable(Protocol):
     namespace: str
     registry: str
     repository: str
-
-
-def compile_globs(patterns: Iterable[str]) -> re.Pattern | None:
-    """One case-insensitive regex matching any of the glob ``patterns``; None for an empty list."""
-    parts = [fnmatch.translate(p.strip()) for p in patterns if p and p.strip()]
-    if not parts:
-        return None
-    return re.compile("|".join(f"(?:{part})" for part in parts), re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +92,6 @@ class CompiledScope:
 
     def contains(self, event: Matchable) -> bool:
         return next(self.mismatches(event), None) is None
-
-
-def literal_prefix(pattern: str) -> str:
-    """The part of a glob before its first wildcard: every value it matches starts with this."""
-    match = re.search(r"[*?[]", pattern)
-    return pattern if match is None else pattern[: match.start()]
 
 
 def threshold_of(trigger: str, min_severity: int | None) -> int:

@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from events.models import Severity
 from kcs import revisions
+from kcs.globs import compile_globs, literal_prefix
 from kcs.revisions import SILENCE_INDEX
-from policies.engine import compile_globs, literal_prefix
 from policies.models import Silence
 from policies.silence_rules import GLOB_FIELDS
 

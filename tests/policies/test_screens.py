@@ -109,7 +109,7 @@ def test_list_page_runs_the_same_number_of_queries_for_5_and_50_policies(officer
         make_policy(f"Policy {number:02d}", scopes=[prod_scope], methods=("mail", "chat", "hook"))
     assert _list_queries(officer_client) == few
     assert _list_queries(officer_client, {"q": "policy"}) == few_search
-    assert few <= 8
+    assert few <= 10  # session, user, rights, the header's scope switcher (roles with scopes, held scopes), the page
 
 
 @pytest.mark.django_db

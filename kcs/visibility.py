@@ -1,0 +1,249 @@
+"""What a person may see: the scopes they hold, the one that is active, and the filters every list applies.
+
+A person's scopes are the union of their roles' scopes (a system role covers the Global scope), narrowed by the
+person's own limit when one is set (:attr:`kcs.models.UserProfile.scopes`). The Global scope counts only for
+someone with *view global scope*; holding it means seeing everything, so the switcher then offers every scope.
+Superusers hold every scope.
+
+The active scope is one of the held scopes or, by default, all of them: screens keep it in the session (the
+switcher in the header), the API takes ``?scope=<id>`` on any call. Lists filter by :meth:`Visibility.resource_q`
+(the same case-insensitive globs as the engine, :mod:`kcs.globs`); an object outside the active scopes answers 404
+because it is simply not in the filtered queryset.
+
+Scopes belong to the policies app: this module reaches them through :attr:`Role.scopes` (a relation named by
+string) so that every layer can filter by them without importing the layer above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from django.db import connection
+from django.db.models import Exists, Q
+from rest_framework.exceptions import ValidationError
+
+from kcs.globs import GLOB_CHARS, compile_globs, glob_to_regex
+from kcs.models import Role, UserProfile
+from kcs.rights import VIEW_GLOBAL_SCOPE
+
+SESSION_KEY = "kcs_active_scope"
+QUERY_PARAMETER = "scope"
+_REQUEST_ATTRIBUTE = "_kcs_visibility"
+
+# A scope's pattern list → the event attribute it constrains (as the engine reads them).
+SCOPE_FIELDS = (
+    ("clusters", "cluster"),
+    ("namespaces", "namespace"),
+    ("registries", "registry"),
+    ("repositories", "repository"),
+)
+# Where a security event keeps each attribute: the default for resource_q().
+EVENT_FIELDS: Mapping[str, str] = {attribute: attribute for _, attribute in SCOPE_FIELDS}
+
+
+def scope_model():
+    """The Scope model (policies app), reached through the relation rather than an import."""
+    return Role._meta.get_field("scopes").related_model
+
+
+@dataclass(frozen=True)
+class HeldScope:
+    """A scope as visibility reads it: its id, name and cleaned patterns per event attribute."""
+
+    id: int
+    name: str
+    is_global: bool
+    patterns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def of(cls, scope: Any) -> HeldScope:
+        patterns = []
+        if not scope.is_global:
+            for list_name, attribute in SCOPE_FIELDS:
+                cleaned = tuple(p.strip() for p in getattr(scope, list_name) or () if p and p.strip())
+                if cleaned:
+                    patterns.append((attribute, cleaned))
+        return cls(id=scope.pk, name=scope.name, is_global=scope.is_global, patterns=tuple(patterns))
+
+
+class ScopeNotHeld(ValueError):
+    """The selected scope is not one the person holds."""
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """A person's scopes and the active selection (``selected`` None: all of them)."""
+
+    user_id: int | None
+    held: tuple[HeldScope, ...]
+    selected: int | None = None
+    # The person's role groups (group ids): a policy whose author shares one of them is visible (KCS's rule a).
+    group_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @cached_property
+    def active(self) -> tuple[HeldScope, ...]:
+        if self.selected is None:
+            return self.held
+        return tuple(scope for scope in self.held if scope.id == self.selected)
+
+    @cached_property
+    def held_ids(self) -> frozenset[int]:
+        return frozenset(scope.id for scope in self.held)
+
+    @cached_property
+    def active_ids(self) -> frozenset[int]:
+        return frozenset(scope.id for scope in self.active)
+
+    @property
+    def holds_global(self) -> bool:
+        return any(scope.is_global for scope in self.held)
+
+    @property
+    def unrestricted(self) -> bool:
+        """The active selection covers everything (it includes the Global scope)."""
+        return any(scope.is_global for scope in self.active)
+
+    @property
+    def selected_scope(self) -> HeldScope | None:
+        return self.active[0] if self.selected is not None and self.active else None
+
+    def resource_q(self, fields: Mapping[str, str] = EVENT_FIELDS) -> Q:
+        """Rows in any active scope. ``fields`` maps an event attribute (cluster, namespace, registry,
+        repository) to the row's field path; a scope's patterns on an attribute the row does not have are not
+        applied (a risk acceptance has no cluster: a cluster-only scope does not narrow acceptances)."""
+        if self.unrestricted:
+            return Q()
+        condition = Q(pk__in=[])
+        for scope in self.active:
+            condition |= scope_q(scope, fields)
+        return condition
+
+    def contains(self, row: Any, fields: Mapping[str, str] = EVENT_FIELDS) -> bool:
+        """Whether ``row`` (attributes as in ``fields``) lies in an active scope — resource_q() in Python."""
+        if self.unrestricted:
+            return True
+        return any(scope_contains(scope, row, fields) for scope in self.active)
+
+
+def scope_q(scope: HeldScope, fields: Mapping[str, str] = EVENT_FIELDS) -> Q:
+    """Rows in ``scope``: every pattern list (on an attribute the row has) matches its field, case-insensitively."""
+    condition = Q()
+    for attribute, patterns in scope.patterns:
+        path = fields.get(attribute)
+        if path is None:
+            continue
+        any_pattern = Q(pk__in=[])
+        for pattern in patterns:
+            if GLOB_CHARS & set(pattern):
+                regex = glob_to_regex(pattern, connection.vendor)
+                if regex is not None:
+                    any_pattern |= Q(**{f"{path}__iregex": regex})
+            else:
+                any_pattern |= Q(**{f"{path}__iexact": pattern})
+        condition &= any_pattern
+    return condition
+
+
+def scope_contains(scope: HeldScope, row: Any, fields: Mapping[str, str] = EVENT_FIELDS) -> bool:
+    if scope.is_global:
+        return True
+    for attribute, patterns in scope.patterns:
+        path = fields.get(attribute)
+        if path is None:
+            continue
+        regex = compile_globs(patterns)
+        if regex is not None and regex.fullmatch(str(_read(row, path) or "")) is None:
+            return False
+    return True
+
+
+def _read(row: Any, path: str) -> Any:
+    value = row
+    for part in path.split("__"):
+        value = value.get(part) if isinstance(value, Mapping) else getattr(value, part, None)
+    return value
+
+
+# --- who holds what -----------------------------------------------------------------------------------------------
+def held_scopes(user) -> tuple[tuple[HeldScope, ...], frozenset[int]]:
+    """The scopes ``user`` holds (Global first, then by name) and their role group ids. Two queries: the roles
+    with their scopes, then the held scope rows narrowed by the person's own limit."""
+    if user is None or not user.is_authenticated:
+        return (), frozenset()
+    Scope = scope_model()
+    rows = list(
+        Role.objects.filter(group__user=user).values_list("group_id", "is_system", "scopes", "scopes__is_global")
+    )
+    group_ids = frozenset(group_id for group_id, *_ in rows)
+    role_scope_ids = {scope_id for _, _, scope_id, is_global in rows if scope_id is not None and not is_global}
+    covers_global = user.is_superuser or (
+        any(is_system or is_global for _, is_system, _, is_global in rows) and user.has_perm(VIEW_GLOBAL_SCOPE)
+    )
+    scopes = Scope.objects.all() if covers_global else Scope.objects.filter(pk__in=role_scope_ids)
+    if not user.is_superuser:
+        limit = UserProfile.scopes.through.objects.filter(userprofile__user=user)
+        scopes = scopes.filter(~Exists(limit) | Q(pk__in=limit.values("scope_id")))
+    held = tuple(HeldScope.of(scope) for scope in scopes.order_by("-is_global", "name"))
+    return held, group_ids
+
+
+def visibility_for(user, selected: int | None = None) -> Visibility:
+    """``user``'s visibility with ``selected`` active (None: all their scopes); ScopeNotHeld for a scope they do
+    not hold."""
+    held, group_ids = held_scopes(user)
+    if selected is not None and selected not in {scope.id for scope in held}:
+        raise ScopeNotHeld(selected)
+    return Visibility(user_id=getattr(user, "pk", None), held=held, selected=selected, group_ids=group_ids)
+
+
+def visibility_of(request) -> Visibility:
+    """The visibility of the person making ``request`` (a Django or DRF request), computed once per request.
+
+    API calls select with ``?scope=<id>`` (a DRF ValidationError naming ``scope`` when it is not theirs); screens
+    use the switcher's choice kept in the session (a choice no longer held falls back to all scopes).
+    """
+    django_request = getattr(request, "_request", request)
+    cached = getattr(django_request, _REQUEST_ATTRIBUTE, None)
+    if cached is not None and cached.user_id == getattr(request.user, "pk", None):
+        return cached
+    if hasattr(request, "query_params"):
+        visibility = _api_visibility(request)
+    else:
+        visibility = _session_visibility(request)
+    setattr(django_request, _REQUEST_ATTRIBUTE, visibility)
+    return visibility
+
+
+def _api_visibility(request) -> Visibility:
+    raw = request.query_params.get(QUERY_PARAMETER)
+    if raw in (None, ""):
+        return visibility_for(request.user)
+    message = "Not one of your scopes: use an id that GET /api/v1/scopes/ lists."
+    try:
+        return visibility_for(request.user, int(raw))
+    except (ValueError, OverflowError):  # ScopeNotHeld is a ValueError too
+        raise ValidationError({QUERY_PARAMETER: [message]}) from None
+
+
+def _session_visibility(request) -> Visibility:
+    session = getattr(request, "session", None)
+    selected = session.get(SESSION_KEY) if session is not None else None
+    try:
+        return visibility_for(request.user, selected if isinstance(selected, int) else None)
+    except ScopeNotHeld:
+        session.pop(SESSION_KEY, None)
+        return visibility_for(request.user)
+
+
+def select(request, scope_id: int | None) -> Visibility:
+    """Make ``scope_id`` (None: all my scopes) the active scope of this session; ScopeNotHeld when not held."""
+    visibility = visibility_for(request.user, scope_id)
+    if scope_id is None:
+        request.session.pop(SESSION_KEY, None)
+    else:
+        request.session[SESSION_KEY] = scope_id
+    setattr(getattr(request, "_request", request), _REQUEST_ATTRIBUTE, visibility)
+    return visibility
