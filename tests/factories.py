@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 
 from events.models import EventBatch, EventType, Extent, RiskAcceptance, SecurityEvent, Severity
 from events.services import FINGERPRINT_FIELDS, fingerprint
-from kcs.models import ApiToken, AuditEntry
+from kcs.models import ApiToken, AuditEntry, Role
 from notifications.models import Notification, NotificationIntegration
 from notifications.secrets import encrypt
 from policies.models import NotificationMethod, ResponsePolicy, Scope, Silence, Trigger
@@ -37,7 +37,7 @@ def grant(user, *codenames: str) -> None:
 
 
 class UserFactory(DjangoModelFactory):
-    """A person; ``groups=["IS officer"]`` puts them in seeded groups, ``rights=["app.codename"]`` grants
+    """A person; ``groups=["IS officer"]`` puts them in seeded groups (system roles cover Global), ``rights=[…]`` grants
     single permissions, ``superuser=True`` makes an administrator. The password is :data:`PASSWORD`."""
 
     class Meta:
@@ -63,6 +63,13 @@ class UserFactory(DjangoModelFactory):
         if create and codenames:
             grant(self, *codenames)
 
+    @factory.post_generation
+    def scopes(self, create: bool, scopes, **kwargs) -> None:
+        """``scopes=[...]``: a private role (no rights of its own) holding these scopes; with the Global scope the
+        person also gets *view global scope*, so ``rights=[...]`` plus ``scopes=[global_scope()]`` sees everything."""
+        if create and scopes:
+            give_scopes(self, scopes)
+
 
 class ApiTokenFactory(DjangoModelFactory):
     """An API token issued as the product issues them (stored hashed); its plain key is on ``token.key``."""
@@ -79,6 +86,26 @@ class ApiTokenFactory(DjangoModelFactory):
         token, key = model_class.issue(user, name, expires_at=expires_at)
         token.key = key
         return token
+
+
+def make_role(role_id: str, rights=(), scopes=(), name: str | None = None) -> Role:
+    """A custom role (group + profile) with these rights (``app_label.codename``) and scopes."""
+    group = Group.objects.create(name=name or f"Role {role_id}")
+    for right in rights:
+        app_label, codename = right.split(".", 1)
+        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    role = Role.objects.create(group=group, role_id=role_id)
+    role.scopes.set(scopes)
+    return role
+
+
+def give_scopes(user, scopes) -> Role:
+    """Put ``user`` in a private role holding ``scopes`` (and *view global scope* when Global is among them)."""
+    role = make_role(f"T{user.pk}S{Role.objects.count()}", scopes=scopes, name=f"Scopes of {user.username} {user.pk}")
+    user.groups.add(role.group)
+    if any(scope.is_global for scope in scopes):
+        grant(user, "kcs.view_global_scope")
+    return role
 
 
 def token_client(user, **token_fields) -> APIClient:
