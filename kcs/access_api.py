@@ -28,6 +28,7 @@ from kcs.models import Role
 from kcs.permissions import view_manage_permissions
 from kcs.rights import BY_PERMISSION, MANAGE_ACCESS, VIEW_ACCESS
 from kcs.roles import AccessRefused
+from kcs.visibility import scope_model
 
 User = get_user_model()
 AccessPermissions = view_manage_permissions(VIEW_ACCESS, MANAGE_ACCESS)
@@ -73,12 +74,43 @@ class RoleIdsField(serializers.Field):
         return [found[item] for item in dict.fromkeys(data)]
 
 
+@extend_schema_field({"type": "array", "items": {"type": "integer"}})
+class ScopeIdsField(serializers.Field):
+    """Scopes as ids (GET /api/v1/scopes/ lists them)."""
+
+    def to_representation(self, scopes) -> list[int]:
+        return sorted(scope.pk for scope in scopes)
+
+    def to_internal_value(self, data: Any) -> list:
+        if not isinstance(data, list) or not all(isinstance(item, int) and not isinstance(item, bool) for item in data):
+            raise serializers.ValidationError("Expected a list of scope ids, e.g. [1, 4].")
+        found = scope_model().objects.in_bulk(data)
+        missing = [item for item in data if item not in found]
+        if missing:
+            raise serializers.ValidationError(f"No scope with the id {', '.join(map(str, dict.fromkeys(missing)))}.")
+        return [found[item] for item in dict.fromkeys(data)]
+
+
+class UserScopesField(ScopeIdsField):
+    def get_attribute(self, user) -> list:
+        profile = user_service.profile_of(user, save=False)
+        return list(profile.scopes.all()) if profile.pk else []
+
+
+class RoleScopesField(ScopeIdsField):
+    def get_attribute(self, role) -> list:
+        return role_service.scopes_of(role)
+
+
 class UserSerializer(ServiceWrites, serializers.ModelSerializer):
     display_name = serializers.CharField(required=False, allow_blank=True, source="profile.display_name")
     email = serializers.CharField(required=False, allow_blank=True)
     username = serializers.CharField(validators=[])
     roles = RoleIdsField(source="groups")
     must_change_password = serializers.BooleanField(required=False, source="profile.must_change_password")
+    scopes = UserScopesField(
+        required=False, help_text="Limit the user to these scopes of their roles (ids); empty: every scope of them."
+    )
     password = serializers.CharField(
         write_only=True, required=False, trim_whitespace=False, style={"input_type": "password"}
     )
@@ -95,6 +127,7 @@ class UserSerializer(ServiceWrites, serializers.ModelSerializer):
             "is_active",
             "last_login",
             "must_change_password",
+            "scopes",
             "password",
         ]
         read_only_fields = ["last_login"]
@@ -127,8 +160,10 @@ class RoleSerializer(ServiceWrites, serializers.ModelSerializer):
         child=serializers.CharField(),
         help_text="Rights as app_label.codename permission names; GET /api/v1/roles/rights/ lists them.",
     )
-    scopes = serializers.SerializerMethodField(
-        help_text="The resources the role's rights apply to: coming with scopes on roles; empty for now."
+    scopes = RoleScopesField(
+        required=False,
+        help_text="Scope ids the role's members see (a system role covers Global). Giving Global needs the right "
+        "kcs.manage_global_scope.",
     )
 
     class Meta:
@@ -136,10 +171,6 @@ class RoleSerializer(ServiceWrites, serializers.ModelSerializer):
         fields = ["id", "role_id", "name", "description", "rights", "scopes", "is_system"]
         read_only_fields = ["is_system"]
         extra_kwargs = {"role_id": {"validators": []}, "description": {"required": False}}
-
-    @extend_schema_field({"type": "array", "items": {"type": "integer"}})
-    def get_scopes(self, role) -> list[int]:
-        return []
 
     def to_internal_value(self, data):
         values = super().to_internal_value(data)

@@ -12,8 +12,19 @@ from django.contrib.auth import password_validation
 
 from kcs.models import Role
 from kcs.rights import BY_PERMISSION
-from kcs.roles import available_rights, rights_of
+from kcs.roles import available_rights, rights_of, scopes_of
 from kcs.users import profile_of
+from kcs.visibility import scope_model
+
+
+def scope_field(label: str, help_text: str) -> forms.ModelMultipleChoiceField:
+    return forms.ModelMultipleChoiceField(
+        queryset=scope_model().objects.order_by("-is_global", "name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=label,
+        help_text=help_text,
+    )
 
 
 def add_errors(form: forms.BaseForm, errors: dict[str, list[str]]) -> None:
@@ -38,13 +49,21 @@ class RoleForm(forms.Form):
                 "name": instance.group.name,
                 "description": instance.description,
                 "rights": rights_of(instance),
+                "scopes": scopes_of(instance),
             }
         super().__init__(*args, **kwargs)
         self.instance = instance
+        self.fields["scopes"] = scope_field(
+            "Scopes",
+            "What the role's members see: events, policies and the rest within these scopes. The Global scope "
+            "(everything) counts only with the right “View the Global scope”.",
+        )
         self.fields["rights"].choices = [(name, BY_PERMISSION[name].label) for name in available_rights()]
 
     def values(self) -> dict[str, Any]:
-        return dict(self.cleaned_data)
+        values = dict(self.cleaned_data)
+        values["scopes"] = list(values.get("scopes") or [])
+        return values
 
     def rights_by_area(self) -> list[tuple[str, list[Any]]]:
         """The rights' checkboxes grouped by area, in catalog order, for the template."""
@@ -87,13 +106,19 @@ class UserForm(forms.Form):
                 "must_change_password": profile.must_change_password,
                 "is_active": instance.is_active,
                 "roles": list(Role.objects.filter(group__user=instance)),
+                "scopes": list(profile.scopes.all()) if profile.pk else [],
             }
         super().__init__(*args, **kwargs)
         self.instance = instance
+        self.fields["scopes"] = scope_field(
+            "Limit to scopes",
+            "Narrows what the user's roles let them see to these scopes; none: every scope of their roles.",
+        )
         if instance is not None:
             del self.fields["password"]
 
     def values(self) -> dict[str, Any]:
         values = dict(self.cleaned_data)
         values["roles"] = list(values.get("roles") or [])
+        values["scopes"] = list(values.get("scopes") or [])
         return values

@@ -98,8 +98,9 @@ class UserEditView(AccessView):
                 "kcs/access/user_detail.html",
                 {
                     "person": user,
-                    "profile": user_service.profile_of(user, save=False),
+                    "profile": (profile := user_service.profile_of(user, save=False)),
                     "roles": Role.objects.filter(group__user=user),
+                    "limit": list(profile.scopes.all()) if profile.pk else [],
                 },
             )
         return render(request, "kcs/access/user_form.html", {"form": UserForm(instance=user), "person": user})
@@ -208,7 +209,12 @@ class RoleEditView(AccessView):
             return render(
                 request,
                 "kcs/access/role_detail.html",
-                {"role": role, "rights": _rights_rows(role), "members": role.group.user_set.order_by("username")},
+                {
+                    "role": role,
+                    "rights": _rights_rows(role),
+                    "scopes": role_service.scopes_of(role),
+                    "members": role.group.user_set.order_by("username"),
+                },
             )
         return render(request, "kcs/access/role_form.html", {"form": RoleForm(instance=role), "role": role})
 

@@ -2,6 +2,8 @@
 
 from rest_framework import permissions
 
+from kcs.visibility import QUERY_PARAMETER, visibility_of
+
 
 class ModelPermissions(permissions.DjangoModelPermissions):
     """Authenticated users with the model's Django permissions; reading needs the ``view`` permission too.
@@ -18,6 +20,12 @@ class ModelPermissions(permissions.DjangoModelPermissions):
         "PATCH": ["%(app_label)s.change_%(model_name)s"],
         "DELETE": ["%(app_label)s.delete_%(model_name)s"],
     }
+
+    def has_permission(self, request, view) -> bool:
+        allowed = super().has_permission(request, view)
+        if allowed and QUERY_PARAMETER in request.query_params:
+            visibility_of(request)  # every call takes ?scope=: one the caller does not hold is a 400 naming it
+        return allowed
 
 
 def view_manage_permissions(view: str, manage: str) -> type[ModelPermissions]:

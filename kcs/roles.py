@@ -17,7 +17,8 @@ from django.db.models import Q
 
 from kcs import audit
 from kcs.models import AuditAction, Role
-from kcs.rights import MANAGE_ACCESS, RIGHTS, permission_rows, split
+from kcs.rights import MANAGE_ACCESS, MANAGE_GLOBAL_SCOPE, RIGHTS, permission_rows, split
+from kcs.visibility import scope_model
 
 ROLE_ID_PATTERN = re.compile(r"[A-Z0-9]+")
 ROLE_ID_MAX_LENGTH = Role._meta.get_field("role_id").max_length
@@ -58,12 +59,21 @@ def rights_of(role: Role) -> list[str]:
     return sorted(held, key=lambda name: (order.get(name, len(order)), name))
 
 
+def scopes_of(role: Role) -> list:
+    """The role's scopes: a system role covers the Global scope; a custom role's are stored."""
+    Scope = scope_model()
+    if role.is_system:
+        return list(Scope.objects.filter(is_global=True))
+    return list(role.scopes.all())
+
+
 def snapshot(role: Role) -> dict[str, Any]:
     return {
         "role_id": role.role_id,
         "name": role.group.name,
         "description": role.description,
         "rights": rights_of(role),
+        "scopes": sorted(scope.name for scope in scopes_of(role)),
     }
 
 
@@ -113,7 +123,23 @@ def check_role(values: dict[str, Any], instance: Role | None) -> tuple[Errors, d
             )
         else:
             cleaned["rights"] = rights
+    if "scopes" in values:
+        cleaned["scopes"] = list(dict.fromkeys(values.get("scopes") or []))
     return errors, cleaned
+
+
+GLOBAL_MESSAGE = "Giving the Global scope to a role needs the right “Manage the Global scope”."
+
+
+def _refuse_unallowed_global(request, cleaned: dict[str, Any], role: Role | None) -> None:
+    """Giving Global to a role (it then sees everything) needs *manage global scope*; keeping it does not."""
+    if not any(scope.is_global for scope in cleaned.get("scopes", ())):
+        return
+    if role is not None and role.scopes.filter(is_global=True).exists():
+        return
+    acting = getattr(request, "user", None)
+    if acting is None or not acting.has_perm(MANAGE_GLOBAL_SCOPE):
+        raise AccessRefused({"scopes": [GLOBAL_MESSAGE]})
 
 
 def _managers_elsewhere(role: Role | None) -> bool:
@@ -161,8 +187,10 @@ def _set_rights(group: Group, rights: list[str]) -> None:
 
 
 def create_role(request, values: dict[str, Any]) -> Role:
-    """Create a role from ``{role_id, name, description, rights}``. May raise :class:`AccessRefused`."""
+    """Create a role from ``{role_id, name, description, rights, scopes}`` (scopes: Scope rows). May raise
+    :class:`AccessRefused`."""
     cleaned = _validated(values, None)
+    _refuse_unallowed_global(request, cleaned, None)
     try:
         with transaction.atomic():
             group = Group.objects.create(name=cleaned["name"])
@@ -170,6 +198,7 @@ def create_role(request, values: dict[str, Any]) -> Role:
                 group=group, role_id=cleaned["role_id"], description=cleaned.get("description", "")
             )
             _set_rights(group, cleaned["rights"])
+            role.scopes.set(cleaned.get("scopes", []))
             audit.record(request, AuditAction.CREATE, role, audit.diff({}, snapshot(role)), object_type="role")
     except IntegrityError:  # taken a moment ago by someone else
         raise AccessRefused({"role_id": ["A role with this ID or name already exists."]}) from None
@@ -180,6 +209,7 @@ def update_role(request, role: Role, values: dict[str, Any]) -> Role:
     """Change the given fields of a custom role. May raise :class:`AccessRefused`."""
     _refuse_system(role)
     cleaned = _validated(values, role)
+    _refuse_unallowed_global(request, cleaned, role)
     try:
         with transaction.atomic():
             role = Role.objects.select_for_update().select_related("group").get(pk=role.pk)
@@ -195,6 +225,8 @@ def update_role(request, role: Role, values: dict[str, Any]) -> Role:
             role.save()
             if "rights" in cleaned:
                 _set_rights(role.group, cleaned["rights"])
+            if "scopes" in cleaned:
+                role.scopes.set(cleaned["scopes"])
             changes = audit.diff(before, snapshot(role))
             if changes:
                 audit.record(request, AuditAction.UPDATE, role, changes, object_type="role")

@@ -77,6 +77,7 @@ def snapshot(user) -> dict[str, Any]:
         "display_name": profile.display_name,
         "email": user.email,
         "roles": sorted(Role.objects.filter(group__user=user).values_list("role_id", flat=True)),
+        "scopes": sorted(profile.scopes.values_list("name", flat=True)) if profile.pk else [],
         "is_active": user.is_active,
         "must_change_password": profile.must_change_password,
     }
@@ -138,7 +139,8 @@ def check_password(errors: Errors, password: str, user=None, field: str = "passw
 
 def check_user(values: dict[str, Any], instance=None) -> tuple[Errors, dict[str, Any]]:
     """Field messages and cleaned values of ``{username, display_name, email, password, roles, is_active,
-    must_change_password}`` (only those given; a new user needs username, password and roles)."""
+    must_change_password, scopes}`` (only those given; a new user needs username, password and roles; ``scopes``
+    limits the person to those scopes of their roles)."""
     errors: Errors = {}
     cleaned: dict[str, Any] = {}
     creating = instance is None
@@ -193,6 +195,8 @@ def check_user(values: dict[str, Any], instance=None) -> tuple[Errors, dict[str,
     for flag in ("is_active", "must_change_password"):
         if flag in values:
             cleaned[flag] = bool(values[flag])
+    if "scopes" in values:
+        cleaned["scopes"] = list(dict.fromkeys(values.get("scopes") or []))
     return errors, cleaned
 
 
@@ -213,11 +217,12 @@ def create_user(request, values: dict[str, Any]):
             )
             user.set_password(cleaned["password"])
             user.save()
-            UserProfile.objects.create(
+            profile = UserProfile.objects.create(
                 user=user,
                 display_name=cleaned.get("display_name", ""),
                 must_change_password=cleaned.get("must_change_password", False),
             )
+            profile.scopes.set(cleaned.get("scopes", []))
             user.groups.set([role.group for role in cleaned["roles"]])
             audit.record(request, AuditAction.CREATE, user, audit.diff({}, snapshot(user)), object_type="user")
     except IntegrityError:
@@ -249,6 +254,8 @@ def update_user(request, user, values: dict[str, Any]):
                 if field in cleaned:
                     setattr(profile, field, cleaned[field])
             profile.save()
+            if "scopes" in cleaned:
+                profile.scopes.set(cleaned["scopes"])
             if "roles" in cleaned:
                 user.groups.set([role.group for role in cleaned["roles"]])
             changes = audit.diff(before, snapshot(user))

@@ -37,6 +37,7 @@ def test_api_creates_a_user_and_never_returns_the_password(isadm_api):
         "is_active": True,
         "last_login": None,
         "must_change_password": False,
+        "scopes": [],
     }
     alice = User.objects.get(username="alice.smith@example.com")
     assert alice.check_password("Str0ng-pass") and alice.has_perm("policies.manage_responsepolicy")
