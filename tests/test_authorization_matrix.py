@@ -1,0 +1,311 @@
+"""Every route of the product, called by every kind of caller, answers as the authorization matrix
+(tests/authorization_matrix.py) and the rights catalog (kcs.rights, the README's rights table) say.
+
+Callers: nobody signed in; a member of each system role; a member of a custom role with the IS officer's rights held
+only on the scope "prod" (cluster prod, repositories prod/*). Screens are called with a session, API routes with an
+API token. A caller without the access is refused (anonymous: sent to sign in on a screen, 401 from the API; signed
+in: 403); one with it gets one of the entry's statuses, never 401, 403 or 500. Objects of the scoped kinds exist
+inside "prod" and inside "staging": unrestricted callers reach both, the prod-only caller only the first (404 for
+the other).
+
+The objects are made once for the module (in a transaction rolled back at its end); every request runs in a
+savepoint that is rolled back, so a DELETE or an expiry in one case changes nothing for the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+from django.shortcuts import resolve_url
+from django.test import Client
+from django.urls import URLResolver, get_resolver, reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from events.models import Finding, Image, SecurityEvent
+from kcs.rights import MANAGE_GLOBAL_SCOPE, RIGHTS, SYSTEM_ROLE_IDS, SYSTEM_ROLES, VIEW_GLOBAL_SCOPE
+from tests.authorization_matrix import MATRIX, SCOPED_KINDS, SCOPING_LANDED, Call, Entry
+from tests.factories import (
+    ApiTokenFactory,
+    AuditEntryFactory,
+    NotificationFactory,
+    NotificationIntegrationFactory,
+    RiskAcceptanceFactory,
+    ScopeFactory,
+    SilenceFactory,
+    UserFactory,
+    finding,
+    ingest_at,
+    make_policy,
+    make_role,
+)
+
+pytestmark = pytest.mark.django_db
+MATRIX_FILE = "tests/authorization_matrix.py"
+PLACES = ("prod", "staging")
+
+
+# --- callers --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    rights: frozenset[str] | None  # None: not signed in
+    scoped: bool = False  # holds only the scope "prod"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+SCOPED_ROLE = "PRODTEAM"
+CALLERS = (
+    Caller("anonymous", None),
+    *(Caller(spec.role_id, frozenset(spec.rights)) for spec in SYSTEM_ROLES),
+    # A custom role with the IS officer's rights, on the cluster prod only.
+    Caller(SCOPED_ROLE, frozenset(SYSTEM_ROLE_IDS["ISOFF"].rights), scoped=True),
+)
+
+
+# --- the routes -----------------------------------------------------------------------------------------------------
+def url_routes() -> dict[str, str]:
+    """Every route of the URL configuration: its name (``namespace:name``) → its pattern. The Django admin is one
+    route, ``admin``."""
+    routes: dict[str, str] = {}
+
+    def walk(patterns, prefix: str, namespace: str | None) -> None:
+        for pattern in patterns:
+            text = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                if pattern.namespace == "admin":
+                    routes["admin"] = text
+                    continue
+                inner = ":".join(filter(None, [namespace, pattern.namespace])) or None
+                walk(pattern.url_patterns, text, inner)
+            else:
+                name = ":".join(filter(None, [namespace, pattern.name])) if pattern.name else f"<unnamed> {text}"
+                routes[name] = text
+
+    walk(get_resolver().url_patterns, "/", None)
+    return routes
+
+
+def test_every_route_is_in_the_matrix():
+    routes = url_routes()
+    missing = sorted(set(routes) - set(MATRIX))
+    stale = sorted(set(MATRIX) - set(routes))
+    problems = [f"route {name!r} ({routes[name]}) has no entry: add one to MATRIX in {MATRIX_FILE}" for name in missing]
+    problems += [f"MATRIX in {MATRIX_FILE} has an entry for {name!r}, which no route has: remove it" for name in stale]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_matrix_speaks_of_every_right_of_the_catalog():
+    named = {right for entry in MATRIX.values() for call in entry.calls for right in call.access.rights}
+    catalog = {right.permission for right in RIGHTS}
+    assert named <= catalog, f"not rights of kcs.rights: {named - catalog}"
+    # The Global scope's rights decide which scopes a person holds and may give, not which routes they reach.
+    assert catalog - named == {VIEW_GLOBAL_SCOPE, MANAGE_GLOBAL_SCOPE}
+
+
+# --- the objects ----------------------------------------------------------------------------------------------------
+@dataclass
+class World:
+    sessions: dict[str, str]  # caller → session key
+    tokens: dict[str, str]  # caller → API token key
+    revocable: dict[str, Any]  # caller → another token of theirs (the revoke screen's object)
+    objects: dict[str, Any]  # kind → the object, or {place: object} for scoped kinds
+
+    def client(self, entry: Entry, caller: Caller) -> Client:
+        if entry.kind == "api":
+            client = APIClient()
+            if caller.rights is not None:
+                client.credentials(HTTP_AUTHORIZATION=f"Token {self.tokens[caller.name]}")
+            return client
+        client = Client()
+        if caller.rights is not None:
+            client.cookies[settings.SESSION_COOKIE_NAME] = self.sessions[caller.name]
+        return client
+
+    def object(self, kind: str, caller: Caller, place: str) -> Any:
+        if kind == "own_token":
+            return self.revocable[caller.name if caller.rights is not None else SCOPED_ROLE]
+        return self.objects[kind][place] if kind in SCOPED_KINDS else self.objects[kind]
+
+
+def build_world() -> World:
+    scopes = {place: ScopeFactory(name=place, clusters=[place], repositories=[f"{place}/*"]) for place in PLACES}
+    people = {
+        spec.role_id: UserFactory(username=f"matrix-{spec.role_id.lower()}", groups=[spec.name])
+        for spec in SYSTEM_ROLES
+    }
+    scoped_role = make_role(SCOPED_ROLE, rights=SYSTEM_ROLE_IDS["ISOFF"].rights, scopes=[scopes["prod"]])
+    people[SCOPED_ROLE] = UserFactory(username="matrix-prodteam")
+    people[SCOPED_ROLE].groups.add(scoped_role.group)
+    sessions = {}
+    for name, person in people.items():
+        client = Client()
+        client.force_login(person)
+        sessions[name] = client.cookies[settings.SESSION_COOKIE_NAME].value
+
+    integration = NotificationIntegrationFactory(kind="email", name="matrix mail")  # sends nowhere in tests
+    objects: dict[str, Any] = {"integration": integration}
+    for kind in SCOPED_KINDS:
+        objects[kind] = {}
+    for number, place in enumerate(PLACES):
+        cve = f"CVE-2026-{9000 + number}"
+        ingest_at(
+            timezone.now() - timedelta(minutes=5),
+            [finding(repository=f"{place}/web", finding_id=cve, cluster=place, namespace="shop")],
+        )
+        event = SecurityEvent.objects.get(cluster=place)
+        policy = make_policy(f"{place} policy", [integration], scopes=[scopes[place]])
+        objects["scope"][place] = scopes[place]
+        objects["event"][place] = event
+        objects["image"][place] = Image.objects.get(repository=f"{place}/web")
+        objects["vulnerability"][place] = Finding.objects.get(finding_id=cve)
+        objects["policy"][place] = policy
+        objects["silence"][place] = SilenceFactory(
+            matchers={"cluster": place, "repository": f"{place}/*"}, policies=[policy.pk]
+        )
+        objects["notification"][place] = NotificationFactory(  # failed: a retry has something to do
+            integration=integration, policy=policy, policy_name=policy.name, events=[event], status="failed"
+        )
+        objects["risk_acceptance"][place] = RiskAcceptanceFactory(repository=f"{place}/web", finding_id=cve)
+    objects["audit_entry"] = AuditEntryFactory()
+    objects["user"] = UserFactory(username="matrix-spare")
+    objects["role"] = make_role("SPARE")
+    return World(
+        sessions=sessions,
+        tokens={name: ApiTokenFactory(user=person, name="matrix").key for name, person in people.items()},
+        revocable={name: ApiTokenFactory(user=person, name="revocable") for name, person in people.items()},
+        objects=objects,
+    )
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """The callers and objects, made once for the module and rolled back after it."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield build_world()
+        transaction.set_rollback(True)
+
+
+# --- calling and judging --------------------------------------------------------------------------------------------
+def path_of(route: str, entry: Entry, obj: Any) -> str:
+    if route == "admin":
+        return "/admin/"
+    kwargs = dict(entry.kwargs)
+    if obj is not None:
+        kwargs["pk"] = obj.pk
+    return reverse(route, kwargs=kwargs)
+
+
+def send(client: Client, entry: Entry, method: str, path: str):
+    """One request with an empty body, in a savepoint rolled back after it."""
+    with transaction.atomic():
+        if method == "GET":
+            response = client.get(path)
+        elif entry.kind == "api":
+            response = client.generic(method, path, "" if method == "DELETE" else "{}", content_type="application/json")
+        else:
+            response = client.generic(method, path, "", content_type="application/x-www-form-urlencoded")
+        transaction.set_rollback(True)
+    return response
+
+
+def verdict(entry: Entry, call: Call, caller: Caller, response) -> str | None:
+    """What is wrong with ``response`` (None: nothing)."""
+    status = response.status_code
+    location = response.get("Location", "")
+    if call.access.allows(caller.rights):
+        if status in call.ok:
+            return None
+        return f"{status}, expected one of {call.ok} (the caller has {call.access})"
+    if call.access.kind == "staff":
+        good, expected = status == 302 and location.startswith("/admin/login/"), "302 to the admin's sign-in"
+    elif call.access.kind == "bearer":
+        code = 401 if settings.KCS_METRICS_TOKEN else 404
+        good, expected = status == code, f"{code} (no metrics bearer token)"
+    elif caller.rights is None and entry.kind == "screen":
+        login = resolve_url(settings.LOGIN_URL)
+        good, expected = status == 302 and location.startswith(f"{login}?next="), f"302 to {login}"
+    elif caller.rights is None:
+        good, expected = status == 401, "401"
+    else:
+        good, expected = status == 403, f"403 (it needs {call.access})"
+    return None if good else f"{status}{f' to {location}' if location else ''}, expected {expected}"
+
+
+def places_for(entry: Entry, caller: Caller) -> tuple[str | None, ...]:
+    """Which objects ``caller`` calls the route with: none for a route without one; a scoped kind's prod object,
+    and its staging one for an unrestricted caller (the prod-only caller's staging case is the test below)."""
+    if entry.obj is None:
+        return (None,)
+    if entry.obj in SCOPED_KINDS and caller.rights is not None and not caller.scoped:
+        return PLACES
+    return ("prod",)
+
+
+@pytest.mark.parametrize(
+    "route,caller",
+    [(route, caller) for route in MATRIX for caller in CALLERS],
+    ids=lambda value: str(value),
+)
+def test_route_answers_each_caller_as_the_matrix_says(world, route: str, caller: Caller):
+    entry = MATRIX[route]
+    wrong = []
+    for place in places_for(entry, caller):
+        obj = world.object(entry.obj, caller, place) if entry.obj else None
+        path = path_of(route, entry, obj)
+        for call in entry.calls:
+            try:
+                response = send(world.client(entry, caller), entry, call.method, path)
+            except Exception as exc:  # a 500: the test client re-raises the view's exception
+                wrong.append(f"{call.method} {path}: raised {exc!r}")
+                continue
+            if problem := verdict(entry, call, caller, response):
+                wrong.append(f"{call.method} {path}{f' ({place} object)' if place else ''}: {problem}")
+    assert not wrong, f"{caller} on {route} ({MATRIX_FILE}):\n" + "\n".join(wrong)
+
+
+SCOPED_CASES = [
+    pytest.param(
+        route,
+        caller,
+        id=f"{route}-{caller}",
+        marks=[]
+        if entry.obj in SCOPING_LANDED
+        else [
+            pytest.mark.xfail(
+                strict=True,
+                reason=f"{entry.obj} objects do not follow scopes yet: once this passes, add {entry.obj!r} to "
+                f"SCOPING_LANDED in {MATRIX_FILE}",
+            )
+        ],
+    )
+    for route, entry in MATRIX.items()
+    if entry.obj in SCOPED_KINDS
+    for caller in CALLERS
+    if caller.scoped and any(call.access.allows(caller.rights) for call in entry.calls)
+]
+
+
+@pytest.mark.parametrize("route,caller", SCOPED_CASES)
+def test_scoped_caller_does_not_find_an_object_outside_its_scopes(world, route: str, caller: Caller):
+    entry = MATRIX[route]
+    path = path_of(route, entry, world.object(entry.obj, caller, "staging"))
+    wrong = []
+    for call in entry.calls:
+        if not call.access.allows(caller.rights):
+            continue  # refused before the object is looked up: the test above checks it
+        try:
+            response = send(world.client(entry, caller), entry, call.method, path)
+        except Exception as exc:
+            wrong.append(f"{call.method} {path}: raised {exc!r}")
+            continue
+        if response.status_code != 404:
+            wrong.append(f"{call.method} {path} (staging object): {response.status_code}, expected 404")
+    assert not wrong, f"{caller} (scope prod only) on {route}:\n" + "\n".join(wrong)
