@@ -229,9 +229,11 @@ def verdict(entry: Entry, call: Call, caller: Caller, response) -> str | None:
     status = response.status_code
     location = response.get("Location", "")
     if call.access.allows(caller.rights):
-        if status in call.ok:
-            return None
-        return f"{status}, expected one of {call.ok} (the caller has {call.access})"
+        if status not in call.ok:
+            return f"{status}, expected one of {call.ok} (the caller has {call.access})"
+        if entry.kind == "api" and status == 400 and not (response.json().get("errors") or None):
+            return f"400 without field messages: {response.content[:200]!r}"
+        return None
     if call.access.kind == "staff":
         good, expected = status == 302 and location.startswith("/admin/login/"), "302 to the admin's sign-in"
     elif call.access.kind == "bearer":
