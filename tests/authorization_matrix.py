@@ -9,8 +9,10 @@ Read by tests/test_authorization_matrix.py, which fails for a route missing here
   token, no session or API token opens it), ``needs(right, ...)`` (every one of these rights of
   :mod:`kcs.rights`) or ``any_of(right, ...)`` — and the statuses a caller who has it gets (``ok``; writes are sent
   with an empty body, so a form or serializer answers 400 with its field messages);
-- ``obj``: for a route with an id, the kind of object the id names (built by the test module's ``OBJECTS``);
+- ``obj``: for a route with an id, the kind of object the id names (made by the test module);
   kinds in :data:`SCOPED_KINDS` are made twice, once inside the scope "prod" and once inside "staging";
+- ``lists``: for a list of a scoped kind, that kind (the caller must find the objects of its scopes there, and
+  only those);
 - ``kwargs``: the route's other URL arguments.
 
 Which callers hold which rights is not written here: it comes from :data:`kcs.rights.SYSTEM_ROLES` (the README's
@@ -102,6 +104,7 @@ class Entry:
     calls: tuple[Call, ...]
     obj: str | None = None
     kwargs: dict = field(default_factory=dict)
+    lists: str | None = None  # a list route: the scoped kind whose objects its GET shows
 
 
 def get(access: Access, *ok: int) -> Call:
@@ -124,12 +127,12 @@ def delete(access: Access, *ok: int) -> Call:
     return Call("DELETE", access, ok or (204,))
 
 
-def screen(*calls: Call, obj: str | None = None, **kwargs) -> Entry:
-    return Entry("screen", calls, obj, kwargs)
+def screen(*calls: Call, obj: str | None = None, lists: str | None = None, **kwargs) -> Entry:
+    return Entry("screen", calls, obj, kwargs, lists)
 
 
-def api(*calls: Call, obj: str | None = None, **kwargs) -> Entry:
-    return Entry("api", calls, obj, kwargs)
+def api(*calls: Call, obj: str | None = None, lists: str | None = None, **kwargs) -> Entry:
+    return Entry("api", calls, obj, kwargs, lists)
 
 
 def read_manage(view: str, manage: str, obj: str, *, delete_ok: tuple[int, ...] = (204,)) -> Entry:
@@ -187,53 +190,53 @@ MATRIX: dict[str, Entry] = {
     "role-rights": api(get(needs(VIEW_ACCESS))),
     "role-detail": read_manage(VIEW_ACCESS, MANAGE_ACCESS, "role"),
     # --- security events, images, vulnerabilities, risk acceptances ---------------------------------------------
-    "events:list": screen(get(needs(VIEW_EVENTS))),
+    "events:list": screen(get(needs(VIEW_EVENTS)), lists="event"),
     "events:detail": screen(get(needs(VIEW_EVENTS)), obj="event"),
     "events:accept": screen(get(needs(VIEW_EVENTS, MANAGE_RISKS)), post(needs(VIEW_EVENTS, MANAGE_RISKS))),
-    "events:vulnerabilities": screen(get(needs(VIEW_EVENTS))),
-    "events:images": screen(get(needs(VIEW_EVENTS))),
+    "events:vulnerabilities": screen(get(needs(VIEW_EVENTS)), lists="vulnerability"),
+    "events:images": screen(get(needs(VIEW_EVENTS)), lists="image"),
     "events:image-detail": screen(get(needs(VIEW_EVENTS)), obj="image"),
-    "events:acceptance-list": screen(get(needs(VIEW_RISKS))),
+    "events:acceptance-list": screen(get(needs(VIEW_RISKS)), lists="risk_acceptance"),
     "events:acceptance-detail": screen(get(needs(VIEW_RISKS)), obj="risk_acceptance"),
     "events:acceptance-extend": screen(post(needs(VIEW_RISKS, MANAGE_RISKS)), obj="risk_acceptance"),
     "events:acceptance-cancel": screen(post(needs(VIEW_RISKS, MANAGE_RISKS), 302), obj="risk_acceptance"),
-    "event-list": api(get(needs(VIEW_EVENTS)), post(needs(POST_EVENTS))),
+    "event-list": api(get(needs(VIEW_EVENTS)), post(needs(POST_EVENTS)), lists="event"),
     "event-detail": api(get(needs(VIEW_EVENTS)), obj="event"),
     "event-decisions": api(get(needs(VIEW_EVENTS, VIEW_POLICIES)), obj="event"),
     "ingest-trivy": api(post(needs(POST_EVENTS))),
     "ingest-grype": api(post(needs(POST_EVENTS))),
     "ingest-harbor": api(post(needs(POST_EVENTS))),
     "ingest-falco": api(post(needs(POST_EVENTS))),
-    "image-list": api(get(needs(VIEW_EVENTS))),
+    "image-list": api(get(needs(VIEW_EVENTS)), lists="image"),
     "image-detail": api(get(needs(VIEW_EVENTS)), obj="image"),
-    "vulnerability-list": api(get(needs(VIEW_EVENTS))),
+    "vulnerability-list": api(get(needs(VIEW_EVENTS)), lists="vulnerability"),
     "vulnerability-detail": api(get(needs(VIEW_EVENTS)), obj="vulnerability"),
-    "risk-acceptance-list": api(get(needs(VIEW_RISKS)), post(needs(MANAGE_RISKS))),
+    "risk-acceptance-list": api(get(needs(VIEW_RISKS)), post(needs(MANAGE_RISKS)), lists="risk_acceptance"),
     "risk-acceptance-detail": api(get(needs(VIEW_RISKS)), obj="risk_acceptance"),
     "risk-acceptance-extend": api(post(needs(MANAGE_RISKS)), obj="risk_acceptance"),
     "risk-acceptance-cancel": api(post(needs(MANAGE_RISKS), 200), obj="risk_acceptance"),
     # --- response policies, scopes, silences -----------------------------------------------------------------------
-    "policies:response-list": screen(get(needs(VIEW_POLICIES))),
+    "policies:response-list": screen(get(needs(VIEW_POLICIES)), lists="policy"),
     "policies:response-add": screen(get(needs(MANAGE_POLICIES)), post(needs(MANAGE_POLICIES))),
     "policies:response-edit": screen(get(needs(VIEW_POLICIES)), post(needs(MANAGE_POLICIES)), obj="policy"),
     "policies:response-toggle": screen(post(needs(MANAGE_POLICIES), 302), obj="policy"),
     "policies:response-delete": screen(get(needs(MANAGE_POLICIES)), post(needs(MANAGE_POLICIES), 302), obj="policy"),
-    "policies:scope-list": screen(get(needs(VIEW_SCOPES))),
+    "policies:scope-list": screen(get(needs(VIEW_SCOPES)), lists="scope"),
     "policies:scope-add": screen(get(needs(MANAGE_SCOPES)), post(needs(MANAGE_SCOPES))),
     "policies:scope-edit": screen(get(needs(VIEW_SCOPES)), post(needs(MANAGE_SCOPES)), obj="scope"),
     "policies:scope-delete": screen(get(needs(MANAGE_SCOPES)), post(needs(MANAGE_SCOPES), 302), obj="scope"),
-    "policies:silence-list": screen(get(needs(VIEW_SILENCES))),
+    "policies:silence-list": screen(get(needs(VIEW_SILENCES)), lists="silence"),
     "policies:silence-add": screen(get(needs(MANAGE_SILENCES)), post(needs(MANAGE_SILENCES))),
     "policies:silence-detail": screen(get(needs(VIEW_SILENCES)), obj="silence"),
     "policies:silence-edit": screen(get(needs(MANAGE_SILENCES)), post(needs(MANAGE_SILENCES)), obj="silence"),
     "policies:silence-expire": screen(get(needs(MANAGE_SILENCES)), post(needs(MANAGE_SILENCES), 302), obj="silence"),
-    "response-policy-list": api(get(needs(VIEW_POLICIES)), post(needs(MANAGE_POLICIES))),
+    "response-policy-list": api(get(needs(VIEW_POLICIES)), post(needs(MANAGE_POLICIES)), lists="policy"),
     "response-policy-detail": read_manage(VIEW_POLICIES, MANAGE_POLICIES, "policy"),
     "response-policy-preview": api(post(needs(MANAGE_POLICIES))),
-    "scope-list": api(get(needs(VIEW_SCOPES)), post(needs(MANAGE_SCOPES))),
+    "scope-list": api(get(needs(VIEW_SCOPES)), post(needs(MANAGE_SCOPES)), lists="scope"),
     # The scopes are in use (by their policy, and prod by the custom role): deleting one is refused with a 400.
     "scope-detail": read_manage(VIEW_SCOPES, MANAGE_SCOPES, "scope", delete_ok=(400,)),
-    "silence-list": api(get(needs(VIEW_SILENCES)), post(needs(MANAGE_SILENCES))),
+    "silence-list": api(get(needs(VIEW_SILENCES)), post(needs(MANAGE_SILENCES)), lists="silence"),
     "silence-detail": read_manage(VIEW_SILENCES, MANAGE_SILENCES, "silence"),
     "silence-expire": api(post(needs(MANAGE_SILENCES), 200), obj="silence"),
     # --- overview, integrations, the delivery log --------------------------------------------------------------
@@ -252,13 +255,13 @@ MATRIX: dict[str, Entry] = {
         get(needs(MANAGE_INTEGRATIONS)), post(needs(MANAGE_INTEGRATIONS), 409), obj="integration", kind="email"
     ),
     "notifications:integration-test": screen(post(needs(MANAGE_INTEGRATIONS), 302), obj="integration", kind="email"),
-    "notifications:notification-list": screen(get(needs(VIEW_INTEGRATIONS))),
+    "notifications:notification-list": screen(get(needs(VIEW_INTEGRATIONS)), lists="notification"),
     "notifications:notification-detail": screen(get(needs(VIEW_INTEGRATIONS)), obj="notification"),
     "notifications:notification-retry": screen(post(needs(MANAGE_INTEGRATIONS), 302), obj="notification"),
     "integration-list": api(get(needs(VIEW_INTEGRATIONS)), post(needs(MANAGE_INTEGRATIONS))),
     "integration-detail": read_manage(VIEW_INTEGRATIONS, MANAGE_INTEGRATIONS, "integration", delete_ok=(409,)),
     "integration-test": api(post(needs(MANAGE_INTEGRATIONS), 200), obj="integration"),
-    "notification-list": api(get(needs(VIEW_INTEGRATIONS))),
+    "notification-list": api(get(needs(VIEW_INTEGRATIONS)), lists="notification"),
     "notification-detail": api(get(needs(VIEW_INTEGRATIONS)), obj="notification"),
     "notification-retry": api(post(needs(MANAGE_INTEGRATIONS), 200), obj="notification"),
 }

@@ -14,6 +14,7 @@ savepoint that is rolled back, so a DELETE or an expiry in one case changes noth
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.cookies import SimpleCookie
@@ -249,6 +250,42 @@ def verdict(entry: Entry, call: Call, caller: Caller, response) -> str | None:
     return None if good else f"{status}{f' to {location}' if location else ''}, expected {expected}"
 
 
+# How a list screen shows an object of each scoped kind: a link to its page (vulnerabilities: the finding id).
+SCREEN_LINKS = {
+    "event": "events:detail",
+    "image": "events:image-detail",
+    "risk_acceptance": "events:acceptance-detail",
+    "policy": "policies:response-edit",
+    "scope": "policies:scope-edit",
+    "silence": "policies:silence-detail",
+    "notification": "notifications:notification-detail",
+}
+
+
+def shows(entry: Entry, response, obj: Any) -> bool:
+    """Whether the list in ``response`` (a 200) shows ``obj``."""
+    if entry.kind == "api":
+        data = response.json()
+        return any(item["id"] == obj.pk for item in (data["results"] if isinstance(data, dict) else data))
+    html = response.content.decode()
+    if entry.lists == "vulnerability":
+        return f">{obj.finding_id}<" in html
+    link = reverse(SCREEN_LINKS[entry.lists], kwargs={"pk": obj.pk})
+    return re.search(rf"[\"']{re.escape(link)}[\"'?#]", html) is not None
+
+
+def listed_wrongly(world: World, entry: Entry, caller: Caller, response, outside: bool) -> list[str]:
+    """What a list answered with a 200 shows wrongly: the caller's prod object must be there; the staging one
+    too for an unrestricted caller, and not for the prod-only caller (checked when ``outside``)."""
+    prod, staging = (world.objects[entry.lists][place] for place in PLACES)
+    wrong = [] if shows(entry, response, prod) else [f"the prod {entry.lists} #{prod.pk} is missing"]
+    if outside and shows(entry, response, staging):
+        wrong.append(f"the staging {entry.lists} #{staging.pk} is shown")
+    if not caller.scoped and not shows(entry, response, staging):
+        wrong.append(f"the staging {entry.lists} #{staging.pk} is missing")
+    return wrong
+
+
 def places_for(entry: Entry, call: Call, caller: Caller) -> tuple[str | None, ...]:
     """Which objects ``caller`` calls the route with: none for a route without one; a scoped kind's prod object,
     and its staging one when an unrestricted caller has the access (a refusal comes before the object is looked
@@ -279,44 +316,48 @@ def test_route_answers_each_caller_as_the_matrix_says(world, route: str, caller:
                 continue
             if problem := verdict(entry, call, caller, response):
                 wrong.append(f"{call.method} {path}{f' ({place} object)' if place else ''}: {problem}")
+            elif entry.lists and call.method == "GET" and response.status_code == 200:
+                wrong += [f"GET {path}: {problem}" for problem in listed_wrongly(world, entry, caller, response, False)]
     assert not wrong, f"{caller} on {route} ({MATRIX_FILE}):\n" + "\n".join(wrong)
 
 
+def scoped_case(route: str, entry: Entry, caller: Caller):
+    kind = entry.obj or entry.lists
+    marks = []
+    if kind not in SCOPING_LANDED:
+        reason = f"{kind} objects do not follow scopes yet: once this passes, add {kind!r} to SCOPING_LANDED in "
+        marks.append(pytest.mark.xfail(strict=True, reason=reason + MATRIX_FILE))
+    return pytest.param(route, caller, id=f"{route}-{caller}", marks=marks)
+
+
 SCOPED_CASES = [
-    pytest.param(
-        route,
-        caller,
-        id=f"{route}-{caller}",
-        marks=[]
-        if entry.obj in SCOPING_LANDED
-        else [
-            pytest.mark.xfail(
-                strict=True,
-                reason=f"{entry.obj} objects do not follow scopes yet: once this passes, add {entry.obj!r} to "
-                f"SCOPING_LANDED in {MATRIX_FILE}",
-            )
-        ],
-    )
+    scoped_case(route, entry, caller)
     for route, entry in MATRIX.items()
-    if entry.obj in SCOPED_KINDS
+    if entry.obj in SCOPED_KINDS or entry.lists
     for caller in CALLERS
     if caller.scoped and any(call.access.allows(caller.rights) for call in entry.calls)
 ]
 
 
 @pytest.mark.parametrize("route,caller", SCOPED_CASES)
-def test_scoped_caller_does_not_find_an_object_outside_its_scopes(world, route: str, caller: Caller):
+def test_scoped_caller_finds_nothing_outside_its_scopes(world, route: str, caller: Caller):
+    """An object outside the caller's scopes is a 404 on its routes, and missing from its lists."""
     entry = MATRIX[route]
-    path = path_of(route, entry, world.object(entry.obj, caller, "staging"))
+    path = path_of(route, entry, world.object(entry.obj, caller, "staging") if entry.obj else None)
     wrong = []
     for call in entry.calls:
-        if not call.access.allows(caller.rights):
-            continue  # refused before the object is looked up: the test above checks it
+        if not call.access.allows(caller.rights) or (entry.lists and call.method != "GET"):
+            continue  # refused before the object is looked up (the test above checks it), or not a list's read
         try:
             response = send(world.client(entry, caller), entry, call.method, path)
         except Exception as exc:
             wrong.append(f"{call.method} {path}: raised {exc!r}")
             continue
-        if response.status_code != 404:
+        if entry.lists and call.method == "GET":
+            if response.status_code != 200:
+                wrong.append(f"GET {path}: {response.status_code}, expected 200")
+            else:
+                wrong += [f"GET {path}: {problem}" for problem in listed_wrongly(world, entry, caller, response, True)]
+        elif entry.obj and response.status_code != 404:
             wrong.append(f"{call.method} {path} (staging object): {response.status_code}, expected 404")
     assert not wrong, f"{caller} (scope prod only) on {route}:\n" + "\n".join(wrong)
