@@ -149,14 +149,17 @@ def read_manage(view: str, manage: str, obj: str, *, delete_ok: tuple[int, ...] 
 
 MATRIX: dict[str, Entry] = {
     # --- sign in, password, home: Django's views ----------------------------------------------------------------
-    "home": screen(get(PUBLIC, 302)),
-    "login": screen(get(PUBLIC)),
+    # Django's RedirectView answers every method with the redirect; its form views take PUT as POST.
+    "home": screen(get(PUBLIC, 302), post(PUBLIC, 302), put(PUBLIC, 302), patch(PUBLIC, 302), delete(PUBLIC, 302)),
+    "login": screen(get(PUBLIC), post(PUBLIC, 200), put(PUBLIC, 200)),
     "logout": screen(get(PUBLIC, 405), post(PUBLIC, 302)),
-    "password_change": screen(get(SIGNED_IN), post(SIGNED_IN, 200)),  # Django's form view: errors with a 200
+    "password_change": screen(get(SIGNED_IN), post(SIGNED_IN, 200), put(SIGNED_IN, 200)),  # errors with a 200
     "password_change_done": screen(get(SIGNED_IN)),
-    "password_reset": screen(get(PUBLIC), post(PUBLIC, 200)),
+    "password_reset": screen(get(PUBLIC), post(PUBLIC, 200), put(PUBLIC, 200)),
     "password_reset_done": screen(get(PUBLIC)),
-    "password_reset_confirm": screen(get(PUBLIC), uidb64="MQ", token="not-a-token"),
+    "password_reset_confirm": screen(
+        get(PUBLIC), post(PUBLIC, 200), put(PUBLIC, 200), uidb64="MQ", token="not-a-token"
+    ),  # a link that is not valid: the page says so
     "password_reset_complete": screen(get(PUBLIC)),
     "password-change": screen(get(SIGNED_IN), post(SIGNED_IN)),
     "scope-switch": screen(get(SIGNED_IN, 405), post(SIGNED_IN, 302)),

@@ -73,35 +73,62 @@ CALLERS = (
 
 
 # --- the routes -----------------------------------------------------------------------------------------------------
-def url_routes() -> dict[str, str]:
-    """Every route of the URL configuration: its name (``namespace:name``) → its pattern. The Django admin is one
-    route, ``admin``."""
-    routes: dict[str, str] = {}
+@dataclass(frozen=True)
+class Route:
+    pattern: str
+    callback: Any = None  # None: the Django admin
+
+
+def url_routes() -> dict[str, Route]:
+    """Every route of the URL configuration by its name (``namespace:name``). The Django admin is one route,
+    ``admin``."""
+    routes: dict[str, Route] = {}
 
     def walk(patterns, prefix: str, namespace: str | None) -> None:
         for pattern in patterns:
             text = prefix + str(pattern.pattern)
             if isinstance(pattern, URLResolver):
                 if pattern.namespace == "admin":
-                    routes["admin"] = text
+                    routes["admin"] = Route(text)
                     continue
                 inner = ":".join(filter(None, [namespace, pattern.namespace])) or None
                 walk(pattern.url_patterns, text, inner)
             else:
                 name = ":".join(filter(None, [namespace, pattern.name])) if pattern.name else f"<unnamed> {text}"
-                routes[name] = text
+                routes[name] = Route(text, pattern.callback)
 
     walk(get_resolver().url_patterns, "/", None)
     return routes
+
+
+def answered_methods(callback) -> set[str]:
+    """The methods a route's view has a handler for (OPTIONS and HEAD aside); empty for a function view."""
+    if actions := getattr(callback, "actions", None):  # a viewset's route: the router's method → action map
+        return {method.upper() for method in actions}
+    view = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+    if view is None:
+        return set()
+    return {name.upper() for name in view.http_method_names if name not in ("options", "head") and hasattr(view, name)}
 
 
 def test_every_route_is_in_the_matrix():
     routes = url_routes()
     missing = sorted(set(routes) - set(MATRIX))
     stale = sorted(set(MATRIX) - set(routes))
-    problems = [f"route {name!r} ({routes[name]}) has no entry: add one to MATRIX in {MATRIX_FILE}" for name in missing]
+    problems = [
+        f"route {name!r} ({routes[name].pattern}) has no entry: add one to MATRIX in {MATRIX_FILE}" for name in missing
+    ]
     problems += [f"MATRIX in {MATRIX_FILE} has an entry for {name!r}, which no route has: remove it" for name in stale]
     assert not problems, "\n".join(problems)
+
+
+def test_every_method_a_route_answers_is_in_the_matrix():
+    unchecked = []
+    for name, route in url_routes().items():
+        if name in MATRIX:
+            methods = answered_methods(route.callback) - {call.method for call in MATRIX[name].calls}
+            unchecked += [f"{method} {route.pattern} ({name})" for method in sorted(methods)]
+    assert not unchecked, f"answered but not in MATRIX ({MATRIX_FILE}):\n" + "\n".join(unchecked)
 
 
 def test_the_matrix_speaks_of_every_right_of_the_catalog():
