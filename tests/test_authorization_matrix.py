@@ -31,7 +31,7 @@ from rest_framework.test import APIClient
 
 from events.models import Finding, Image, SecurityEvent
 from kcs.rights import MANAGE_GLOBAL_SCOPE, RIGHTS, SYSTEM_ROLE_IDS, SYSTEM_ROLES, VIEW_GLOBAL_SCOPE
-from tests.authorization_matrix import MATRIX, SCOPED_KINDS, SCOPING_LANDED, Call, Entry
+from tests.authorization_matrix import EVENT_IN_QUERY, MATRIX, SCOPED_KINDS, SCOPING_LANDED, Call, Entry
 from tests.factories import (
     ApiTokenFactory,
     AuditEntryFactory,
@@ -348,8 +348,7 @@ def test_route_answers_each_caller_as_the_matrix_says(world, route: str, caller:
     assert not wrong, f"{caller} on {route} ({MATRIX_FILE}):\n" + "\n".join(wrong)
 
 
-def scoped_case(route: str, entry: Entry, caller: Caller):
-    kind = entry.obj or entry.lists
+def scoped_case(route: str, kind: str, caller: Caller):
     marks = []
     if kind not in SCOPING_LANDED:
         reason = f"{kind} objects do not follow scopes yet: once this passes, add {kind!r} to SCOPING_LANDED in "
@@ -358,7 +357,7 @@ def scoped_case(route: str, entry: Entry, caller: Caller):
 
 
 SCOPED_CASES = [
-    scoped_case(route, entry, caller)
+    scoped_case(route, entry.obj or entry.lists, caller)
     for route, entry in MATRIX.items()
     if entry.obj in SCOPED_KINDS or entry.lists
     for caller in CALLERS
@@ -388,3 +387,19 @@ def test_scoped_caller_finds_nothing_outside_its_scopes(world, route: str, calle
         elif entry.obj and response.status_code != 404:
             wrong.append(f"{call.method} {path} (staging object): {response.status_code}, expected 404")
     assert not wrong, f"{caller} (scope prod only) on {route}:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize(
+    "route,caller",
+    [scoped_case(route, kind, caller) for route, kind in EVENT_IN_QUERY.items() for caller in CALLERS if caller.scoped],
+)
+def test_scoped_caller_cannot_name_an_event_outside_its_scopes(world, route: str, caller: Caller):
+    """``?event=<id>`` of an event outside the caller's scopes shows nothing of it (one inside is shown)."""
+    entry = MATRIX[route]
+    shown = {}
+    for place in PLACES:
+        event = world.objects["event"][place]
+        response = send(world.client(entry, caller), entry, "GET", f"{reverse(route)}?event={event.pk}")
+        assert response.status_code == 200, f"GET {route}?event=<{place} event>: {response.status_code}"
+        shown[place] = event.repository in response.content.decode()
+    assert shown == {"prod": True, "staging": False}, f"{caller} (scope prod only) on {route}?event=<id>"
