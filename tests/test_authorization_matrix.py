@@ -171,6 +171,8 @@ class World:
 
 
 def build_world() -> World:
+    # Each place has a cluster and repositories: risk acceptances carry no cluster, so only a repository pattern
+    # puts one inside a scope or outside it.
     scopes = {place: ScopeFactory(name=place, clusters=[place], repositories=[f"{place}/*"]) for place in PLACES}
     people = {
         spec.role_id: UserFactory(username=f"matrix-{spec.role_id.lower()}", groups=[spec.name])
