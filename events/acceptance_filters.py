@@ -31,9 +31,10 @@ def visible_acceptances(visibility: Visibility | None) -> QuerySet:
     """The risk acceptances ``visibility`` shows: those whose registry and repository lie in an active scope, and
     those covering every image (they hold back notifications about everyone's images). Every acceptance for None
     (code acting for nobody in particular) or an unrestricted person."""
-    if visibility is None or visibility.unrestricted:
+    in_scope = Q() if visibility is None else visibility.resource_q(ACCEPTANCE_FIELDS)
+    if not in_scope:  # unrestricted, or scopes that constrain no image (clusters only): every acceptance
         return RiskAcceptance.objects.all()
-    return RiskAcceptance.objects.filter(visibility.resource_q(ACCEPTANCE_FIELDS) | Q(extent=Extent.ALL))
+    return RiskAcceptance.objects.filter(in_scope | Q(extent=Extent.ALL))
 
 
 class AcceptanceFilter(django_filters.FilterSet):

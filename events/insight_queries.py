@@ -97,10 +97,11 @@ NARROWED = {
 def visible_images(visibility: Visibility | None) -> QuerySet:
     """The images in ``visibility``'s active scopes (every image when it is unrestricted, or None: code acting for
     nobody in particular). Every function here that lists takes the reader's visibility."""
-    if visibility is None or visibility.unrestricted:
+    in_scope = Q() if visibility is None else visibility.resource_q(IMAGE_FIELDS)
+    if not in_scope:  # unrestricted, or scopes that constrain no image attribute (namespaces only)
         return Image.objects.all()
     # Through a subquery: a scope on clusters joins the image's clusters, which would repeat an image seen in two.
-    return Image.objects.filter(pk__in=Image.objects.filter(visibility.resource_q(IMAGE_FIELDS)).values("pk"))
+    return Image.objects.filter(pk__in=Image.objects.filter(in_scope).values("pk"))
 
 
 def _restricted(visibility: Visibility | None) -> bool:
