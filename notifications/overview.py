@@ -272,12 +272,16 @@ def top_findings(visibility: Visibility) -> list[dict]:
             .values("finding_id", "severity", "images")[:TOP]
         )
     else:
-        rows = (
+        counted = (
             OpenFinding.objects.filter(finding__isnull=False, image__in=visible_images(visibility).values("pk"))
-            .values(finding_id=F("finding__finding_id"))
-            .annotate(severity=Max("severity"), images=Count("image", distinct=True))
-            .order_by("-images", "finding_id")[:TOP]
+            .values("finding__finding_id")
+            .annotate(severity_seen=Max("severity"), images_seen=Count("image", distinct=True))
+            .order_by("-images_seen", "finding__finding_id")[:TOP]
         )
+        rows = [
+            {"finding_id": row["finding__finding_id"], "severity": row["severity_seen"], "images": row["images_seen"]}
+            for row in counted
+        ]
     return [
         {
             "finding_id": row["finding_id"],
