@@ -12,6 +12,7 @@ as in production; the API with a token) for people holding one scope each:
 - ``prod`` (clusters ``prod``): one event in twenty;
 - ``prod-*`` (clusters ``prod-*``, a glob): three clusters of twenty;
 - ``legacy`` (clusters ``legacy``): 1,000 events, all older than every other one;
+- ``legac*`` (a glob matching only ``legacy``): the worst case of a glob, which no index serves (a regex);
 - an administrator (unrestricted), for comparison.
 
 For each it prints p50/p90 and the number of SQL queries, then the EXPLAIN (ANALYZE) of the list's query and the
@@ -42,6 +43,7 @@ SCOPES = {  # scope name → its cluster patterns
     "prod": ["prod"],
     "prod-*": ["prod-*"],
     "legacy": ["legacy"],
+    "legac*": ["legac*"],
 }
 EVENT_RIGHTS = ["events.view_securityevent", "policies.view_responsepolicy"]
 POLICY_COUNTS = (1_000, 10_000)
