@@ -13,10 +13,11 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from events import acceptances
-from events.acceptance_filters import AcceptanceFilter, sort_acceptances
+from events.acceptance_filters import AcceptanceFilter, sort_acceptances, visible_acceptances
 from events.acceptance_rules import PERIOD_DAYS_MAX, AcceptanceRefused
 from events.models import ACCEPTABLE_TYPES, AcceptanceState, Extent, RiskAcceptance, Severity
 from events.permissions import RiskAcceptancePermissions
+from kcs.visibility import visibility_of
 
 
 def refusal(exc: AcceptanceRefused) -> serializers.ValidationError:
@@ -100,6 +101,10 @@ class RiskAcceptanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
 
     Filters: ``state`` (active, expired, cancelled), ``type``, ``finding_id``, ``repository`` (exact or glob),
     ``search``; ``ordering``: finding, type, severity, accepted, expires (``-`` first for descending).
+
+    Lists the acceptances on images in the caller's active scopes and those on every image (``?scope=<id>``
+    selects one scope); one outside is a 404. Accepting is limited to images and repositories in those scopes;
+    every image needs the Global scope.
     """
 
     serializer_class = RiskAcceptanceSerializer
@@ -108,7 +113,8 @@ class RiskAcceptanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     queryset = RiskAcceptance.objects.all()
 
     def get_queryset(self):
-        queryset, _ = sort_acceptances(RiskAcceptance.objects.all(), self.request.query_params.get("ordering"))
+        visible = visible_acceptances(visibility_of(self.request))
+        queryset, _ = sort_acceptances(visible, self.request.query_params.get("ordering"))
         return queryset
 
     def _answer(self, acceptance: RiskAcceptance, code: int = status.HTTP_200_OK) -> Response:

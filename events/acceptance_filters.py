@@ -1,13 +1,19 @@
-"""Filters, search and sorting of risk acceptances, shared by the API and the Risk acceptance screen."""
+"""Filters, search and sorting of risk acceptances, shared by the API and the Risk acceptance screen, and which
+acceptances a person sees."""
 
 from __future__ import annotations
 
 import django_filters
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from events.filters import by_repository
-from events.models import ACCEPTABLE_TYPES, AcceptanceState, RiskAcceptance
+from events.models import ACCEPTABLE_TYPES, AcceptanceState, Extent, RiskAcceptance
+from kcs.visibility import Visibility
+
+# Where a risk acceptance keeps what a scope constrains (visibility.resource_q's fields): it has no cluster or
+# namespace, so a scope's clusters and namespaces do not narrow acceptances.
+ACCEPTANCE_FIELDS = {"registry": "registry", "repository": "repository"}
 
 TYPE_CHOICES = [(kind.value, kind.label) for kind in ACCEPTABLE_TYPES]
 # Sort keys of the screen (and the API's ``ordering``): column → order_by fields; "-key" reverses.
@@ -19,6 +25,16 @@ SORTS = {
     "expires": ("expires_at", "id"),
 }
 DEFAULT_SORT = "-accepted"
+
+
+def visible_acceptances(visibility: Visibility | None) -> QuerySet:
+    """The risk acceptances ``visibility`` shows: those whose registry and repository lie in an active scope, and
+    those covering every image (they hold back notifications about everyone's images). Every acceptance for None
+    (code acting for nobody in particular) or an unrestricted person."""
+    in_scope = Q() if visibility is None else visibility.resource_q(ACCEPTANCE_FIELDS)
+    if not in_scope:  # unrestricted, or scopes that constrain no image (clusters only): every acceptance
+        return RiskAcceptance.objects.all()
+    return RiskAcceptance.objects.filter(in_scope | Q(extent=Extent.ALL))
 
 
 class AcceptanceFilter(django_filters.FilterSet):

@@ -21,7 +21,13 @@ PERIOD_CHOICES = [
     (UNLIMITED, "Unlimited"),
 ]
 # Where each rule's message is shown on these forms.
-FIELD_OF = {"period_days": "period", "unlimited": "period", "expires_at": "expires_at", "reason": "reason"}
+FIELD_OF = {
+    "period_days": "period",
+    "unlimited": "period",
+    "expires_at": "expires_at",
+    "reason": "reason",
+    "extent": "extent",
+}
 
 
 class PeriodForm(forms.Form):

@@ -25,6 +25,7 @@ from events.models import (
 )
 from events.validation import parse_datetime
 from kcs import bounds
+from kcs.visibility import Visibility
 
 Errors = dict[str, list[str]]
 
@@ -247,6 +248,29 @@ def check_acceptance(data: Mapping, now: datetime) -> AcceptanceValues:
     if errors:
         raise AcceptanceRefused(errors)
     return AcceptanceValues(kind, finding_id, extent, **place, reason=reason, expires_at=expires_at, severity=severity)
+
+
+# Where an acceptance's values sit for Visibility.contains() (the same names as ACCEPTANCE_FIELDS).
+_PLACE_FIELDS = {"registry": "registry", "repository": "repository"}
+GLOBAL_EXTENT_RULE = (
+    "Every image includes images outside your scopes: only a holder of the Global scope can accept a risk on every "
+    "image. Choose this image or its repository."
+)
+
+
+def check_in_scope(values: AcceptanceValues, visibility: Visibility) -> None:
+    """Refuse (:class:`AcceptanceRefused`) an acceptance beyond what the person sees: an image or repository outside
+    their active scopes, or every image without holding the Global scope."""
+    if values.extent == Extent.ALL:
+        if not visibility.holds_global:
+            raise AcceptanceRefused({"extent": [GLOBAL_EXTENT_RULE]})
+        return
+    place = {"registry": values.registry, "repository": values.repository}
+    if not visibility.contains(place, _PLACE_FIELDS):
+        name = "/".join(part for part in (values.registry, values.repository) if part)
+        raise AcceptanceRefused(
+            {"repository": [f"{name} is outside your scopes: you can accept risks only on images in them."]}
+        )
 
 
 def check_new_end(data: Mapping, now: datetime) -> datetime | None:

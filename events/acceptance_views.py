@@ -1,5 +1,8 @@
 """Screens of risk acceptances: Policies → Risk acceptance (list, one acceptance with Extend and Cancel) and the
-Accept risk page for one or more events. Thin: forms parse, :mod:`events.acceptances` checks, writes and logs."""
+Accept risk page for one or more events. Thin: forms parse, :mod:`events.acceptances` checks, writes and logs.
+
+A person sees the acceptances on images in their active scopes (and those on every image); one outside them is a
+404, and the events they may accept are the events they see."""
 
 from __future__ import annotations
 
@@ -12,24 +15,26 @@ from django.utils import timezone
 from django.views import View
 
 from events import acceptances
-from events.acceptance_filters import SORTS, AcceptanceFilter, sort_acceptances
+from events.acceptance_filters import SORTS, AcceptanceFilter, sort_acceptances, visible_acceptances
 from events.acceptance_forms import AcceptForm, PeriodForm
 from events.acceptance_rules import AcceptanceRefused, event_problem
 from events.models import AcceptanceState, RiskAcceptance, SecurityEvent
 from events.permissions import MANAGE_RISKS, VIEW_EVENTS, VIEW_RISKS
 from kcs.bounds import id_in_range
+from kcs.visibility import visibility_of
 
 PAGE_SIZE = 25
 MAX_SELECTED = 200  # events accepted at once from the list (a page holds 50)
 
 
 class AcceptanceListView(LoginRequiredMixin, PermissionRequiredMixin, View):
-    """Every acceptance, cancelled and expired ones too: search, filters by state and type, sorting."""
+    """Every acceptance the person sees, cancelled and expired ones too: search, filters by state and type,
+    sorting."""
 
     permission_required = VIEW_RISKS
 
     def get(self, request):
-        acceptance_filter = AcceptanceFilter(request.GET, queryset=RiskAcceptance.objects.all())
+        acceptance_filter = AcceptanceFilter(request.GET, queryset=visible_acceptances(visibility_of(request)))
         queryset = acceptance_filter.qs if acceptance_filter.is_valid() else RiskAcceptance.objects.none()
         queryset, sort = sort_acceptances(queryset, request.GET.get("sort"))
         page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -76,7 +81,7 @@ class AcceptanceDetailView(LoginRequiredMixin, PermissionRequiredMixin, View):
     permission_required = VIEW_RISKS
 
     def get(self, request, pk: int):
-        return _detail(request, get_object_or_404(RiskAcceptance, pk=pk))
+        return _detail(request, _visible(request, pk))
 
 
 class AcceptanceExtendView(LoginRequiredMixin, PermissionRequiredMixin, View):
@@ -85,7 +90,7 @@ class AcceptanceExtendView(LoginRequiredMixin, PermissionRequiredMixin, View):
     permission_required = (VIEW_RISKS, MANAGE_RISKS)
 
     def post(self, request, pk: int):
-        acceptance = get_object_or_404(RiskAcceptance, pk=pk)
+        acceptance = _visible(request, pk)
         form = PeriodForm(request.POST)
         if form.is_valid():
             try:
@@ -106,7 +111,7 @@ class AcceptanceCancelView(LoginRequiredMixin, PermissionRequiredMixin, View):
     permission_required = (VIEW_RISKS, MANAGE_RISKS)
 
     def post(self, request, pk: int):
-        acceptance = get_object_or_404(RiskAcceptance, pk=pk)
+        acceptance = _visible(request, pk)
         try:
             acceptances.cancel(request, acceptance)
         except AcceptanceRefused as refused:
@@ -118,19 +123,26 @@ class AcceptanceCancelView(LoginRequiredMixin, PermissionRequiredMixin, View):
         return redirect("events:acceptance-detail", pk=pk)
 
 
+def _visible(request, pk: int) -> RiskAcceptance:
+    """The acceptance ``pk`` when the person sees it; 404 otherwise."""
+    return get_object_or_404(visible_acceptances(visibility_of(request)), pk=pk)
+
+
 def _until(acceptance: RiskAcceptance) -> str:
     if acceptance.expires_at is None:
         return "without end (unlimited)"
     return f"until {timezone.localtime(acceptance.expires_at):%Y-%m-%d %H:%M}"
 
 
-def _selected_events(values: list[str]) -> list[SecurityEvent]:
+def _selected_events(request, values: list[str]) -> list[SecurityEvent]:
+    """The events named by ``values`` that the person sees (others are left out, as if they did not exist)."""
     ids = {
         int(value)
         for value in values
         if value.isascii() and value.isdigit() and len(value) <= 19 and id_in_range(int(value))
     }
-    return list(SecurityEvent.objects.filter(pk__in=ids).order_by("-id")[:MAX_SELECTED])
+    events = SecurityEvent.objects.filter(visibility_of(request).resource_q(), pk__in=ids)
+    return list(events.order_by("-id")[:MAX_SELECTED])
 
 
 class AcceptEventsView(LoginRequiredMixin, PermissionRequiredMixin, View):
@@ -149,10 +161,10 @@ class AcceptEventsView(LoginRequiredMixin, PermissionRequiredMixin, View):
         )
 
     def get(self, request):
-        return self._render(request, _selected_events(request.GET.getlist("event")), AcceptForm())
+        return self._render(request, _selected_events(request, request.GET.getlist("event")), AcceptForm())
 
     def post(self, request):
-        events = _selected_events(request.POST.getlist("event"))
+        events = _selected_events(request, request.POST.getlist("event"))
         form = AcceptForm(request.POST)
         if form.is_valid():
             try:

@@ -16,7 +16,13 @@ from typing import Any
 from django.utils import timezone
 
 from events import services
-from events.acceptance_rules import AcceptanceRefused, AcceptanceValues, check_acceptance, check_new_end
+from events.acceptance_rules import (
+    AcceptanceRefused,
+    AcceptanceValues,
+    check_acceptance,
+    check_in_scope,
+    check_new_end,
+)
 from events.models import (
     SEVERITY_SLUG_BY_VALUE,
     AcceptanceState,
@@ -28,6 +34,7 @@ from events.models import (
 from kcs import audit
 from kcs.models import AuditAction
 from kcs.revisions import ACCEPTANCES, configuration_change, renew_revision
+from kcs.visibility import visibility_of
 
 EXPIRY_SOURCE = "kcs"
 EXPIRE_LIMIT = 500  # acceptances expired per task run; the next run (a minute later) takes the rest
@@ -57,6 +64,12 @@ def snapshot(acceptance: RiskAcceptance) -> dict[str, Any]:
     }
 
 
+def _check_scope(request, values: AcceptanceValues) -> None:
+    """A person accepts only within their scopes (issue 10); the system (no person) is not limited."""
+    if _person(request) is not None:
+        check_in_scope(values, visibility_of(request))
+
+
 def _store(request, values: AcceptanceValues, now: datetime, acceptance: RiskAcceptance | None = None):
     """Create the acceptance, or update the open one of the same finding and extent; inside a change."""
     person = _person(request)
@@ -81,10 +94,12 @@ def accept(request, data: Mapping, acceptance: RiskAcceptance | None = None) -> 
 
     Accepting the same finding and extent again updates the open acceptance (new reason, period, and who accepted
     it when) instead of adding a second one. ``acceptance``: an unsaved instance to store (the admin's).
-    Raises :class:`AcceptanceRefused`; then nothing is stored.
+    Raises :class:`AcceptanceRefused`, also for an image or repository outside the person's active scopes and for
+    every image without the Global scope; then nothing is stored.
     """
     now = timezone.now()
     values = check_acceptance(data, now)
+    _check_scope(request, values)
     with configuration_change(ACCEPTANCES):
         stored, created = _store(request, values, now, acceptance)
         renew_revision(ACCEPTANCES)
@@ -111,6 +126,7 @@ def accept_events(request, events: Iterable[SecurityEvent], data: Mapping) -> li
         }
         try:
             values = check_acceptance({**data, **fields}, now)
+            _check_scope(request, values)
         except AcceptanceRefused as refused:
             if event_fields := set(refused.errors) & set(fields):
                 errors = {"event": [f"Event {event.pk}: {refused.errors[f][0]}" for f in sorted(event_fields)]}

@@ -1,4 +1,8 @@
-"""REST API of security events: ``/api/v1/events/`` (POST one or many, list with filters, read one)."""
+"""REST API of security events: ``/api/v1/events/`` (POST one or many, list with filters, read one).
+
+Reading lists only the events in the caller's active scopes (``?scope=<id>`` selects one; :mod:`kcs.visibility`),
+so an event outside them is a 404. Posting is not scoped: a scanner reports whatever it finds.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from events import metrics, services
 from events.filters import EventFilter
 from events.models import SecurityEvent
 from events.serializers import IngestResultSerializer, SecurityEventInputSerializer, SecurityEventSerializer
+from kcs.visibility import visibility_of
 
 
 class EventCursorPagination(CursorPagination):
@@ -49,6 +54,9 @@ class SecurityEventViewSet(
     serializer_class = SecurityEventSerializer
     filterset_class = EventFilter
     pagination_class = EventCursorPagination
+
+    def get_queryset(self):
+        return super().get_queryset().filter(visibility_of(self.request).resource_q())
 
     @extend_schema(
         request=PolymorphicProxySerializer(

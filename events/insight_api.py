@@ -1,7 +1,8 @@
 """REST API of the Vulnerabilities and Images lists: ``/api/v1/vulnerabilities/`` and ``/api/v1/images/``.
 
 Read-only, paginated, filtered by the same forms as the screens (:mod:`events.insight_queries`); a bad filter
-value is a 400 naming the parameter. Reading needs the right to view security events.
+value is a 400 naming the parameter. Reading needs the right to view security events; both follow the caller's
+active scopes (``?scope=<id>`` selects one), so an image or finding outside them is a 404.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rest_framework.response import Response
 
 from events import insight_queries as queries
 from events.models import Severity
+from kcs.visibility import visibility_of
 
 SEVERITY_SLUGS = Severity.slugs()
 
@@ -105,19 +107,21 @@ class VulnerabilityViewSet(_FormListViewSet):
     form_class = queries.VulnerabilityFilterForm
 
     def get_queryset(self):
-        return queries.vulnerabilities(self.chosen())
+        return queries.vulnerabilities(self.chosen(), visibility_of(self.request))
 
     def retrieve(self, request, pk=None):
-        """One finding ID by its ``id`` (404 when it is open nowhere)."""
-        row = get_object_or_404(queries.vulnerabilities({}), id=pk)
-        row = queries.with_acceptances(queries.with_packages([row], {}))[0]
+        """One finding ID by its ``id`` (404 when it is open in no image the caller sees)."""
+        visibility = visibility_of(request)
+        row = get_object_or_404(queries.vulnerabilities({}, visibility), id=pk)
+        row = queries.with_acceptances(queries.with_packages([row], {}, visibility), visibility)[0]
         return Response(self.get_serializer(row).data)
 
     @extend_schema(parameters=_parameters(queries.VulnerabilityFilterForm))
     def list(self, request, *args, **kwargs):
         chosen = self.chosen()
-        page = self.paginate_queryset(queries.vulnerabilities(chosen))
-        rows = queries.with_acceptances(queries.with_packages(list(page), chosen))
+        visibility = visibility_of(request)
+        page = self.paginate_queryset(queries.vulnerabilities(chosen, visibility))
+        rows = queries.with_acceptances(queries.with_packages(list(page), chosen, visibility), visibility)
         return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
 
@@ -128,11 +132,11 @@ class ImageViewSet(_FormListViewSet):
     form_class = queries.ImageFilterForm
 
     def get_queryset(self):
-        return queries.images(self.chosen())
+        return queries.images(self.chosen(), visibility_of(self.request))
 
     def retrieve(self, request, pk=None):
         """One scanned image by its ``id``; ``/images/<id>/`` on the screens lists its open findings."""
-        return Response(self.get_serializer(get_object_or_404(queries.images({}), pk=pk)).data)
+        return Response(self.get_serializer(get_object_or_404(queries.images({}, visibility_of(request)), pk=pk)).data)
 
     @extend_schema(parameters=_parameters(queries.ImageFilterForm))
     def list(self, request, *args, **kwargs):

@@ -1,5 +1,10 @@
 """Reading the Images and Vulnerabilities lists: their filters (one form each, shared by the screens and the API)
-and the querysets they select. What "open" means is in :mod:`events.insight`."""
+and the querysets they select. What "open" means is in :mod:`events.insight`.
+
+Both follow the reader's active scopes (:mod:`kcs.visibility`): an image is in a scope by its registry, repository
+and the clusters it was seen in (images have no namespace: a scope's namespaces do not narrow them); a finding is
+listed when it is open in an image the reader sees, counted over those images only.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from django.db import connection
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from events.acceptance_filters import visible_acceptances
 from events.models import (
     SCAN_TYPES,
     AcceptanceState,
@@ -21,6 +27,10 @@ from events.models import (
     Severity,
 )
 from kcs.globs import GLOB_CHARS, glob_to_regex
+from kcs.visibility import Visibility
+
+# Where an image keeps the attributes a scope constrains (visibility.resource_q's fields).
+IMAGE_FIELDS = {"registry": "registry", "repository": "repository", "cluster": "clusters__cluster"}
 
 SEVERITY_CHOICES = [(s.slug, s.label) for s in reversed(Severity)]
 RATING_CHOICES = [*SEVERITY_CHOICES, ("ok", "Ok")]
@@ -84,9 +94,26 @@ NARROWED = {
 }
 
 
-def open_rows(chosen: dict, prefix: str = "") -> Q:
-    """The open findings the image filters of ``chosen`` select (``prefix``: the path to them)."""
+def visible_images(visibility: Visibility | None) -> QuerySet:
+    """The images in ``visibility``'s active scopes (every image when it is unrestricted, or None: code acting for
+    nobody in particular). Every function here that lists takes the reader's visibility."""
+    in_scope = Q() if visibility is None else visibility.resource_q(IMAGE_FIELDS)
+    if not in_scope:  # unrestricted, or scopes that constrain no image attribute (namespaces only)
+        return Image.objects.all()
+    # Through a subquery: a scope on clusters joins the image's clusters, which would repeat an image seen in two.
+    return Image.objects.filter(pk__in=Image.objects.filter(in_scope).values("pk"))
+
+
+def _restricted(visibility: Visibility | None) -> bool:
+    return visibility is not None and not visibility.unrestricted
+
+
+def open_rows(chosen: dict, prefix: str = "", visibility: Visibility | None = None) -> Q:
+    """The open findings the image filters of ``chosen`` select, in images ``visibility`` shows (``prefix``: the
+    path to them)."""
     rows = Q()
+    if _restricted(visibility):
+        rows &= Q(**{f"{prefix}image__in": visible_images(visibility).values("pk")})
     if registry := chosen.get("registry"):
         rows &= Q(**{f"{prefix}image__registry": registry})
     if repository := chosen.get("repository"):
@@ -96,17 +123,17 @@ def open_rows(chosen: dict, prefix: str = "") -> Q:
     return rows
 
 
-def vulnerabilities(chosen: dict) -> QuerySet:
-    """One row (a dict) per finding ID open in at least one image: ``id, finding_id, type, first_seen, last_seen,
-    severity`` (value), ``cvss, images, workloads``.
+def vulnerabilities(chosen: dict, visibility: Visibility | None) -> QuerySet:
+    """One row (a dict) per finding ID open in at least one image ``visibility`` shows: ``id, finding_id, type,
+    first_seen, last_seen, severity`` (value), ``cvss, images, workloads``.
 
-    Without image filters the rows are the findings' summary columns (kept by events.insight); with them the
-    counts are taken over the open occurrences in the selected images only."""
+    Without image filters or scopes the rows are the findings' summary columns (kept by events.insight); with them
+    the counts are taken over the open occurrences in the selected images only."""
     fields = ["id", "finding_id", "type", "first_seen", "last_seen"]
-    narrowed = any(chosen.get(name) for name in IMAGE_FILTERS)
+    narrowed = any(chosen.get(name) for name in IMAGE_FILTERS) or _restricted(visibility)
     if narrowed:
         queryset = (
-            Finding.objects.filter(open_rows(chosen, "open_findings__"))
+            Finding.objects.filter(open_rows(chosen, "open_findings__", visibility))
             .values(*fields)
             .annotate(**{f"open_{name}": aggregate for name, aggregate in NARROWED.items()})
         )
@@ -133,7 +160,9 @@ def vulnerabilities(chosen: dict) -> QuerySet:
             has_fix = Q(has_fix=True)
         queryset = queryset.filter(has_fix if fix == "available" else ~has_fix)
     if accepted := chosen.get("accepted"):
-        accepted_here = Exists(active_acceptances().filter(type=OuterRef("type"), finding_id=OuterRef("finding_id")))
+        accepted_here = Exists(
+            active_acceptances(visibility=visibility).filter(type=OuterRef("type"), finding_id=OuterRef("finding_id"))
+        )
         queryset = queryset.filter(accepted_here if accepted == "true" else ~accepted_here)
     ordering = chosen.get("ordering")
     order = [ordering] if ordering else DEFAULT_VULNERABILITY_ORDER
@@ -148,12 +177,12 @@ def _order(ordering: str) -> list:
     return [column.desc(nulls_last=True) if ordering.startswith("-") else column.asc(nulls_first=True)]
 
 
-def with_packages(rows: list[dict], chosen: dict) -> list[dict]:
-    """Add ``packages`` and ``fixed_versions`` (sorted, distinct, over the open occurrences ``chosen`` selects) to
-    each row."""
+def with_packages(rows: list[dict], chosen: dict, visibility: Visibility | None) -> list[dict]:
+    """Add ``packages`` and ``fixed_versions`` (sorted, distinct, over the open occurrences ``chosen`` selects in
+    the images ``visibility`` shows) to each row."""
     packages: dict[int, set[str]] = {row["id"]: set() for row in rows}
     fixes: dict[int, set[str]] = {row["id"]: set() for row in rows}
-    found = OpenFinding.objects.filter(open_rows(chosen), finding_id__in=list(packages))
+    found = OpenFinding.objects.filter(open_rows(chosen, visibility=visibility), finding_id__in=list(packages))
     found = found.values_list("finding_id", "package", "fixed_version")
     for finding, package, fixed in found.distinct():
         if package:
@@ -170,10 +199,10 @@ def with_packages(rows: list[dict], chosen: dict) -> list[dict]:
     return rows
 
 
-def active_acceptances(now=None) -> QuerySet:
-    """Risk acceptances active at ``now`` (default: now): neither cancelled nor expired, as the Risk acceptance
-    list's ``state=active`` means it."""
-    return RiskAcceptance.objects.in_state(AcceptanceState.ACTIVE, now or timezone.now())
+def active_acceptances(now=None, visibility: Visibility | None = None) -> QuerySet:
+    """Risk acceptances active at ``now`` (default: now) that ``visibility`` shows: neither cancelled nor expired,
+    as the Risk acceptance list's ``state=active`` means it."""
+    return visible_acceptances(visibility).in_state(AcceptanceState.ACTIVE, now or timezone.now())
 
 
 def _acceptance_extent(acceptance: RiskAcceptance) -> str:
@@ -183,12 +212,12 @@ def _acceptance_extent(acceptance: RiskAcceptance) -> str:
     return f"{kind} {acceptance.image_reference}"
 
 
-def with_acceptances(rows: list[dict], now=None) -> list[dict]:
-    """Add ``accepted`` (an active risk acceptance exists for the row's type and finding ID) and
-    ``acceptance_extent`` (its extent, "N acceptances" for several, "" for none) to each row, in one query."""
+def with_acceptances(rows: list[dict], visibility: Visibility | None, now=None) -> list[dict]:
+    """Add ``accepted`` (an active risk acceptance ``visibility`` shows exists for the row's type and finding ID)
+    and ``acceptance_extent`` (its extent, "N acceptances" for several, "" for none) to each row, in one query."""
     found: dict[tuple[str, str], list[RiskAcceptance]] = {}
     if rows:
-        acceptances = active_acceptances(now).filter(finding_id__in={row["finding_id"] for row in rows})
+        acceptances = active_acceptances(now, visibility).filter(finding_id__in={row["finding_id"] for row in rows})
         for acceptance in acceptances.order_by("pk"):
             found.setdefault((acceptance.type, acceptance.finding_id), []).append(acceptance)
     for row in rows:
@@ -223,9 +252,10 @@ SEVERITY_FIELDS = [s.slug for s in reversed(Severity)]
 DEFAULT_IMAGE_ORDER = [F("rating").desc(nulls_last=True), *(f"-{name}" for name in SEVERITY_FIELDS), "pk"]
 
 
-def images(chosen: dict) -> QuerySet:
-    """Scanned images (see events.insight) matching ``chosen``, their clusters prefetched."""
-    queryset = Image.objects.filter(last_scanned__isnull=False).prefetch_related("clusters")
+def images(chosen: dict, visibility: Visibility | None) -> QuerySet:
+    """Scanned images (see events.insight) matching ``chosen`` that ``visibility`` shows, their clusters
+    prefetched."""
+    queryset = visible_images(visibility).filter(last_scanned__isnull=False).prefetch_related("clusters")
     if search := chosen.get("search"):
         queryset = queryset.filter(
             Q(registry__icontains=search)

@@ -1,7 +1,8 @@
 """Screens of Investigation → Vulnerabilities and Resources → Images (and one image's open findings).
 
 They read the read models of :mod:`events.insight` through :mod:`events.insight_queries`; a bad filter value is
-a 400 naming the field, shown on the page with nothing listed.
+a 400 naming the field, shown on the page with nothing listed. They show the images in the person's active scopes
+and the findings open in them; an image outside is a 404.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.views import View
 
 from events import insight_queries as queries
 from events.models import EventType, Finding, Image, OpenFinding, Severity
+from kcs.visibility import visibility_of
 
 PAGE_SIZE = 50
 FINDINGS_PAGE_SIZE = 100
@@ -50,10 +52,11 @@ class VulnerabilityListView(InsightAccessMixin, View):
     def get(self, request):
         form = queries.VulnerabilityFilterForm(request.GET)
         valid = form.is_valid()
-        rows = queries.vulnerabilities(form.chosen()) if valid else Finding.objects.none()
+        visibility = visibility_of(request)
+        rows = queries.vulnerabilities(form.chosen(), visibility) if valid else Finding.objects.none()
         page, query = _page(request, rows, PAGE_SIZE)
-        items = queries.with_packages(list(page.object_list), form.chosen()) if valid else []
-        queries.with_acceptances(items)
+        items = queries.with_packages(list(page.object_list), form.chosen(), visibility) if valid else []
+        queries.with_acceptances(items, visibility)
         for item in items:
             item["type_label"] = TYPE_LABELS.get(item["type"], item["type"])
             item["severity_label"] = Severity(item["severity"]).label
@@ -78,7 +81,7 @@ class ImageListView(InsightAccessMixin, View):
     def get(self, request):
         form = queries.ImageFilterForm(request.GET)
         valid = form.is_valid()
-        images = queries.images(form.chosen()) if valid else Image.objects.none()
+        images = queries.images(form.chosen(), visibility_of(request)) if valid else Image.objects.none()
         page, query = _page(request, images, PAGE_SIZE)
         return render(
             request,
@@ -98,7 +101,9 @@ class ImageListView(InsightAccessMixin, View):
 
 class ImageDetailView(InsightAccessMixin, View):
     def get(self, request, pk: int):
-        image = get_object_or_404(Image.objects.filter(last_scanned__isnull=False), pk=pk)
+        image = get_object_or_404(
+            queries.visible_images(visibility_of(request)).filter(last_scanned__isnull=False), pk=pk
+        )
         form = queries.ImageFindingFilterForm(request.GET)
         valid = form.is_valid()
         findings = queries.image_findings(image, form.chosen()) if valid else OpenFinding.objects.none()

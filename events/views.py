@@ -1,4 +1,7 @@
-"""Screens of security events: the filtered list and one event with what was done about it."""
+"""Screens of security events: the filtered list and one event with what was done about it.
+
+Both show only the events in the person's active scopes (:mod:`kcs.visibility`): an event outside them is a 404.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from events.filters import EventFilter
 from events.models import Extent, SecurityEvent
 from events.panels import panels_for
 from events.permissions import MANAGE_RISKS
+from kcs.visibility import visibility_of
 
 PAGE_SIZE = 50
 
@@ -29,6 +33,11 @@ class EventAccessMixin(LoginRequiredMixin, PermissionRequiredMixin):
     permission_required = "events.view_securityevent"
 
 
+def visible_events(request):
+    """The events ``request``'s person may see now: those in their active scopes."""
+    return SecurityEvent.objects.filter(visibility_of(request).resource_q())
+
+
 class EventListView(EventAccessMixin, TemplateView):
     """Newest first; "Older" pages by id (keyset), so the page costs the same with ten million events."""
 
@@ -38,7 +47,7 @@ class EventListView(EventAccessMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         params = self.request.GET.copy()
         before = params.pop("before", [None])[-1]
-        event_filter = EventFilter(params, queryset=SecurityEvent.objects.all())
+        event_filter = EventFilter(params, queryset=visible_events(self.request))
         events = event_filter.qs if event_filter.is_valid() else SecurityEvent.objects.none()
         if before and before.isascii() and before.isdigit():  # "²".isdigit() too, but int("²") fails
             events = events.filter(id__lt=int(before))
@@ -66,7 +75,7 @@ class EventDetailView(EventAccessMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        event = get_object_or_404(SecurityEvent.objects.select_related("batch"), pk=kwargs["pk"])
+        event = get_object_or_404(visible_events(self.request).select_related("batch"), pk=kwargs["pk"])
         notifications = list(event.notifications.select_related("policy", "integration").order_by("created_at", "id"))
         policies = {}
         for notification in notifications:

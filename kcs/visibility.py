@@ -118,7 +118,10 @@ class Visibility:
             return Q()
         condition = Q(pk__in=[])
         for scope in self.active:
-            condition |= scope_q(scope, fields)
+            scoped = scope_q(scope, fields)
+            if not scoped:  # none of its patterns applies to these rows: the scope covers them all
+                return Q()  # (OR-ing an empty Q would keep the other side alone: nothing)
+            condition |= scoped
         return condition
 
     def contains(self, row: Any, fields: Mapping[str, str] = EVENT_FIELDS) -> bool:

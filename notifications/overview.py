@@ -13,6 +13,12 @@ exactly the rows counted (``tests/notifications/test_overview_links.py`` checks 
   the period → the Notifications list.
 
 Buckets are whole UTC hours: a period ends at the end of the current hour.
+
+Every figure follows the reader's active scopes (:mod:`kcs.visibility`), with the same number of queries: for an
+unrestricted reader the events chart reads the hourly counts, for a scoped one it counts the events in their scopes
+(the hourly counts know no resource); images and findings count the images in the scopes
+(:func:`events.insight_queries.visible_images`); notifications count those of the policies the reader sees
+(:func:`notifications.visibility.visible_notifications`).
 """
 
 from __future__ import annotations
@@ -22,11 +28,14 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlencode
 
-from django.db.models import Case, Count, F, IntegerField, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Sum, Value, When
 from django.urls import reverse
 
-from events.models import EventCount, Finding, Image, Severity
-from notifications.models import Notification, NotificationStatus
+from events.insight_queries import visible_images
+from events.models import EventCount, Finding, OpenFinding, SecurityEvent, Severity
+from kcs.visibility import Visibility
+from notifications.models import NotificationStatus
+from notifications.visibility import visible_notifications
 
 TOP = 10
 IN_FLIGHT = {NotificationStatus.PENDING, NotificationStatus.SENDING}
@@ -137,18 +146,27 @@ def bucket_of(field: str, bucket_list: list[Bucket]) -> Case:
     )
 
 
-def events_by_severity(period: Period, now: datetime) -> TimeFigure:
+def events_by_severity(period: Period, now: datetime, visibility: Visibility) -> TimeFigure:
     bucket_list = buckets(period, now)
     start, end = bucket_list[0].start, bucket_list[-1].end
     values = {s: [0] * len(bucket_list) for s in Severity}
     bounds = [b.bounds for b in bucket_list]
-    counts = (
-        EventCount.objects.filter(hour__gte=start, hour__lt=end)
-        .annotate(bucket=bucket_of("hour", bucket_list))
-        .values_list("bucket", "severity")
-        .annotate(n=Sum("count"))
-        .order_by()
-    )
+    if visibility.unrestricted:
+        counts = (
+            EventCount.objects.filter(hour__gte=start, hour__lt=end)
+            .annotate(bucket=bucket_of("hour", bucket_list))
+            .values_list("bucket", "severity")
+            .annotate(n=Sum("count"))
+            .order_by()
+        )
+    else:  # the hourly counts know no cluster or image: count the events in the reader's scopes
+        counts = (
+            SecurityEvent.objects.filter(visibility.resource_q(), received_at__gte=start, received_at__lt=end)
+            .annotate(bucket=bucket_of("received_at", bucket_list))
+            .values_list("bucket", "severity")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
     for index, severity, count in counts:
         values[Severity(severity)][index] += count
     series = []
@@ -179,14 +197,15 @@ def reported_statuses() -> list[NotificationStatus]:
     return [status for status in NotificationStatus if status not in IN_FLIGHT]
 
 
-def notifications_by_status(period: Period, now: datetime) -> TimeFigure:
+def notifications_by_status(period: Period, now: datetime, visibility: Visibility) -> TimeFigure:
     bucket_list = buckets(period, now)
     start, end = bucket_list[0].start, bucket_list[-1].end
     statuses = reported_statuses()
     values = {status.value: [0] * len(bucket_list) for status in statuses}
     bounds = [b.bounds for b in bucket_list]
     counts = (
-        Notification.objects.filter(created_at__gte=start, created_at__lt=end, status__in=[s.value for s in statuses])
+        visible_notifications(visibility)
+        .filter(created_at__gte=start, created_at__lt=end, status__in=[s.value for s in statuses])
         .annotate(bucket=bucket_of("created_at", bucket_list))
         .values_list("bucket", "status")
         .annotate(n=Count("id"))
@@ -222,10 +241,11 @@ def notifications_by_status(period: Period, now: datetime) -> TimeFigure:
     return TimeFigure(bucket_list, series).finish()
 
 
-def top_images() -> list[dict]:
-    """The images with most critical, then high, open findings (at least one of either)."""
+def top_images(visibility: Visibility) -> list[dict]:
+    """The images in the reader's scopes with most critical, then high, open findings (at least one of either)."""
     images = (
-        Image.objects.filter(last_scanned__isnull=False)
+        visible_images(visibility)
+        .filter(last_scanned__isnull=False)
         .annotate(worst=F("critical") + F("high"))
         .filter(worst__gt=0)
         .order_by("-critical", "-high", "pk")[:TOP]
@@ -243,13 +263,25 @@ def top_images() -> list[dict]:
     ]
 
 
-def top_findings() -> list[dict]:
-    """The finding IDs open in most images."""
-    rows = (
-        Finding.objects.filter(images__gt=0)
-        .order_by("-images", "finding_id")
-        .values("finding_id", "severity", "images")[:TOP]
-    )
+def top_findings(visibility: Visibility) -> list[dict]:
+    """The finding IDs open in most images of the reader's scopes."""
+    if visibility.unrestricted:  # the findings' summary columns count every image
+        rows = (
+            Finding.objects.filter(images__gt=0)
+            .order_by("-images", "finding_id")
+            .values("finding_id", "severity", "images")[:TOP]
+        )
+    else:
+        counted = (
+            OpenFinding.objects.filter(finding__isnull=False, image__in=visible_images(visibility).values("pk"))
+            .values("finding__finding_id")
+            .annotate(severity_seen=Max("severity"), images_seen=Count("image", distinct=True))
+            .order_by("-images_seen", "finding__finding_id")[:TOP]
+        )
+        rows = [
+            {"finding_id": row["finding__finding_id"], "severity": row["severity_seen"], "images": row["images_seen"]}
+            for row in counted
+        ]
     return [
         {
             "finding_id": row["finding_id"],
@@ -261,11 +293,13 @@ def top_findings() -> list[dict]:
     ]
 
 
-def failed_outputs(now: datetime) -> list[dict]:
-    """Outputs with notifications that failed for good among those created in the last 24 hours."""
+def failed_outputs(now: datetime, visibility: Visibility) -> list[dict]:
+    """Outputs with notifications (that the reader sees) that failed for good among those created in the last 24
+    hours."""
     since = now - timedelta(hours=24)
     rows = (
-        Notification.objects.filter(status=NotificationStatus.FAILED, created_at__gte=since, integration__isnull=False)
+        visible_notifications(visibility)
+        .filter(status=NotificationStatus.FAILED, created_at__gte=since, integration__isnull=False)
         .values("integration_id", "integration__name", "integration__kind")
         .annotate(n=Count("id"))
         .order_by("-n", "integration__name")
@@ -286,12 +320,13 @@ def failed_outputs(now: datetime) -> list[dict]:
     ]
 
 
-def busiest_policies(period: Period, now: datetime) -> list[dict]:
-    """The policies with the most notifications (any status) created in the period."""
+def busiest_policies(period: Period, now: datetime, visibility: Visibility) -> list[dict]:
+    """The policies the reader sees with the most notifications (any status) created in the period."""
     bucket_list = buckets(period, now)
     start, end = bucket_list[0].start, bucket_list[-1].end
     rows = (
-        Notification.objects.filter(created_at__gte=start, created_at__lt=end, policy__isnull=False)
+        visible_notifications(visibility)
+        .filter(created_at__gte=start, created_at__lt=end, policy__isnull=False)
         .values("policy_id", "policy__name")
         .annotate(n=Count("id"))
         .order_by("-n", "policy__name")[:TOP]

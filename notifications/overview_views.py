@@ -1,7 +1,8 @@
 """The Overview screen (the home page): charts and top lists of :mod:`notifications.overview`, drawn as SVG.
 
 Each part shows only to those who may view what it counts: events, images and findings need *Can view security
-event*, notifications, outputs and policies *Can view notification*. Without either right the page is a 403.
+event*, notifications, outputs and policies *Can view notification*. Without either right the page is a 403. Every
+figure counts what lies in the person's active scopes (the header's switcher).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.views import View
 
 from kcs import charts
 from kcs.rights import VIEW_EVENTS, VIEW_INTEGRATIONS
+from kcs.visibility import visibility_of
 from notifications import overview
 
 VIEW_NOTIFICATIONS = VIEW_INTEGRATIONS  # the delivery log's right
@@ -69,12 +71,13 @@ class OverviewView(LoginRequiredMixin, View):
             slug = overview.DEFAULT_PERIOD
         period = overview.PERIODS[slug]
         now = timezone.now()
+        visibility = visibility_of(request)
         context = {"period": period, "periods": overview.PERIODS.values(), "can_events": can_events}
         context["can_notifications"] = can_notifications
         if can_events:
-            events = overview.events_by_severity(period, now)
-            images = overview.top_images()
-            findings = overview.top_findings()
+            events = overview.events_by_severity(period, now, visibility)
+            images = overview.top_images(visibility)
+            findings = overview.top_findings(visibility)
             context.update(
                 events=events,
                 events_chart=_time_chart(events, period, "events-chart", "Events"),
@@ -100,13 +103,13 @@ class OverviewView(LoginRequiredMixin, View):
                 ),
             )
         if can_notifications:
-            notifications = overview.notifications_by_status(period, now)
-            policies = overview.busiest_policies(period, now)
+            notifications = overview.notifications_by_status(period, now, visibility)
+            policies = overview.busiest_policies(period, now, visibility)
             context.update(
                 notifications=notifications,
                 notifications_chart=_time_chart(notifications, period, "notifications-chart", "Notifications"),
                 notifications_table=slot_table(notifications),
-                failed_outputs=overview.failed_outputs(now),
+                failed_outputs=overview.failed_outputs(now, visibility),
                 policies=policies,
                 policies_chart=_bars(
                     [charts.Row(p["name"], p["notifications"], p["link"], "fill-series-0") for p in policies],

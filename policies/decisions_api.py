@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from events.models import SecurityEvent
 from events.serializers import SecurityEventSerializer
+from kcs.visibility import visibility_of
 from policies import decisions, preview, services
 from policies.api import ResponsePolicySerializer, refusal
 from policies.models import ResponsePolicy
@@ -43,7 +44,8 @@ class DecisionSerializer(serializers.Serializer):
 class EventDecisionsView(APIView):
     """Every enabled policy whose trigger covers the event's type, with its verdict and the reason.
 
-    Needs *view security events* and *view response policies*.
+    Needs *view security events* and *view response policies*; an event outside the caller's active scopes is a
+    404, as on ``GET /api/v1/events/{id}/``.
     """
 
     permission_classes = [HasRights]
@@ -51,7 +53,8 @@ class EventDecisionsView(APIView):
 
     @extend_schema(responses=DecisionSerializer(many=True), operation_id="events_decisions")
     def get(self, request, pk: int):
-        event = get_object_or_404(SecurityEvent.objects.select_related("batch"), pk=pk)
+        events = SecurityEvent.objects.filter(visibility_of(request).resource_q())
+        event = get_object_or_404(events.select_related("batch"), pk=pk)
         return Response([decision.as_dict() for decision in decisions.trace(event)])
 
 

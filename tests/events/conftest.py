@@ -2,12 +2,14 @@
 
 import pytest
 
-from tests.factories import UserFactory, token_client
+from tests.factories import UserFactory, global_scope, token_client
 
 
 @pytest.fixture
 def scanner_user(db):
-    return UserFactory(username="ci-scanner", rights=["events.add_securityevent", "events.view_securityevent"])
+    return UserFactory(
+        username="ci-scanner", rights=["events.add_securityevent", "events.view_securityevent"], scopes=[global_scope()]
+    )
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from events.models import EventType, RiskAcceptance, Severity
 from kcs.models import AuditEntry
-from tests.factories import RiskAcceptanceFactory, SecurityEventFactory, UserFactory, token_client
+from tests.factories import RiskAcceptanceFactory, SecurityEventFactory, UserFactory, global_scope, token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -244,7 +244,7 @@ def test_without_a_right_nothing_is_readable_or_writable(plain_api):
 
 
 def test_manage_right_alone_is_enough_to_accept():
-    api = token_client(UserFactory(rights=["events.manage_riskacceptance"]))
+    api = token_client(UserFactory(rights=["events.manage_riskacceptance"], scopes=[global_scope()]))
     assert accept(api).status_code == 201
 
 

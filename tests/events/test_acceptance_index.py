@@ -15,7 +15,7 @@ from django.utils import timezone
 from events import acceptances
 from events.acceptance_index import AcceptanceIndex, covering_each, get_acceptances
 from events.models import EventType, Extent, Severity
-from tests.factories import RiskAcceptanceFactory, SecurityEventFactory, UserFactory
+from tests.factories import RiskAcceptanceFactory, SecurityEventFactory, UserFactory, global_scope
 
 pytestmark = pytest.mark.django_db
 
@@ -128,7 +128,7 @@ def test_expiry_events_are_never_covered():
 
 
 def test_the_cached_index_is_renewed_in_the_transaction_of_a_change():
-    officer = UserFactory(rights=["events.manage_riskacceptance"])
+    officer = UserFactory(rights=["events.manage_riskacceptance"], scopes=[global_scope()])
     request = RequestFactory().post("/api/v1/risk-acceptances/")
     request.user = officer
     now = timezone.now()

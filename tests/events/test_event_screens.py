@@ -4,7 +4,7 @@ import pytest
 
 from events import services
 from events.models import EventBatch
-from tests.factories import grant, vulnerability
+from tests.factories import give_scopes, global_scope, grant, vulnerability
 
 pytestmark = pytest.mark.django_db
 
@@ -13,6 +13,7 @@ pytestmark = pytest.mark.django_db
 def viewer(client, django_user_model):
     user = django_user_model.objects.create_user("viewer", password="pw-view-123")
     grant(user, "events.view_securityevent")
+    give_scopes(user, [global_scope()])  # every event: these tests are about the screens, not the scopes
     client.force_login(user)
     return client
 

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from events.models import EventType, Extent, Image
-from tests.factories import RiskAcceptanceFactory, UserFactory, finding, ingest_at
+from tests.factories import RiskAcceptanceFactory, UserFactory, finding, global_scope, ingest_at
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -88,7 +88,7 @@ def test_one_image_acceptance_names_the_image_and_every_image_says_so(viewer, sc
 
 
 def test_without_the_right_to_view_acceptances_the_badge_is_not_a_link(client, scans):
-    client.force_login(UserFactory(rights=["events.view_securityevent"]))
+    client.force_login(UserFactory(rights=["events.view_securityevent"], scopes=[global_scope()]))
     RiskAcceptanceFactory(finding_id="CVE-1", extent=Extent.ALL, registry="", repository="")
     row = _row(client.get("/vulnerabilities/").content.decode(), "CVE-1")
     assert "Accepted: every image" in row and "/policies/risk-acceptance/" not in row

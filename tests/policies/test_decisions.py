@@ -25,6 +25,7 @@ from tests.factories import (
     ScopeFactory,
     SecurityEventFactory,
     UserFactory,
+    global_scope,
     make_batch,
     make_integration,
     make_policy,
@@ -193,7 +194,7 @@ def test_event_page_shows_the_trace_to_people_who_may_view_policies(
         assert text in page
     assert "Disabled" not in page.split("Why did this notify?")[1]
 
-    viewer = UserFactory(username="events-only", rights=["events.view_securityevent"])
+    viewer = UserFactory(username="events-only", rights=["events.view_securityevent"], scopes=[global_scope()])
     client.force_login(viewer)
     page = client.get(f"/events/{ev.pk}/")
     assert page.status_code == 200 and "Why did this notify?" not in page.content.decode()
@@ -202,7 +203,9 @@ def test_event_page_shows_the_trace_to_people_who_may_view_policies(
 def test_trace_needs_both_rights_and_an_existing_event(policies, client, django_capture_on_commit_callbacks):
     ev = SecurityEvent.objects.get(batch=make_batch(1))
     assert client.get(f"/api/v1/events/{ev.pk}/decisions/").status_code in (401, 403)
-    client.force_login(UserFactory(username="events-only", rights=["events.view_securityevent"]))
+    client.force_login(
+        UserFactory(username="events-only", rights=["events.view_securityevent"], scopes=[global_scope()])
+    )
     assert client.get(f"/api/v1/events/{ev.pk}/decisions/").status_code == 403
     client.force_login(UserFactory(username="officer2", groups=["IS officer"]))
     assert client.get(f"/api/v1/events/{ev.pk + 1000}/decisions/").status_code == 404
