@@ -13,10 +13,12 @@ from rest_framework.views import APIView
 
 from events.models import SecurityEvent
 from events.serializers import SecurityEventSerializer
+from kcs.visibility import visibility_of
 from policies import decisions, preview, services
 from policies.api import ResponsePolicySerializer, refusal
 from policies.models import ResponsePolicy
 from policies.permissions import MANAGE_POLICIES, VIEW_POLICIES
+from policies.queries import visible_policies
 from policies.validation import ValidationFailed
 
 VIEW_EVENTS = "events.view_securityevent"
@@ -98,7 +100,8 @@ class PolicyPreviewView(APIView):
     matched, notifications sent (batching, repeat interval, risk acceptances and silences applied), counts per day,
     the 10 worst matched events, and the saved version's figures when ``policy`` names it. Writes nothing.
 
-    Needs *manage response policies* (it is the policy form's Preview button).
+    Needs *manage response policies* (it is the policy form's Preview button). The draft may use only scopes the
+    caller holds (plus those the saved ``policy`` already has), and ``policy`` must be one they see.
     """
 
     permission_classes = [HasRights]
@@ -108,12 +111,15 @@ class PolicyPreviewView(APIView):
         request=PreviewInputSerializer, responses=_figures("PolicyPreview"), operation_id="response_policies_preview"
     )
     def post(self, request):
+        visibility = visibility_of(request)
         serializer = PreviewInputSerializer(data=request.data, context={"request": request})
+        # A saved policy the caller does not see is no policy at all (the same "does not exist" as a wrong id).
+        serializer.fields["policy"].queryset = visible_policies(visibility, ResponsePolicy.objects.all())
         serializer.is_valid(raise_exception=True)
         values = dict(serializer.validated_data)
         days, policy = values.pop("days"), values.pop("policy", None)
         try:
-            result = services.preview_policy(values, days, policy)
+            result = services.preview_policy(values, days, policy, visibility)
         except ValidationFailed as exc:
             raise refusal(exc) from None
         return Response(serialize_preview(result))
