@@ -23,7 +23,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Exists, Q
+from django.db.models import Exists, OuterRef, Q
 from rest_framework.exceptions import ValidationError
 
 from kcs.globs import GLOB_CHARS, compile_globs, glob_to_regex
@@ -263,11 +263,9 @@ def role_members(visibility: Visibility):
     return get_user_model().groups.through.objects.filter(group_id__in=visibility.group_ids).values("user_id")
 
 
-def _policies_with_scopes(scope_ids: frozenset[int], *, outside: bool = False):
-    """Ids of policies using one of ``scope_ids`` (``outside``: using a scope not among them), as a sub-query."""
-    through = policy_model().scopes.through.objects
-    rows = through.exclude(scope_id__in=scope_ids) if outside else through.filter(scope_id__in=scope_ids)
-    return rows.values("responsepolicy_id")
+def _policies_with_scopes(scope_ids: frozenset[int]):
+    """Ids of the policies using one of ``scope_ids``, as a sub-query."""
+    return policy_model().scopes.through.objects.filter(scope_id__in=scope_ids).values("responsepolicy_id")
 
 
 def policy_q(visibility: Visibility) -> Q:
@@ -287,11 +285,17 @@ def policy_q(visibility: Visibility) -> Q:
 
 
 def editable_policy_q(visibility: Visibility) -> Q:
-    """Visible policies the person may change (given the manage right): (a), or every one of its scopes held. A
-    policy seen only because it touches one of their scopes while covering others (rule (c) alone) is read-only."""
+    """Of the policies :func:`policy_q` shows, those the person may change (given the manage right): (a), or every
+    one of its scopes held. A policy seen only because it touches one of their scopes while covering others (rule
+    (c) alone) is read-only. Combine with :func:`policy_q`: alone, it also holds for policies without any scope.
+
+    The "no scope outside" test is a correlated NOT EXISTS: a page annotates 25 rows, one index probe each, where a
+    NOT IN would first read every policy-scope row."""
     if visibility.unrestricted:
         return Q()
-    condition = policy_q(visibility) & ~Q(pk__in=_policies_with_scopes(visibility.held_ids, outside=True))
+    through = policy_model().scopes.through.objects
+    outside = through.filter(responsepolicy_id=OuterRef("pk")).exclude(scope_id__in=visibility.held_ids)
+    condition = ~Q(Exists(outside))
     if visibility.group_ids:
         condition |= Q(created_by__in=role_members(visibility))
     return condition
