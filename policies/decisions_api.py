@@ -45,7 +45,8 @@ class DecisionSerializer(serializers.Serializer):
 class EventDecisionsView(APIView):
     """Every enabled policy whose trigger covers the event's type, with its verdict and the reason.
 
-    Needs *view security events* and *view response policies*.
+    Needs *view security events* and *view response policies*. An event outside the caller's scopes answers 404;
+    only the policies they see are listed.
     """
 
     permission_classes = [HasRights]
@@ -53,8 +54,11 @@ class EventDecisionsView(APIView):
 
     @extend_schema(responses=DecisionSerializer(many=True), operation_id="events_decisions")
     def get(self, request, pk: int):
-        event = get_object_or_404(SecurityEvent.objects.select_related("batch"), pk=pk)
-        return Response([decision.as_dict() for decision in decisions.trace(event)])
+        visibility = visibility_of(request)
+        # An event outside the caller's scopes does not exist for them; of the policies, only those they see.
+        events = SecurityEvent.objects.select_related("batch").filter(visibility.resource_q())
+        event = get_object_or_404(events, pk=pk)
+        return Response([decision.as_dict() for decision in decisions.trace(event, visibility)])
 
 
 class PreviewInputSerializer(ResponsePolicySerializer):

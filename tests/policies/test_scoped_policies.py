@@ -9,7 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
+from events.models import SecurityEvent
 from kcs.models import AuditEntry
+from policies.index_cache import invalidate
 from policies.models import ResponsePolicy, Scope
 from policies.permissions import READ_ONLY_POLICY
 from tests.factories import (
@@ -20,6 +22,7 @@ from tests.factories import (
     UserFactory,
     body,
     form_data,
+    make_batch,
     make_role,
     token_client,
 )
@@ -276,3 +279,16 @@ def test_the_scoped_list_runs_the_same_number_of_queries_for_5_and_50_policies(p
     add(5, 50)
     assert _list_queries(prod_client) == few
     assert few <= 10
+
+
+# --- the decision trace -------------------------------------------------------------------------------------------
+def test_the_decision_trace_lists_only_policies_i_see_and_hides_events_outside(prod_api, world):
+    invalidate()  # the policies were stored directly: the engine's index must see them
+    in_prod = SecurityEvent.objects.get(batch=make_batch(1, cluster="prod-eu"))
+    in_staging = SecurityEvent.objects.get(batch=make_batch(1, cluster="staging-1"))
+    answer = prod_api.get(f"/api/v1/events/{in_prod.pk}/decisions/")
+    assert answer.status_code == 200
+    assert {row["policy_name"] for row in answer.json()} == VISIBLE
+    assert prod_api.get(f"/api/v1/events/{in_staging.pk}/decisions/").status_code == 404
+    everything = token_client(world.peer).get(f"/api/v1/events/{in_prod.pk}/decisions/").json()
+    assert {row["policy_name"] for row in everything} == VISIBLE | {"Staging only", "Everywhere"}
