@@ -28,3 +28,11 @@ def visible_notifications(visibility: Visibility, queryset: QuerySet[Notificatio
     if visibility.unrestricted:
         return queryset
     return queryset.filter(policy__in=visible_policies(visibility).values("pk"))
+
+
+def visible_policy_names(visibility: Visibility, names: list[str]) -> list[str]:
+    """Those of the policy ``names`` (unique) the person sees, in their order (one query when restricted)."""
+    if visibility.unrestricted or not names:
+        return names
+    seen = set(visible_policies(visibility).filter(name__in=names).values_list("name", flat=True))
+    return [name for name in names if name in seen]

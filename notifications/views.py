@@ -26,7 +26,7 @@ from notifications import services
 from notifications.channels import CHANNELS, Channel
 from notifications.forms import NotificationFilterForm
 from notifications.models import Notification, NotificationIntegration
-from notifications.scoping import visible_notifications, visible_policies
+from notifications.scoping import visible_notifications, visible_policies, visible_policy_names
 from notifications.secrets import MASK
 from notifications.templating import EVENT_VARIABLES
 
@@ -197,6 +197,7 @@ class IntegrationDetailView(PermissionRequiredMixin, View):
     def get(self, request, kind: str, pk: int):
         channel = _channel(kind)
         integration = _integration(kind, pk)
+        visibility = visibility_of(request)
         return render(
             request,
             "notifications/integration_detail.html",
@@ -207,9 +208,9 @@ class IntegrationDetailView(PermissionRequiredMixin, View):
                 "destination": channel(integration).destination(),
                 "secrets_error": services.secrets_error(integration),
                 "rows": settings_rows(integration),
-                "policies": services.policies_using(integration),
+                "policies": visible_policy_names(visibility, services.policies_using(integration)),
                 "recent": visible_notifications(
-                    visibility_of(request), Notification.objects.filter(integration=integration)
+                    visibility, Notification.objects.filter(integration=integration)
                 ).annotate(event_count=Count("events"))[:RECENT_NOTIFICATIONS],
                 "can_change": request.user.has_perm(MANAGE_INTEGRATIONS),
                 "can_delete": request.user.has_perm(MANAGE_INTEGRATIONS),

@@ -117,3 +117,10 @@ def test_the_scoped_log_runs_the_same_number_of_queries_for_few_and_many_rows(pr
         NotificationFactory(policy=world.mixed, policy_name=world.mixed.name)
     assert queries() == few
     assert few <= 14
+
+
+def test_the_integration_page_names_only_the_policies_i_see(prod_client, world):
+    integration = world.in_prod.notification_methods.get().integration
+    world.in_staging.notification_methods.update(integration=integration)
+    page = prod_client.get(f"/integrations/{integration.kind}/{integration.pk}/").content.decode()
+    assert world.in_prod.name in page and world.in_staging.name not in page
