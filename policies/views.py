@@ -155,9 +155,12 @@ class PolicyCreateView(PermissionRequiredMixin, PolicyFormMixin, View):
     permission_required = MANAGE_POLICIES
 
     def get(self, request):
-        scopes = _scope_choices(request)
-        initial = {"enabled": True, "scopes": [scope for scope in scopes if scope.is_global]}
-        return self.render_form(request, PolicyForm(initial=initial, integrations=_integrations(), scopes=scopes))
+        scopes = list(_scope_choices(request))
+        # Global when offered; else the person's one scope, if they hold only one.
+        chosen = [scope for scope in scopes if scope.is_global] or (scopes if len(scopes) == 1 else [])
+        initial = {"enabled": True, "scopes": chosen}
+        form = PolicyForm(initial=initial, integrations=_integrations(), scopes=_scope_choices(request))
+        return self.render_form(request, form)
 
     def post(self, request):
         form = PolicyForm(request.POST, integrations=_integrations(), scopes=_scope_choices(request))

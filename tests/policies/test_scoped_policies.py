@@ -4,6 +4,8 @@ only those whose every scope they hold (or of their role), gives policies only t
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -187,6 +189,7 @@ def test_the_form_offers_only_my_scopes(prod_client, world):
     page = prod_client.get(ADD).content.decode()
     assert _offers(page, world.prod)
     assert not _offers(page, world.staging) and not _offers(page, world.global_scope)
+    assert re.search(rf'name="scopes" value="{world.prod.pk}"[^>]* checked', page)  # my only scope, chosen
 
 
 def test_the_edit_form_also_offers_the_scopes_the_policy_already_has(prod_client, world):
