@@ -66,7 +66,7 @@ class SilenceListView(PermissionRequiredMixin, View):
         visible = visible_silences(visibility_of(request), silences_for_list())
         queryset = search(in_state(visible, state, timezone.now()), text)
         page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-        names = policy_names(page.object_list)
+        names = policy_names(page.object_list, visibility_of(request))
         context = {
             "page_obj": page,
             "rows": [describe(silence, names) for silence in page.object_list],
@@ -185,7 +185,7 @@ class SilenceDetailView(PermissionRequiredMixin, View):
         events = muted_events(silence).filter(visibility.resource_q())
         can_see_events = request.user.has_perm(VIEW_EVENTS)
         can_see_notifications = request.user.has_perm(VIEW_INTEGRATIONS)  # the delivery log's right
-        context = describe(silence, policy_names([silence]))
+        context = describe(silence, policy_names([silence], visibility))
         context.update(
             versions=versions(silence),
             muted_notification_count=notifications.count(),
@@ -208,7 +208,8 @@ class SilenceExpireView(PermissionRequiredMixin, View):
 
     def get(self, request, pk: int):
         silence = _visible(request, pk)
-        return render(request, "policies/silence_expire.html", describe(silence, policy_names([silence])))
+        names = policy_names([silence], visibility_of(request))
+        return render(request, "policies/silence_expire.html", describe(silence, names))
 
     def post(self, request, pk: int):
         silence = _visible(request, pk)

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from notifications.models import NotificationStatus
 from policies.models import Silence
-from tests.factories import NotificationFactory, SilenceFactory, make_batch, token_client
+from tests.factories import NotificationFactory, SilenceFactory, UserFactory, make_batch, token_client
 from tests.scoping import build_world
 
 pytestmark = pytest.mark.django_db
@@ -184,3 +184,14 @@ def test_the_scoped_list_costs_the_same_queries_for_3_or_25_silences(prod_client
     for _ in range(22):
         SilenceFactory(matchers={"cluster": "prod-eu"}, policies=[world.in_prod.pk])
     assert queries() == few
+
+
+def test_a_policy_i_do_not_see_is_not_named_on_the_silence_pages(prod_client, client, world):
+    silence = SilenceFactory(matchers={"finding_id": "CVE-3"}, policies=[world.in_staging.pk, world.in_prod.pk])
+    for page in (prod_client.get(f"{LIST}{silence.pk}/"), prod_client.get(LIST)):
+        text = page.content.decode()
+        assert world.in_prod.name in text and world.in_staging.name not in text
+        assert f'#{world.in_staging.pk} <span class="muted">(not one of your policies)</span>' in text
+    client.force_login(UserFactory(rights=["policies.view_silence"]))  # no scope at all: sees no policy
+    text = client.get(f"{LIST}{silence.pk}/").content.decode()
+    assert world.in_prod.name not in text and "(not one of your policies)" in text
