@@ -22,9 +22,11 @@ from events.models import SecurityEvent
 from kcs.filters import IdFilter, IsoDateTimeFilter
 from kcs.permissions import view_manage_permissions
 from kcs.rights import MANAGE_INTEGRATIONS, VIEW_INTEGRATIONS
+from kcs.visibility import visibility_of
 from notifications import services
 from notifications.channels import kind_choices
 from notifications.models import Notification, NotificationIntegration, NotificationStatus, NotificationStream
+from notifications.scoping import visible_notifications, visible_policies
 from notifications.secrets import masked
 
 # Integrations and the delivery log: reading needs *view integrations*, every write and action (Test, Retry)
@@ -203,6 +205,12 @@ class NotificationFilter(django_filters.FilterSet):
         model = Notification
         fields = ["status", "policy", "integration", "batch", "event", "stream"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.request is not None:
+            # A policy the caller does not see is "not a valid choice", like one that does not exist.
+            self.filters["policy"].queryset = visible_policies(visibility_of(self.request))
+
     def filter_stream(self, queryset, name, value):
         return queryset.filter(stream=NotificationStream.POLICY if value == "policy" else value)
 
@@ -244,15 +252,17 @@ class NotificationDetailSerializer(NotificationSerializer):
 class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     """The delivery log. Filters: ``status``, ``policy``, ``integration``, ``batch``, ``event``, ``stream``
     (``policy``, or a SIEM stream: ``audit``, ``events``; SIEM rows have ``stream`` set and no policy).
-    ``POST {id}/retry/`` sends a failed notification again."""
+    ``POST {id}/retry/`` sends a failed notification again. A caller sees the notifications of the response
+    policies they see (every row, SIEM streams included, with the Global scope active); others answer 404."""
 
     filterset_class = NotificationFilter
     permission_classes = [IntegrationPermissions]
 
     def get_queryset(self):
-        return Notification.objects.prefetch_related(
+        queryset = Notification.objects.prefetch_related(
             Prefetch("events", queryset=SecurityEvent.objects.only("id").order_by("id"))
         ).order_by("-created_at", "-id")
+        return visible_notifications(visibility_of(self.request), queryset)
 
     def get_serializer_class(self):
         return NotificationDetailSerializer if self.action == "retrieve" else NotificationSerializer

@@ -18,7 +18,7 @@ Every figure follows the reader's active scopes (:mod:`kcs.visibility`), with th
 unrestricted reader the events chart reads the hourly counts, for a scoped one it counts the events in their scopes
 (the hourly counts know no resource); images and findings count the images in the scopes
 (:func:`events.insight_queries.visible_images`); notifications count those of the policies the reader sees
-(:func:`notifications.visibility.visible_notifications`).
+(:func:`notifications.scoping.visible_notifications`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from django.urls import reverse
 from events.insight_queries import visible_images
 from events.models import EventCount, Finding, OpenFinding, SecurityEvent, Severity
 from kcs.visibility import Visibility
-from notifications.models import NotificationStatus
-from notifications.visibility import visible_notifications
+from notifications.models import Notification, NotificationStatus
+from notifications.scoping import visible_notifications
 
 TOP = 10
 IN_FLIGHT = {NotificationStatus.PENDING, NotificationStatus.SENDING}
@@ -204,7 +204,7 @@ def notifications_by_status(period: Period, now: datetime, visibility: Visibilit
     values = {status.value: [0] * len(bucket_list) for status in statuses}
     bounds = [b.bounds for b in bucket_list]
     counts = (
-        visible_notifications(visibility)
+        visible_notifications(visibility, Notification.objects.all())
         .filter(created_at__gte=start, created_at__lt=end, status__in=[s.value for s in statuses])
         .annotate(bucket=bucket_of("created_at", bucket_list))
         .values_list("bucket", "status")
@@ -298,7 +298,7 @@ def failed_outputs(now: datetime, visibility: Visibility) -> list[dict]:
     hours."""
     since = now - timedelta(hours=24)
     rows = (
-        visible_notifications(visibility)
+        visible_notifications(visibility, Notification.objects.all())
         .filter(status=NotificationStatus.FAILED, created_at__gte=since, integration__isnull=False)
         .values("integration_id", "integration__name", "integration__kind")
         .annotate(n=Count("id"))
@@ -325,7 +325,7 @@ def busiest_policies(period: Period, now: datetime, visibility: Visibility) -> l
     bucket_list = buckets(period, now)
     start, end = bucket_list[0].start, bucket_list[-1].end
     rows = (
-        visible_notifications(visibility)
+        visible_notifications(visibility, Notification.objects.all())
         .filter(created_at__gte=start, created_at__lt=end, policy__isnull=False)
         .values("policy_id", "policy__name")
         .annotate(n=Count("id"))

@@ -21,10 +21,12 @@ from django.views import View
 
 from events.models import SecurityEvent
 from kcs.rights import MANAGE_INTEGRATIONS, VIEW_INTEGRATIONS
+from kcs.visibility import visibility_of
 from notifications import services
 from notifications.channels import CHANNELS, Channel
 from notifications.forms import NotificationFilterForm
 from notifications.models import Notification, NotificationIntegration
+from notifications.scoping import visible_notifications, visible_policies, visible_policy_names
 from notifications.secrets import MASK
 from notifications.templating import EVENT_VARIABLES
 
@@ -155,7 +157,9 @@ class IntegrationFormView(PermissionRequiredMixin, View):
         if wanted:
             if not request.user.has_perm(VIEW_EVENTS):
                 raise PermissionDenied
-            if not wanted.isdigit() or not (event := SecurityEvent.objects.filter(pk=int(wanted)).first()):
+            # Only an event the person sees: one outside their scopes is "no event", as if it did not exist.
+            visible = SecurityEvent.objects.filter(visibility_of(request).resource_q())
+            if not wanted.isascii() or not wanted.isdigit() or not (event := visible.filter(pk=int(wanted)).first()):
                 form.add_error(None, f"No event #{wanted} to preview with.")
                 return self._render(request, kind, form, integration, status=400)
         preview = services.preview_message(kind, form, event)
@@ -195,6 +199,7 @@ class IntegrationDetailView(PermissionRequiredMixin, View):
     def get(self, request, kind: str, pk: int):
         channel = _channel(kind)
         integration = _integration(kind, pk)
+        visibility = visibility_of(request)
         return render(
             request,
             "notifications/integration_detail.html",
@@ -205,10 +210,10 @@ class IntegrationDetailView(PermissionRequiredMixin, View):
                 "destination": channel(integration).destination(),
                 "secrets_error": services.secrets_error(integration),
                 "rows": settings_rows(integration),
-                "policies": services.policies_using(integration),
-                "recent": Notification.objects.filter(integration=integration).annotate(event_count=Count("events"))[
-                    :RECENT_NOTIFICATIONS
-                ],
+                "policies": visible_policy_names(visibility, services.policies_using(integration)),
+                "recent": visible_notifications(
+                    visibility, Notification.objects.filter(integration=integration)
+                ).annotate(event_count=Count("events"))[:RECENT_NOTIFICATIONS],
                 "can_change": request.user.has_perm(MANAGE_INTEGRATIONS),
                 "can_delete": request.user.has_perm(MANAGE_INTEGRATIONS),
                 "can_view_log": request.user.has_perm(VIEW_INTEGRATIONS),
@@ -270,21 +275,25 @@ class IntegrationTestView(PermissionRequiredMixin, View):
         return redirect(_back(request, reverse("notifications:integration-detail", args=[kind, pk])))
 
 
+def _visible(request, pk: int) -> Notification:
+    """The notification ``pk`` if the person sees its policy; 404 otherwise, as if it did not exist."""
+    return get_object_or_404(visible_notifications(visibility_of(request), Notification.objects.all()), pk=pk)
+
+
 class NotificationListView(PermissionRequiredMixin, View):
     """The delivery log: every message with policy, integration, events, status, attempts, error, sent time."""
 
     permission_required = VIEW_INTEGRATIONS
 
     def get(self, request):
-        # The policy model through the relation, not by import: policies sit above notifications.
-        policies = Notification._meta.get_field("policy").related_model._default_manager
+        visibility = visibility_of(request)
         form = NotificationFilterForm(
             request.GET or None,
-            policies=policies.only("id", "name").order_by("name"),
+            policies=visible_policies(visibility).only("id", "name").order_by("name"),
             integrations=NotificationIntegration.objects.only("id", "name").order_by("name"),
         )
         queryset = (
-            Notification.objects.filter(**form.filters())
+            visible_notifications(visibility, Notification.objects.filter(**form.filters()))
             .annotate(event_count=Count("events"))
             .order_by("-created_at", "-id")
         )
@@ -309,7 +318,7 @@ class NotificationDetailView(PermissionRequiredMixin, View):
     EVENTS_SHOWN = 200
 
     def get(self, request, pk: int):
-        notification = get_object_or_404(Notification, pk=pk)
+        notification = _visible(request, pk)
         events = notification.events.order_by("-severity", "-id")
         return render(
             request,
@@ -327,7 +336,7 @@ class NotificationRetryView(PermissionRequiredMixin, View):
     permission_required = MANAGE_INTEGRATIONS
 
     def post(self, request, pk: int):
-        notification = get_object_or_404(Notification, pk=pk)
+        notification = _visible(request, pk)
         if services.retry(request, notification):
             messages.success(request, f"Notification #{pk} queued to be sent again.")
         else:

@@ -16,11 +16,12 @@ from rest_framework import filters, serializers, viewsets
 from events.models import Severity
 from kcs.permissions import view_manage_permissions
 from kcs.rights import MANAGE_SCOPES, VIEW_SCOPES
+from kcs.visibility import visibility_of
 from notifications.models import NotificationIntegration
 from policies import services
 from policies.models import ResponsePolicy, Scope, Trigger
 from policies.permissions import ResponsePolicyPermissions
-from policies.queries import policies_with_relations, visible_scopes
+from policies.queries import visible_policies, visible_scopes
 from policies.validation import MethodChoice, ProtectedObject, ValidationFailed
 
 
@@ -142,7 +143,10 @@ class ResponsePolicySerializer(ServiceWritesMixin, serializers.ModelSerializer):
 class ResponsePolicyViewSet(viewsets.ModelViewSet):
     """Response policies. ``PATCH {"enabled": false}`` disables one; ``?search=`` finds by part of the name.
 
-    Reading needs *view response policy*; every write needs *manage response policy settings*.
+    Reading needs *view response policy*; every write needs *manage response policy settings*. A caller sees the
+    policies KCS's rules show them (written by someone in one of their roles, or using one of their scopes; all
+    with the Global scope); others answer 404. A policy seen only because it touches one of their scopes while
+    covering others is read-only: a write answers 403. A policy may be given only scopes the caller holds.
     """
 
     serializer_class = ResponsePolicySerializer
@@ -154,7 +158,7 @@ class ResponsePolicyViewSet(viewsets.ModelViewSet):
     ordering = ["name"]
 
     def get_queryset(self):
-        return policies_with_relations()
+        return visible_policies(visibility_of(self.request))
 
     def perform_destroy(self, instance: ResponsePolicy) -> None:
         services.delete_policy(self.request, instance)
@@ -182,8 +186,9 @@ class ScopeSerializer(ServiceWritesMixin, serializers.ModelSerializer):
 
 
 class ScopeViewSet(viewsets.ModelViewSet):
-    """Scopes (sets of resources by glob patterns). The built-in Global scope cannot be changed or deleted, and is
-    listed only with the right *view the Global scope*. Reading needs *view scopes*, every write *manage scopes*."""
+    """Scopes (sets of resources by glob patterns). A caller sees the scopes they hold (every scope when they hold
+    the Global scope, which needs *view the Global scope*); others answer 404. The built-in Global scope cannot be
+    changed or deleted. Reading needs *view scopes*, every write *manage scopes*."""
 
     serializer_class = ScopeSerializer
     permission_classes = [view_manage_permissions(VIEW_SCOPES, MANAGE_SCOPES)]
@@ -191,7 +196,7 @@ class ScopeViewSet(viewsets.ModelViewSet):
     search_fields = ["name"]
 
     def get_queryset(self):
-        return visible_scopes(self.request.user, Scope.objects.order_by("-is_global", "name"))
+        return visible_scopes(visibility_of(self.request), Scope.objects.order_by("-is_global", "name"))
 
     def perform_destroy(self, instance: Scope) -> None:
         try:

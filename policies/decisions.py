@@ -19,9 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from events.models import SecurityEvent
+from kcs.visibility import Visibility, policy_q
 from notifications.models import Notification, NotificationStatus
 from policies.engine import Explanation, Verdict
 from policies.index_cache import get_index
+from policies.models import ResponsePolicy
 from policies.muting import ACCEPTANCE, parse_reference
 
 # Rows that stand for a message (whatever became of its delivery).
@@ -57,9 +59,14 @@ class Decision:
         }
 
 
-def trace(event: SecurityEvent) -> list[Decision]:
-    """The decisions about ``event`` of every enabled policy whose trigger covers its type (by policy name)."""
+def trace(event: SecurityEvent, visibility: Visibility | None = None) -> list[Decision]:
+    """The decisions about ``event`` of every enabled policy whose trigger covers its type (by policy name);
+    with ``visibility``, of the policies that person sees only (:func:`kcs.visibility.policy_q`)."""
     explanations = get_index().explain(event)
+    if explanations and visibility is not None and not visibility.unrestricted:
+        ids = [explanation.policy.id for explanation in explanations]
+        seen = set(ResponsePolicy.objects.filter(policy_q(visibility), pk__in=ids).values_list("pk", flat=True))
+        explanations = [explanation for explanation in explanations if explanation.policy.id in seen]
     if not explanations:
         return []
     rows: dict[int, list[Notification]] = {}

@@ -18,6 +18,7 @@ from policies import decisions, preview, services
 from policies.api import ResponsePolicySerializer, refusal
 from policies.models import ResponsePolicy
 from policies.permissions import MANAGE_POLICIES, VIEW_POLICIES
+from policies.queries import visible_policies
 from policies.validation import ValidationFailed
 
 VIEW_EVENTS = "events.view_securityevent"
@@ -44,8 +45,8 @@ class DecisionSerializer(serializers.Serializer):
 class EventDecisionsView(APIView):
     """Every enabled policy whose trigger covers the event's type, with its verdict and the reason.
 
-    Needs *view security events* and *view response policies*; an event outside the caller's active scopes is a
-    404, as on ``GET /api/v1/events/{id}/``.
+    Needs *view security events* and *view response policies*. An event outside the caller's scopes answers 404;
+    only the policies they see are listed.
     """
 
     permission_classes = [HasRights]
@@ -53,9 +54,11 @@ class EventDecisionsView(APIView):
 
     @extend_schema(responses=DecisionSerializer(many=True), operation_id="events_decisions")
     def get(self, request, pk: int):
-        events = SecurityEvent.objects.filter(visibility_of(request).resource_q())
-        event = get_object_or_404(events.select_related("batch"), pk=pk)
-        return Response([decision.as_dict() for decision in decisions.trace(event)])
+        visibility = visibility_of(request)
+        # An event outside the caller's scopes does not exist for them; of the policies, only those they see.
+        events = SecurityEvent.objects.select_related("batch").filter(visibility.resource_q())
+        event = get_object_or_404(events, pk=pk)
+        return Response([decision.as_dict() for decision in decisions.trace(event, visibility)])
 
 
 class PreviewInputSerializer(ResponsePolicySerializer):
@@ -101,7 +104,8 @@ class PolicyPreviewView(APIView):
     matched, notifications sent (batching, repeat interval, risk acceptances and silences applied), counts per day,
     the 10 worst matched events, and the saved version's figures when ``policy`` names it. Writes nothing.
 
-    Needs *manage response policies* (it is the policy form's Preview button).
+    Needs *manage response policies* (it is the policy form's Preview button). The draft may use only scopes the
+    caller holds (plus those the saved ``policy`` already has), and ``policy`` must be one they see.
     """
 
     permission_classes = [HasRights]
@@ -111,12 +115,15 @@ class PolicyPreviewView(APIView):
         request=PreviewInputSerializer, responses=_figures("PolicyPreview"), operation_id="response_policies_preview"
     )
     def post(self, request):
+        visibility = visibility_of(request)
         serializer = PreviewInputSerializer(data=request.data, context={"request": request})
+        # A saved policy the caller does not see is no policy at all (the same "does not exist" as a wrong id).
+        serializer.fields["policy"].queryset = visible_policies(visibility, ResponsePolicy.objects.all())
         serializer.is_valid(raise_exception=True)
         values = dict(serializer.validated_data)
         days, policy = values.pop("days"), values.pop("policy", None)
         try:
-            result = services.preview_policy(values, days, policy)
+            result = services.preview_policy(values, days, policy, visibility)
         except ValidationFailed as exc:
             raise refusal(exc) from None
         return Response(serialize_preview(result))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from events.panels import EventPanel
+from kcs.visibility import visibility_of
 from policies.decisions import trace
 from policies.engine import Verdict
 from policies.permissions import VIEW_POLICIES
@@ -25,7 +26,7 @@ VERDICT_ORDER.update({Verdict.BELOW_THRESHOLD: 90, Verdict.OUT_OF_SCOPE: 91})
 def decision_panel(request, event) -> EventPanel | None:
     if not request.user.has_perm(VIEW_POLICIES):
         return None
-    decisions = sorted(trace(event), key=lambda d: VERDICT_ORDER[d.verdict])
+    decisions = sorted(trace(event, visibility_of(request)), key=lambda d: VERDICT_ORDER[d.verdict])
     counts = Counter(d.verdict for d in decisions)
     show_all = request.GET.get(SHOW_ALL_PARAMETER) == "all"
     shown = [d for d in decisions if d.verdict not in NOT_MATCHED]

@@ -13,7 +13,7 @@ from events.models import Severity
 from notifications.channels import kind_choices
 from notifications.models import NotificationIntegration
 from policies.models import DEFAULT_REPEAT_INTERVAL, TRIGGER_DEFAULT_SEVERITY, ResponsePolicy, Scope, Trigger
-from policies.validation import MethodChoice, check_policy, check_scope
+from policies.validation import MethodChoice, check_policy, check_scope, check_scopes_held
 
 # Thresholds as people read them: "at least this severe".
 THRESHOLD_CHOICES = (
@@ -138,8 +138,22 @@ MethodFormSet = forms.formset_factory(MethodForm, formset=BaseMethodFormSet, ext
 
 
 class ScopeChoices(forms.ModelMultipleChoiceField):
+    """The scopes offered (the person's, plus any the policy already has); a scope outside them is refused with the
+    shared rule's words (:func:`policies.validation.check_scopes_held`), as the API refuses it."""
+
     def label_from_instance(self, obj: Scope) -> str:
         return f"{obj.name} (every resource)" if obj.is_global else obj.name
+
+    def _check_values(self, value):
+        try:
+            return super()._check_values(value)
+        except forms.ValidationError as exc:
+            if exc.code != "invalid_choice":
+                raise
+            wanted = [int(item) for item in value if str(item).isascii() and str(item).isdigit()]
+            refused = Scope.objects.filter(pk__in=wanted).exclude(pk__in=self.queryset.values("pk"))
+            messages = check_scopes_held(refused, held_ids=())
+            raise forms.ValidationError(messages or exc.messages, code="invalid_choice") from None
 
 
 class PolicyForm(forms.ModelForm):
@@ -170,8 +184,12 @@ class PolicyForm(forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
         labels = {"enabled": "Enabled"}
 
-    def __init__(self, *args, integrations: list[NotificationIntegration], **kwargs):
+    def __init__(self, *args, integrations: list[NotificationIntegration], scopes=None, **kwargs):
+        """``scopes``: the scopes offered (those the person holds and those the policy already has); all by
+        default (the admin)."""
         super().__init__(*args, **kwargs)
+        if scopes is not None:
+            self.fields["scopes"].queryset = scopes
         choices = list(REPEAT_CHOICES)
         current = self.instance.repeat_interval if self.instance.pk else None
         if current is not None and current not in dict(choices):

@@ -1,10 +1,11 @@
-"""Read queries of the policy screens and API: listing with search and sort in a constant number of queries."""
+"""Read queries of the policy screens and API: listing with search and sort in a constant number of queries, and
+what a person sees of policies and scopes (KCS's rules, :func:`kcs.visibility.policy_q`)."""
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, QuerySet, Value
 
-from kcs.rights import VIEW_GLOBAL_SCOPE
+from kcs.visibility import Visibility, editable_policy_q, policy_q
 from notifications.models import NotificationIntegration
 from policies.models import NotificationMethod, ResponsePolicy, Scope
 
@@ -29,6 +30,17 @@ def policies_with_relations() -> QuerySet[ResponsePolicy]:
     )
 
 
+def visible_policies(
+    visibility: Visibility, queryset: QuerySet[ResponsePolicy] | None = None
+) -> QuerySet[ResponsePolicy]:
+    """The policies of ``queryset`` (default: all, with their relations) the person sees, each with ``editable``:
+    whether they may change it (given the manage right). A policy outside answers 404 as it is not in here."""
+    queryset = policies_with_relations() if queryset is None else queryset
+    editable = editable_policy_q(visibility)
+    flag = ExpressionWrapper(editable, output_field=BooleanField()) if editable else Value(True)
+    return queryset.filter(policy_q(visibility)).annotate(editable=flag)
+
+
 def search_policies(queryset: QuerySet[ResponsePolicy], text: str) -> QuerySet[ResponsePolicy]:
     """Policies whose name contains ``text`` (ignoring case); all for an empty text."""
     text = (text or "").strip()
@@ -48,9 +60,10 @@ def sort_policies(queryset: QuerySet[ResponsePolicy], sort: str) -> tuple[QueryS
     return queryset.order_by(*fields), key
 
 
-def visible_scopes(user, scopes: QuerySet[Scope]) -> QuerySet[Scope]:
-    """The scopes ``user`` may see in scope lists: the Global scope only with *view the Global scope*."""
-    return scopes if user.has_perm(VIEW_GLOBAL_SCOPE) else scopes.filter(is_global=False)
+def visible_scopes(visibility: Visibility, scopes: QuerySet[Scope]) -> QuerySet[Scope]:
+    """The scopes a person sees in scope lists: the ones they hold (Global only when held, and holding Global
+    means holding every scope). Others answer 404."""
+    return scopes if visibility.holds_global else scopes.filter(pk__in=visibility.held_ids)
 
 
 def scopes_with_usage() -> QuerySet[Scope]:

@@ -18,6 +18,7 @@ from kcs import audit
 from kcs.models import AuditAction
 from kcs.revisions import configuration_change
 from kcs.rights import MANAGE_GLOBAL_SCOPE
+from kcs.visibility import Visibility, visibility_of
 from policies import preview
 from policies.models import NotificationMethod, ResponsePolicy, Scope
 from policies.validation import (
@@ -26,6 +27,7 @@ from policies.validation import (
     ValidationFailed,
     check_policy,
     check_scope,
+    check_scopes_held,
     normalize_policy,
 )
 
@@ -72,8 +74,22 @@ def policy_values(policy: ResponsePolicy) -> dict[str, Any]:
     return values
 
 
-def _validated_policy(values: dict[str, Any], instance: ResponsePolicy | None) -> dict[str, Any]:
+def _check_scopes_held(errors, visibility: Visibility | None, scopes, scopes_before: Iterable[Scope]) -> None:
+    if visibility is not None and scopes:
+        for message in check_scopes_held(scopes, visibility.held_ids, {scope.pk for scope in scopes_before}):
+            errors.setdefault("scopes", []).append(message)
+
+
+def _validated_policy(
+    values: dict[str, Any],
+    instance: ResponsePolicy | None,
+    visibility: Visibility | None = None,
+    scopes_before: Iterable[Scope] = (),
+) -> dict[str, Any]:
+    """The checked, normalized ``values``; ``visibility``: the editor's, who may give the policy only scopes they
+    hold (those it already has, ``scopes_before``, may stay). Raises :class:`ValidationFailed`."""
     errors, rows = check_policy(values, instance)
+    _check_scopes_held(errors, visibility, values.get("scopes"), scopes_before)
     for key in REQUIRED_POLICY_VALUES:
         if key not in values:
             errors.setdefault(key, []).append("This field is required.")
@@ -82,10 +98,13 @@ def _validated_policy(values: dict[str, Any], instance: ResponsePolicy | None) -
     return normalize_policy(values)
 
 
-def preview_policy(values: dict[str, Any], days: int, policy: ResponsePolicy | None = None) -> dict[str, Any]:
+def preview_policy(
+    values: dict[str, Any], days: int, policy: ResponsePolicy | None = None, visibility: Visibility | None = None
+) -> dict[str, Any]:
     """What the draft ``values`` would have done over the last ``days`` (writes nothing; see
     :mod:`policies.preview`), and, when ``policy`` is the saved policy being edited, the same for its saved version
-    under ``"saved"``. The draft is checked by the same rules as a save, except that its name may be anything.
+    under ``"saved"``. The draft is checked by the same rules as a save, except that its name may be anything;
+    ``visibility``: the person's, whose draft may use only scopes they hold (or the policy already has).
 
     Raises :class:`ValidationFailed` with field-level messages.
     """
@@ -93,6 +112,7 @@ def preview_policy(values: dict[str, Any], days: int, policy: ResponsePolicy | N
     if policy is not None:
         draft = {key: value for key, value in policy_values(policy).items() if key != "name"} | draft
     errors, rows = check_policy(draft, policy)
+    _check_scopes_held(errors, visibility, draft.get("scopes"), policy.scopes.all() if policy is not None else ())
     for key in REQUIRED_POLICY_VALUES:
         if key != "name" and key not in draft:
             errors.setdefault(key, []).append("This field is required.")
@@ -147,13 +167,21 @@ def _check_global_scope(request, scopes_before: Iterable[Scope], values: dict[st
         raise ValidationFailed({"scopes": [GLOBAL_SCOPE_MESSAGE]})
 
 
+def _visibility(request) -> Visibility | None:
+    """The visibility of the person behind ``request``; None for system jobs (no person: not restricted)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    return visibility_of(request)
+
+
 def create_policy(request, values: dict[str, Any], policy: ResponsePolicy | None = None) -> ResponsePolicy:
     """Create a policy from parsed values (see :func:`policies.validation.check_policy` for the keys).
 
     ``policy``: an unsaved instance to store (the admin's, which its page then shows); a new one by default.
     Raises :class:`ValidationFailed` with field-level messages; then nothing is stored.
     """
-    values = _validated_policy(values, None)
+    values = _validated_policy(values, None, _visibility(request))
     _check_global_scope(request, [], values)
     user = getattr(request, "user", None)
     policy = policy if policy is not None else ResponsePolicy()
@@ -178,7 +206,7 @@ def update_policy(request, policy: ResponsePolicy, values: dict[str, Any]) -> Re
     if "trigger" in values and "min_severity" not in values:
         # A new trigger without a threshold of its own takes its default: the old one may not even apply.
         merged["min_severity"] = None
-    values = _validated_policy(merged, policy)
+    values = _validated_policy(merged, policy, _visibility(request), stored["scopes"])
     _check_global_scope(request, stored["scopes"], values)
     try:
         with configuration_change():

@@ -74,6 +74,12 @@ class SilenceForm(forms.Form):
         label="Comment", required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Why (required)."
     )
 
+    def __init__(self, *args, policies=None, **kwargs):
+        """``policies``: the policies offered (those the person sees, plus those the silence names); all by default."""
+        super().__init__(*args, **kwargs)
+        if policies is not None:
+            self.fields["policies"].queryset = policies
+
     @classmethod
     def initial_from_event(cls, event) -> dict[str, Any]:
         initial = {field: getattr(event, field) for field in SIMILAR_FIELDS if getattr(event, field)}

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import CharField, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    CharField,
+    Count,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Cast, Coalesce, Concat
 
 from events.models import SecurityEvent
+from kcs.visibility import Visibility, policy_q
 from notifications.models import Notification, NotificationStatus
 from policies.models import ResponsePolicy, Silence, SilenceState
 from policies.muting import SILENCE, reference
@@ -97,7 +109,14 @@ def versions(silence: Silence) -> list[Silence]:
     return chain
 
 
-def policy_names(silences) -> dict[int, str]:
-    """Names of the policies the given silences name, by id (one query)."""
+def policy_names(silences, visibility: Visibility | None = None) -> dict[int, str]:
+    """Names of the policies the given silences name, by id (one query); with ``visibility``, a policy that person
+    does not see has an empty name (it exists, but is not theirs to read)."""
     ids = {pk for silence in silences for pk in silence.policies}
-    return dict(ResponsePolicy.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+    if not ids:
+        return {}
+    policies = ResponsePolicy.objects.filter(pk__in=ids)
+    if visibility is None or visibility.unrestricted:
+        return dict(policies.values_list("pk", "name"))
+    seen = ExpressionWrapper(policy_q(visibility), output_field=BooleanField())
+    return {pk: name if visible else "" for pk, name, visible in policies.values_list("pk", "name", seen)}

@@ -15,12 +15,15 @@ A silence runs from ``starts_at`` (default: now) to ``ends_at``, or for ``durati
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from events.models import EventType, Severity
 from events.validation import parse_datetime
+from kcs.visibility import Visibility, policy_q
 from policies.models import ResponsePolicy
+from policies.silence_scopes import scope_problems
 from policies.validation import ValidationFailed
 
 GLOB_FIELDS = ("cluster", "namespace", "registry", "repository", "tag", "finding_id")
@@ -113,8 +116,12 @@ def parse_duration(value: Any) -> timedelta | None:
     return timedelta(seconds=seconds) if 0 < seconds < 10**9 else None
 
 
-def check_policy_ids(value: Any) -> tuple[list[str], list[int]]:
-    """Messages about ``value`` as a list of existing response policy ids, and the ids (sorted, once each)."""
+def check_policy_ids(value: Any, policies=None, kept: Iterable[int] = ()) -> tuple[list[str], list[int]]:
+    """Messages about ``value`` as a list of existing response policy ids, and the ids (sorted, once each).
+
+    ``policies``: the policies the person may name (those they see; default: all); ids in ``kept`` (already on the
+    silence being replaced) may stay. Another id is answered as not existing, as the policy is not theirs to see.
+    """
     if value is None:
         return [], []
     if not isinstance(value, (list, tuple)):
@@ -124,7 +131,10 @@ def check_policy_ids(value: Any) -> tuple[list[str], list[int]]:
     ids = sorted(set(value))
     if len(ids) > POLICIES_MAX:
         return [f"Name at most {POLICIES_MAX} policies (or none: every policy)."], []
-    found = set(ResponsePolicy.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    queryset = ResponsePolicy.objects.all() if policies is None else policies
+    found = set(queryset.filter(pk__in=ids).values_list("pk", flat=True))
+    if kept:
+        found |= set(ResponsePolicy.objects.filter(pk__in=set(ids) & set(kept)).values_list("pk", flat=True))
     missing = [str(pk) for pk in ids if pk not in found]
     if missing:
         return [f"No response policy with id {', '.join(missing[:10])}."], []
@@ -140,18 +150,25 @@ def _moment(errors: Errors, field: str, value: Any) -> datetime | None:
     return parsed
 
 
-def check_silence(values: dict[str, Any], now: datetime) -> dict[str, Any]:
+def check_silence(
+    values: dict[str, Any], now: datetime, visibility: Visibility | None = None, kept_policies: Iterable[int] = ()
+) -> dict[str, Any]:
     """Check a silence's values and return them as stored: ``{matchers, policies, starts_at, ends_at, comment}``.
 
     ``values`` keys: matchers (object), policies (ids; empty or absent: every policy), starts_at (default ``now``),
-    ends_at or duration (one of them), comment (required). Raises :class:`ValidationFailed` naming each field at
-    fault; a person sees every independent problem at once.
+    ends_at or duration (one of them), comment (required). ``visibility``: the person's (None: a system job), whose
+    silence must lie inside one of their scopes (:func:`policies.silence_scopes.scope_problems`) and may name only
+    policies they see, besides ``kept_policies`` (those of the version it replaces). Raises
+    :class:`ValidationFailed` naming each field at fault; a person sees every independent problem at once.
     """
     errors: Errors = {}
     problems, matchers = check_matchers(values.get("matchers"))
+    if not problems:
+        problems = scope_problems(matchers, visibility)
     for message in problems:
         _add(errors, "matchers", message)
-    problems, policy_ids = check_policy_ids(values.get("policies"))
+    visible = None if visibility is None else ResponsePolicy.objects.filter(policy_q(visibility))
+    problems, policy_ids = check_policy_ids(values.get("policies"), visible, kept_policies)
     for message in problems:
         _add(errors, "policies", message)
     comment = values.get("comment")

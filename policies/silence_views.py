@@ -10,14 +10,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
 
 from events.models import SecurityEvent
 from kcs.rights import VIEW_INTEGRATIONS
+from kcs.visibility import policy_q, visibility_of
 from policies import silences
-from policies.models import Silence, SilenceState
+from policies.models import ResponsePolicy, Silence, SilenceState
 from policies.permissions import MANAGE_SILENCES, VIEW_SILENCES
 from policies.silence_forms import SilenceForm, add_silence_errors, matcher_fields
 from policies.silence_panel import PREFILL_PARAMETER
@@ -34,6 +36,7 @@ from policies.silence_queries import (
     versions,
 )
 from policies.silence_rules import MATCHER_LABELS
+from policies.silence_scopes import visible_silences
 from policies.validation import ValidationFailed
 
 PAGE_SIZE = 25
@@ -60,9 +63,10 @@ class SilenceListView(PermissionRequiredMixin, View):
         if state not in STATE_FILTERS:
             state = CURRENT
         text = request.GET.get("q", "").strip()
-        queryset = search(in_state(silences_for_list(), state, timezone.now()), text)
+        visible = visible_silences(visibility_of(request), silences_for_list())
+        queryset = search(in_state(visible, state, timezone.now()), text)
         page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-        names = policy_names(page.object_list)
+        names = policy_names(page.object_list, visibility_of(request))
         context = {
             "page_obj": page,
             "rows": [describe(silence, names) for silence in page.object_list],
@@ -75,6 +79,20 @@ class SilenceListView(PermissionRequiredMixin, View):
         if request.htmx and request.htmx.target == RESULTS_TARGET:
             return render(request, "policies/_silence_results.html", context)
         return render(request, "policies/silence_list.html", context)
+
+
+def _visible(request, pk: int, queryset=None) -> Silence:
+    """The silence ``pk`` if the person sees it; 404 otherwise, as if it did not exist."""
+    queryset = Silence.objects.all() if queryset is None else queryset
+    return get_object_or_404(visible_silences(visibility_of(request), queryset), pk=pk)
+
+
+def _policy_choices(request, silence: Silence | None = None):
+    """The policies the form offers: those the person sees, plus those the silence already names."""
+    condition = policy_q(visibility_of(request))
+    if silence is not None and silence.policies and condition:
+        condition |= Q(pk__in=silence.policies)
+    return ResponsePolicy.objects.filter(condition).order_by("name")
 
 
 class SilenceFormMixin:
@@ -109,13 +127,16 @@ class SilenceCreateView(PermissionRequiredMixin, SilenceFormMixin, View):
         event = None
         event_id = request.GET.get(PREFILL_PARAMETER, "")
         if event_id.isascii() and event_id.isdigit() and request.user.has_perm(VIEW_EVENTS):
-            event = SecurityEvent.objects.filter(pk=int(event_id)).first()
+            # Only an event the person sees: one outside their scopes prefills nothing, as if it did not exist.
+            visible = SecurityEvent.objects.filter(visibility_of(request).resource_q())
+            event = visible.filter(pk=int(event_id)).first()
         if event is not None:
             initial = SilenceForm.initial_from_event(event)
-        return self.render_form(request, SilenceForm(initial=initial), similar_to=event)
+        form = SilenceForm(initial=initial, policies=_policy_choices(request))
+        return self.render_form(request, form, similar_to=event)
 
     def post(self, request):
-        form = SilenceForm(request.POST)
+        form = SilenceForm(request.POST, policies=_policy_choices(request))
         if "preview" in request.POST:
             return self.render_preview(request, form)
         if silence := self.save(request, form, lambda: silences.create_silence(request, form.values())):
@@ -130,16 +151,19 @@ class SilenceEditView(PermissionRequiredMixin, SilenceFormMixin, View):
     permission_required = MANAGE_SILENCES
 
     def get(self, request, pk: int):
-        silence = get_object_or_404(Silence, pk=pk)
+        silence = _visible(request, pk)
         newer = Silence.objects.filter(replaces=silence).first()
         if newer is not None:
             messages.info(request, f"Silence #{silence.pk} was replaced by #{newer.pk}: edit the newest version.")
             return redirect("policies:silence-detail", pk=newer.pk)
-        return self.render_form(request, SilenceForm(initial=SilenceForm.initial_from_silence(silence)), silence)
+        initial = SilenceForm.initial_from_silence(silence)
+        return self.render_form(
+            request, SilenceForm(initial=initial, policies=_policy_choices(request, silence)), silence
+        )
 
     def post(self, request, pk: int):
-        silence = get_object_or_404(Silence, pk=pk)
-        form = SilenceForm(request.POST)
+        silence = _visible(request, pk)
+        form = SilenceForm(request.POST, policies=_policy_choices(request, silence))
         if "preview" in request.POST:
             return self.render_preview(request, form, silence)
         if created := self.save(request, form, lambda: silences.update_silence(request, silence, form.values())):
@@ -154,12 +178,16 @@ class SilenceDetailView(PermissionRequiredMixin, View):
     permission_required = VIEW_SILENCES
 
     def get(self, request, pk: int):
-        silence = get_object_or_404(Silence.objects.select_related("created_by"), pk=pk)
+        visibility = visibility_of(request)
+        silence = _visible(request, pk, Silence.objects.select_related("created_by"))
+        # What it muted, as far as the person sees it: notifications of their policies, events of their scopes.
         notifications = muted_notifications(silence)
-        events = muted_events(silence)
+        if not visibility.unrestricted:
+            notifications = notifications.filter(policy__in=ResponsePolicy.objects.filter(policy_q(visibility)))
+        events = muted_events(silence).filter(visibility.resource_q())
         can_see_events = request.user.has_perm(VIEW_EVENTS)
         can_see_notifications = request.user.has_perm(VIEW_INTEGRATIONS)  # the delivery log's right
-        context = describe(silence, policy_names([silence]))
+        context = describe(silence, policy_names([silence], visibility))
         context.update(
             versions=versions(silence),
             muted_notification_count=notifications.count(),
@@ -181,11 +209,12 @@ class SilenceExpireView(PermissionRequiredMixin, View):
     permission_required = MANAGE_SILENCES
 
     def get(self, request, pk: int):
-        silence = get_object_or_404(Silence, pk=pk)
-        return render(request, "policies/silence_expire.html", describe(silence, policy_names([silence])))
+        silence = _visible(request, pk)
+        names = policy_names([silence], visibility_of(request))
+        return render(request, "policies/silence_expire.html", describe(silence, names))
 
     def post(self, request, pk: int):
-        silence = get_object_or_404(Silence, pk=pk)
+        silence = _visible(request, pk)
         if silences.expire_silence(request, silence):
             messages.success(request, f"Silence #{silence.pk} expired: matching events notify again.")
         else:

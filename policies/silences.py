@@ -18,6 +18,7 @@ from django.utils import timezone
 from kcs import audit
 from kcs.models import AuditAction
 from kcs.revisions import SILENCE_INDEX, lock_revision
+from kcs.visibility import Visibility, visibility_of
 from policies.models import ResponsePolicy, Silence, SilenceState
 from policies.silence_rules import check_silence
 from policies.validation import ValidationFailed
@@ -61,13 +62,18 @@ def _store(request, values: dict[str, Any], replaces: Silence | None = None) -> 
     return silence
 
 
+def _visibility(request) -> Visibility | None:
+    """The person's visibility (their silences must lie inside their scopes); None for system jobs."""
+    return visibility_of(request) if _user(request) is not None else None
+
+
 def create_silence(request, values: dict[str, Any]) -> Silence:
     """Create a silence from ``{matchers, policies, starts_at, ends_at | duration, comment}``.
 
     Raises :class:`ValidationFailed` with field-level messages; then nothing is stored.
     """
     now = timezone.now()
-    cleaned = check_silence(values, now)
+    cleaned = check_silence(values, now, _visibility(request))
     with transaction.atomic():
         lock_revision(SILENCE_INDEX)
         return _store(request, cleaned)
@@ -108,7 +114,7 @@ def update_silence(request, silence: Silence, values: dict[str, Any]) -> Silence
         if "duration" in values or "ends_at" in values:
             merged.pop("ends_at")
         merged.update(values)
-        cleaned = check_silence(merged, now)
+        cleaned = check_silence(merged, now, _visibility(request), kept_policies=current.policies)
         if current.state_at(now) != SilenceState.EXPIRED:
             _end(request, current, now)
         try:

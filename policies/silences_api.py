@@ -15,12 +15,14 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from kcs.permissions import ModelPermissions
+from kcs.visibility import visibility_of
 from policies import silences
 from policies.api import refusal
 from policies.models import Silence
 from policies.permissions import MANAGE_SILENCES, VIEW_SILENCES
 from policies.silence_queries import STATE_FILTERS, in_state, search, with_muted_counts
 from policies.silence_rules import MATCHER_FIELDS
+from policies.silence_scopes import visible_silences
 from policies.validation import ValidationFailed
 
 
@@ -124,6 +126,11 @@ class SilenceViewSet(viewsets.ModelViewSet):
 
     ``PUT``/``PATCH`` store a new version (answered, with its new id) and expire the old one; ``DELETE`` expires the
     silence (204) and never deletes it: the history of what was silenced stays.
+
+    A caller sees the silences written by someone in one of their roles, limited to a policy they see, or whose
+    cluster/namespace/registry/repository matchers lie in an active scope of theirs (a silence without such matchers
+    is everyone's); others answer 404. Without the Global scope, a silence must lie inside one of the caller's
+    scopes (a 400 naming ``matchers``) and may name only policies they see.
     """
 
     serializer_class = SilenceSerializer
@@ -132,6 +139,7 @@ class SilenceViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         queryset = with_muted_counts(Silence.objects.select_related("created_by", "replaced_by").order_by("-id"))
+        queryset = visible_silences(visibility_of(self.request), queryset)
         if self.action == "list":
             queryset = in_state(queryset, self.request.query_params.get("state", "all"), timezone.now())
             queryset = search(queryset, self.request.query_params.get("search", ""))

@@ -132,6 +132,27 @@ def check_policy(values: dict[str, Any], instance: ResponsePolicy | None = None)
     return errors, rows
 
 
+GLOBAL_NOT_HELD = "Choosing the Global scope needs the right View the Global scope."
+
+
+def check_scopes_held(scopes: Iterable[Scope], held_ids: Iterable[int], kept_ids: Iterable[int] = ()) -> list[str]:
+    """Messages about the ``scopes`` a person may not give a policy: one they do not hold, unless the policy already
+    has it (``kept_ids``: a scope someone else gave it may stay). A scope is named by its id, never by its name: a
+    scope the person does not hold is one they cannot see."""
+    allowed = set(held_ids) | set(kept_ids)
+    messages = []
+    for scope in scopes:
+        if scope.pk in allowed:
+            continue
+        if scope.is_global:
+            messages.append(GLOBAL_NOT_HELD)
+        else:
+            messages.append(
+                f"The scope with id {scope.pk} is not one of your scopes: choose among the scopes you hold."
+            )
+    return messages
+
+
 def normalize_policy(values: dict[str, Any]) -> dict[str, Any]:
     """Valid values as they are stored: trimmed name, the trigger's default threshold when none was given."""
     cleaned = dict(values)

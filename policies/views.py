@@ -13,23 +13,25 @@ from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from kcs.rights import MANAGE_SCOPES, VIEW_SCOPES
+from kcs.visibility import visibility_of
 from notifications.models import NotificationIntegration
 from policies import preview, services
 from policies.forms import PolicyForm, ScopeForm, add_errors
 from policies.models import ResponsePolicy, Scope
-from policies.permissions import MANAGE_POLICIES, VIEW_POLICIES
+from policies.permissions import MANAGE_POLICIES, READ_ONLY_POLICY, VIEW_POLICIES
 from policies.queries import (
     POLICY_SORTS,
-    policies_with_relations,
     scopes_with_usage,
     search_policies,
     sort_policies,
+    visible_policies,
     visible_scopes,
 )
 from policies.validation import ProtectedObject, ValidationFailed
@@ -49,6 +51,26 @@ def _safe_next(request, fallback: str) -> str:
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return target
     return fallback
+
+
+def _visible(request, pk: int) -> ResponsePolicy:
+    """The policy ``pk`` if the person sees it (with ``editable``); 404 otherwise, as if it did not exist."""
+    return get_object_or_404(visible_policies(visibility_of(request)), pk=pk)
+
+
+def _read_only(request, policy: ResponsePolicy):
+    """The answer to a write on a policy the person sees but may not change: its read-only page, with why, as 403."""
+    context = {"policy": policy, "refusal": READ_ONLY_POLICY, "read_only": not policy.editable}
+    return render(request, "policies/policy_detail.html", context, status=403)
+
+
+def _scope_choices(request, policy: ResponsePolicy | None = None):
+    """The scopes the policy form offers: the person's, plus any the policy already has."""
+    visibility = visibility_of(request)
+    offered = visible_scopes(visibility, Scope.objects.all())
+    if policy is not None and not visibility.holds_global:
+        offered = Scope.objects.filter(Q(pk__in=visibility.held_ids) | Q(policies=policy)).distinct()
+    return offered.order_by("-is_global", "name")
 
 
 def _saved(form, save: Callable[[], Any]) -> Any | None:
@@ -73,7 +95,8 @@ class PolicyListView(PermissionRequiredMixin, View):
 
     def get(self, request):
         search = request.GET.get("q", "").strip()
-        queryset, sort = sort_policies(search_policies(policies_with_relations(), search), request.GET.get("sort"))
+        visible = visible_policies(visibility_of(request))
+        queryset, sort = sort_policies(search_policies(visible, search), request.GET.get("sort"))
         page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
         context = {
             "page_obj": page,
@@ -116,7 +139,7 @@ class PolicyFormMixin:
             days = preview.DEFAULT_DAYS
         result = None
         try:
-            result = services.preview_policy(values, days, policy)
+            result = services.preview_policy(values, days, policy, visibility_of(request))
         except ValidationFailed as exc:
             add_errors(form, {key: messages for key, messages in exc.errors.items() if key != "days"})
         day_rows = []
@@ -132,11 +155,15 @@ class PolicyCreateView(PermissionRequiredMixin, PolicyFormMixin, View):
     permission_required = MANAGE_POLICIES
 
     def get(self, request):
-        initial = {"enabled": True, "scopes": list(Scope.objects.filter(is_global=True))}
-        return self.render_form(request, PolicyForm(initial=initial, integrations=_integrations()))
+        scopes = list(_scope_choices(request))
+        # Global when offered; else the person's one scope, if they hold only one.
+        chosen = [scope for scope in scopes if scope.is_global] or (scopes if len(scopes) == 1 else [])
+        initial = {"enabled": True, "scopes": chosen}
+        form = PolicyForm(initial=initial, integrations=_integrations(), scopes=_scope_choices(request))
+        return self.render_form(request, form)
 
     def post(self, request):
-        form = PolicyForm(request.POST, integrations=_integrations())
+        form = PolicyForm(request.POST, integrations=_integrations(), scopes=_scope_choices(request))
         if "preview" in request.POST:
             return self.render_preview(request, form)
         if policy := _saved(form, lambda: services.create_policy(request, form.values())):
@@ -146,21 +173,26 @@ class PolicyCreateView(PermissionRequiredMixin, PolicyFormMixin, View):
 
 
 class PolicyEditView(PermissionRequiredMixin, PolicyFormMixin, View):
-    """The edit form for managers; a read-only page for people who may only view policies."""
+    """The edit form for managers; a read-only page for people who may only view policies, or who see this one
+    only because it touches one of their scopes (KCS's rule (c) alone)."""
 
     permission_required = VIEW_POLICIES
 
     def get(self, request, pk: int):
-        policy = get_object_or_404(policies_with_relations(), pk=pk)
-        if not request.user.has_perm(MANAGE_POLICIES):
-            return render(request, "policies/policy_detail.html", {"policy": policy})
-        return self.render_form(request, PolicyForm(instance=policy, integrations=_integrations()), policy)
+        policy = _visible(request, pk)
+        if not request.user.has_perm(MANAGE_POLICIES) or not policy.editable:
+            return render(request, "policies/policy_detail.html", {"policy": policy, "read_only": not policy.editable})
+        form = PolicyForm(instance=policy, integrations=_integrations(), scopes=_scope_choices(request, policy))
+        return self.render_form(request, form, policy)
 
     def post(self, request, pk: int):
+        policy = _visible(request, pk)
         if not request.user.has_perm(MANAGE_POLICIES):
             raise PermissionDenied
-        policy = get_object_or_404(ResponsePolicy, pk=pk)
-        form = PolicyForm(request.POST, instance=policy, integrations=_integrations())
+        if not policy.editable:
+            return _read_only(request, policy)
+        scopes = _scope_choices(request, policy)
+        form = PolicyForm(request.POST, instance=policy, integrations=_integrations(), scopes=scopes)
         if "preview" in request.POST:
             return self.render_preview(request, form, ResponsePolicy.objects.get(pk=pk))
         if _saved(form, lambda: services.update_policy(request, policy, form.values())):
@@ -175,7 +207,9 @@ class PolicyToggleView(PermissionRequiredMixin, View):
     permission_required = MANAGE_POLICIES
 
     def post(self, request, pk: int):
-        policy = get_object_or_404(policies_with_relations(), pk=pk)
+        policy = _visible(request, pk)
+        if not policy.editable:
+            return _read_only(request, policy)
         wanted = request.POST.get("enabled")
         enabled = wanted == "1" if wanted in ("0", "1") else not policy.enabled
         services.set_policy_enabled(request, policy, enabled)
@@ -192,7 +226,9 @@ class PolicyDeleteView(PermissionRequiredMixin, View):
     permission_required = MANAGE_POLICIES
 
     def get(self, request, pk: int):
-        policy = get_object_or_404(ResponsePolicy, pk=pk)
+        policy = _visible(request, pk)
+        if not policy.editable:
+            return _read_only(request, policy)
         return render(
             request,
             "policies/confirm_delete.html",
@@ -206,11 +242,18 @@ class PolicyDeleteView(PermissionRequiredMixin, View):
         )
 
     def post(self, request, pk: int):
-        policy = get_object_or_404(ResponsePolicy, pk=pk)
+        policy = _visible(request, pk)
+        if not policy.editable:
+            return _read_only(request, policy)
         name = policy.name
         services.delete_policy(request, policy)
         messages.success(request, f"Policy “{name}” deleted.")
         return redirect("policies:response-list")
+
+
+def _visible_scope(request, pk: int) -> Scope:
+    """The scope ``pk`` if the person holds it; 404 otherwise."""
+    return get_object_or_404(visible_scopes(visibility_of(request), Scope.objects.all()), pk=pk)
 
 
 class ScopeListView(PermissionRequiredMixin, View):
@@ -221,7 +264,7 @@ class ScopeListView(PermissionRequiredMixin, View):
             request,
             "policies/scope_list.html",
             {
-                "scopes": visible_scopes(request.user, scopes_with_usage()),
+                "scopes": visible_scopes(visibility_of(request), scopes_with_usage()),
                 "can_add": request.user.has_perm(MANAGE_SCOPES),
                 "can_change": request.user.has_perm(MANAGE_SCOPES),
                 "can_delete": request.user.has_perm(MANAGE_SCOPES),
@@ -249,15 +292,15 @@ class ScopeEditView(PermissionRequiredMixin, View):
     permission_required = VIEW_SCOPES
 
     def get(self, request, pk: int):
-        scope = get_object_or_404(visible_scopes(request.user, scopes_with_usage()), pk=pk)
+        scope = get_object_or_404(visible_scopes(visibility_of(request), scopes_with_usage()), pk=pk)
         if scope.is_global or not request.user.has_perm(MANAGE_SCOPES):
             return render(request, "policies/scope_detail.html", {"scope": scope})
         return render(request, "policies/scope_form.html", {"form": ScopeForm(instance=scope), "scope": scope})
 
     def post(self, request, pk: int):
+        scope = _visible_scope(request, pk)
         if not request.user.has_perm(MANAGE_SCOPES):
             raise PermissionDenied
-        scope = get_object_or_404(Scope, pk=pk)
         if scope.is_global:
             messages.error(request, "The Global scope is built in and cannot be changed.")
             return redirect("policies:scope-list")
@@ -272,7 +315,7 @@ class ScopeDeleteView(PermissionRequiredMixin, View):
     permission_required = MANAGE_SCOPES
 
     def get(self, request, pk: int):
-        scope = get_object_or_404(Scope, pk=pk)
+        scope = _visible_scope(request, pk)
         blocked = None
         if scope.is_global:
             blocked = "The Global scope is built in and cannot be deleted."
@@ -291,7 +334,7 @@ class ScopeDeleteView(PermissionRequiredMixin, View):
         )
 
     def post(self, request, pk: int):
-        scope = get_object_or_404(Scope, pk=pk)
+        scope = _visible_scope(request, pk)
         try:
             services.delete_scope(request, scope)
         except ProtectedObject as exc:

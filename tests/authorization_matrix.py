@@ -49,7 +49,7 @@ SCOPED_KINDS = frozenset(
 )
 # The scoped kinds whose routes already hide an object outside the caller's scopes on this branch. The 404 cases of
 # the others are expected to fail (strict xfail): when one starts passing, its kind belongs here.
-SCOPING_LANDED: frozenset[str] = frozenset({"event", "image", "vulnerability", "risk_acceptance"})
+SCOPING_LANDED: frozenset[str] = SCOPED_KINDS
 # Screens that show the event named in their query string (``?event=<id>``), by the kind whose scoping covers them:
 # an event outside the caller's scopes must be left out as if it did not exist.
 EVENT_IN_QUERY = {"events:accept": "event", "policies:silence-add": "silence"}

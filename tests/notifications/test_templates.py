@@ -304,3 +304,17 @@ def test_the_preview_needs_the_right_to_see_events_to_use_a_stored_one(client, a
     assert answer.status_code == 403
     answer = admin_client.post("/integrations/slack/add/", slack_form(preview="1", preview_event="999999"))
     assert answer.status_code == 400 and "No event #999999" in answer.content.decode()
+
+
+def test_the_preview_uses_no_event_outside_the_persons_scopes(client):
+    from tests.factories import ScopeFactory, UserFactory
+
+    prod = ScopeFactory(name="prod", clusters=["prod"])
+    inside = make_batch(1, cluster="prod").events.get()
+    outside = make_batch(1, cluster="staging").events.get()
+    rights = ["notifications.add_notificationintegration", "kcs.manage_integration", "events.view_securityevent"]
+    client.force_login(UserFactory(username="prod-integrator", rights=rights, scopes=[prod]))
+    answer = client.post("/integrations/slack/add/", slack_form(preview="1", preview_event=str(outside.pk)))
+    assert answer.status_code == 400 and f"No event #{outside.pk}" in answer.content.decode()
+    answer = client.post("/integrations/slack/add/", slack_form(preview="1", preview_event=str(inside.pk)))
+    assert answer.status_code == 200 and f"Rendered from event #{inside.pk}" in answer.content.decode()
