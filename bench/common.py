@@ -155,3 +155,18 @@ def describe(values_ms: list[float]) -> str:
         f"p50 {percentile(values_ms, 50):.1f} ms, p90 {percentile(values_ms, 90):.1f} ms, "
         f"p99 {percentile(values_ms, 99):.1f} ms, mean {statistics.fmean(values_ms):.1f} ms"
     )
+
+
+class SqlMeter:
+    """Counts a request's queries and the time it waits for the database (a ``connection.execute_wrapper``)."""
+
+    def __init__(self):
+        self.count, self.seconds = 0, 0.0
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.count += 1
+            self.seconds += time.perf_counter() - started

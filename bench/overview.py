@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_env, percentile, recreate_database  # noqa: E402
+from bench.common import SqlMeter, bench_env, percentile, recreate_database  # noqa: E402
 
 EVENTS_PER_BATCH = 100
 IMAGES = 500
@@ -108,20 +108,6 @@ def check(events: int) -> None:
     counted = dict(EventCount.objects.values_list("severity").annotate(n=Sum("count")).order_by())
     assert stored == counted, (stored, counted)
     assert sum(stored.values()) == events
-
-
-class SqlMeter:
-    """The time a request waits for the database (an execute wrapper)."""
-
-    def __init__(self):
-        self.seconds = 0.0
-
-    def __call__(self, execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self.seconds += time.perf_counter() - started
 
 
 def timed(client, url: str, rounds: int) -> tuple[list[float], list[float], list[float], int]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_env, describe, recreate_database  # noqa: E402
+from bench.common import SqlMeter, bench_env, describe, recreate_database  # noqa: E402
 
 POLICIES = 10_000
 ROUNDS = 30
@@ -63,21 +63,6 @@ def populate() -> None:
         for i, p in enumerate(policies)
         for k in range(2)
     )
-
-
-class SqlMeter:
-    """Counts the queries of a request and the time spent in the database (an execute wrapper)."""
-
-    def __init__(self):
-        self.count, self.seconds = 0, 0.0
-
-    def __call__(self, execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self.count += 1
-            self.seconds += time.perf_counter() - started
 
 
 def timed(client, params: dict) -> tuple[list[float], float, int, int]:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_env, describe, fresh_django  # noqa: E402
+from bench.common import SqlMeter, bench_env, describe, fresh_django  # noqa: E402
 
 EVENTS_PER_BATCH = 100
 LEGACY_EVENTS = 1000
@@ -107,21 +107,6 @@ def scoped_person(username: str, scope_name: str | None, patterns: list[str] | N
     person = users.create_user(username, "", "x")
     person.groups.add(group)
     return person
-
-
-class SqlMeter:
-    """Counts a request's queries and the time it waits for PostgreSQL (an execute wrapper)."""
-
-    def __init__(self):
-        self.count, self.seconds = 0, 0.0
-
-    def __call__(self, execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self.count += 1
-            self.seconds += time.perf_counter() - started
 
 
 def timed(get, rounds: int) -> tuple[list[float], float, int, object]:
