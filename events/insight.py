@@ -30,8 +30,8 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce, TruncHour
+from django.db.models import Count, Max, Min
+from django.db.models.functions import TruncHour
 
 from events.models import (
     SCAN_TYPES,
@@ -167,42 +167,97 @@ def _replace_open_findings(
         key = (str(row["type"]), finding_key(row), row.get("package") or "")
         worst[key] = max(worst.get(key, 0), int(row["severity"]))
     counts = Counter(worst.values())
-    newer = Q(last_scanned__isnull=True) | Q(last_scanned__lte=received_at)
-    updated = Image.objects.filter(newer, pk=image_id).update(
-        last_scanned=received_at,
-        last_batch_id=batch_id,
-        rating=max(worst.values()),
-        **{column: counts.get(value, 0) for value, column in SEVERITY_COLUMNS.items()},
-    )
-    if not updated:
-        return set()  # a newer scan of this image was stored meanwhile: its findings stay
-    previous = OpenFinding.objects.filter(image_id=image_id)
-    changed = {finding for finding in previous.values_list("finding_id", flat=True) if finding is not None}
-    previous.delete()
+    statements = _statements()
+    batch_value = Image._meta.get_field("last_batch_id").get_db_prep_value(batch_id, connection)
+    scanned_at = connection.ops.adapt_datetimefield_value(received_at)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statements.scan_image,
+            [
+                scanned_at,
+                batch_value,
+                max(worst.values()),
+                *(counts.get(value, 0) for value in SEVERITY_COLUMNS),
+                image_id,
+                scanned_at,
+            ],
+        )
+        if not cursor.rowcount:
+            return set()  # a newer scan of this image was stored meanwhile: its findings stay
+        cursor.execute(statements.drop_open_findings, [image_id])
+        changed = {finding for (finding,) in cursor.fetchall() if finding is not None}
     rows = OpenFinding.objects.bulk_create([_open_finding(image_id, event_id, row, findings) for event_id, row in scan])
     return changed | {row.finding_id for row in rows if row.finding_id is not None}
 
 
+class _Statements:
+    """The SQL of the per-ingest writes, composed once per process from the models' table and column names.
+
+    Raw SQL because these run in every ingest transaction, the single-event POST included: building the same
+    statements through the ORM (subquery expressions, conditional updates) cost more CPU than the rest of the request,
+    database round trips included.
+    """
+
+    def __init__(self):
+        quote = connection.ops.quote_name
+        image, open_finding, finding = (quote(m._meta.db_table) for m in (Image, OpenFinding, Finding))
+        severity_columns = ", ".join(f"{quote(column)} = %s" for column in SEVERITY_COLUMNS.values())
+        # Only when no newer scan was stored (the upsert before it locked the image row).
+        self.scan_image = (
+            f"UPDATE {image} SET {quote('last_scanned')} = %s, {quote('last_batch_id')} = %s, "
+            f"{quote('rating')} = %s, {severity_columns} "
+            f"WHERE {quote('id')} = %s AND ({quote('last_scanned')} IS NULL OR {quote('last_scanned')} <= %s)"
+        )
+        # The previous open findings go; the finding rows they named need their summary refreshed.
+        self.drop_open_findings = (
+            f"DELETE FROM {open_finding} WHERE {quote('image_id')} = %s RETURNING {quote('finding_id')}"
+        )
+
+        occurrence_of = f"o.{quote('finding_id')} = {finding}.{quote('id')}"
+        images, workloads, severity, cvss, fixed = (
+            f"o.{quote(column)}" for column in ("image_id", "workload", "severity", "cvss", "fixed_version")
+        )
+
+        def over_open(aggregate: str) -> str:
+            return f"(SELECT {aggregate} FROM {open_finding} o WHERE {occurrence_of})"
+
+        # Each summary column over the finding's open occurrences (none: 0 images and workloads, no severity,
+        # CVSS or fix).
+        self.refresh_findings = (
+            f"UPDATE {finding} SET "
+            f"{quote('images')} = {over_open(f'COUNT(DISTINCT {images})')}, "
+            f"{quote('workloads')} = {over_open(f'COUNT(DISTINCT {workloads})')}, "
+            f"{quote('severity')} = {over_open(f'MAX({severity})')}, "
+            f"{quote('cvss')} = {over_open(f'MAX({cvss})')}, "
+            f"{quote('has_fix')} = EXISTS (SELECT 1 FROM {open_finding} o WHERE {occurrence_of} AND {fixed} <> '')"
+        )
+        self.finding_id_in = f" WHERE {quote('id')} IN "
+
+
+_composed: dict[str, _Statements] = {}
+
+
+def _statements() -> _Statements:
+    """The statements for the current connection's database (composed on first use)."""
+    statements = _composed.get(connection.vendor)
+    if statements is None:
+        statements = _composed[connection.vendor] = _Statements()
+    return statements
+
+
 def refresh_findings(ids: set[int] | None) -> None:
     """Recompute the summary columns of these finding rows (None: all) from their open occurrences."""
-    occurrences = OpenFinding.objects.filter(finding=OuterRef("pk")).order_by().values("finding")
-
-    def over_open(aggregate):
-        return Subquery(occurrences.annotate(value=aggregate).values("value"))
-
-    summary = {
-        "images": Coalesce(over_open(Count("image", distinct=True)), 0),
-        "workloads": Coalesce(over_open(Count("workload", distinct=True)), 0),
-        "severity": over_open(Max("severity")),
-        "cvss": over_open(Max("cvss")),
-        "has_fix": Exists(OpenFinding.objects.filter(finding=OuterRef("pk")).exclude(fixed_version="")),
-    }
-    if ids is None:
-        Finding.objects.update(**summary)
-        return
-    ordered = sorted(ids)  # one lock order for every writer
-    for start in range(0, len(ordered), 1000):
-        Finding.objects.filter(pk__in=ordered[start : start + 1000]).update(**summary)
+    statements = _statements()
+    with connection.cursor() as cursor:
+        if ids is None:
+            cursor.execute(statements.refresh_findings)
+            return
+        ordered = sorted(ids)  # one lock order for every writer
+        for start in range(0, len(ordered), 1000):
+            chunk = ordered[start : start + 1000]
+            cursor.execute(
+                statements.refresh_findings + statements.finding_id_in + f"({', '.join(['%s'] * len(chunk))})", chunk
+            )
 
 
 def _open_finding(image_id: int, event_id: int, row: dict[str, Any], findings: dict[str, int]) -> OpenFinding:

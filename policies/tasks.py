@@ -4,14 +4,18 @@ from celery import shared_task
 
 from events.services import EVALUATE_TASK
 from kcs.retention import Budget
+from kcs.revisions import read_together
 from policies import evaluation, retention
 
 
 @shared_task(name=EVALUATE_TASK, acks_late=True, ignore_result=True)
 def evaluate_batch_task(batch_id: str) -> None:
     """Match a stored batch against the enabled response policies, store its notifications and make their first
-    delivery attempts (see :func:`policies.evaluation.evaluate_batch`). Idempotent."""
-    evaluation.evaluate_batch(batch_id)
+    delivery attempts (see :func:`policies.evaluation.evaluate_batch`). Idempotent.
+
+    The caches it checks (policy index, acceptances, silences, SIEM outputs) read their revisions in one query."""
+    with read_together():
+        evaluation.evaluate_batch(batch_id)
 
 
 @shared_task(name="policies.sweep", acks_late=True, ignore_result=True, time_limit=120)

@@ -141,6 +141,34 @@ def test_a_claim_made_before_leases_existed_is_taken_over_after_one_lease(fake_h
     assert delivery.deliver(old.pk) == NotificationStatus.SENT
 
 
+def test_the_claim_takes_exactly_the_rows_the_claimable_rule_names(settings):
+    """The claim's SQL and the rule it writes out (``_claimable``, which the sweeper's lease rule is part of) agree
+    on every kind of row: due or not, in sending with a live, expired or missing lease, already finished."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.KCS_DELIVERY_LEASE)
+    integration = make_integration("webhook")
+    rows = [
+        make_notification(integration, **fields)
+        for fields in (
+            {"next_attempt_at": now - timedelta(seconds=5)},
+            {"next_attempt_at": now + delivery.CLOCK_TOLERANCE / 2},
+            {"next_attempt_at": now + timedelta(minutes=5)},
+            {"status": "sending", "claimed_at": now, "claimed_until": now + lease},
+            {"status": "sending", "claimed_at": now - 2 * lease, "claimed_until": now - timedelta(seconds=1)},
+            {"status": "sending", "claimed_at": now - timedelta(seconds=2)},
+            {"status": "sending", "claimed_at": now - lease - timedelta(seconds=1)},
+            {"status": "sending"},
+            {"status": "sent", "next_attempt_at": now - timedelta(seconds=5)},
+            {"status": "failed", "next_attempt_at": now - timedelta(seconds=5)},
+        )
+    ]
+    expected = set(Notification.objects.filter(delivery._claimable(now)).values_list("pk", flat=True))
+    assert 0 < len(expected) < len(rows)
+    claimed = {row.pk for row in rows if delivery._claim(row.pk, now)}
+    assert claimed == expected
+    assert not any(delivery._claim(pk, now) for pk in claimed)  # taken once
+
+
 def test_a_claim_sets_a_lease(fake_http, queued, settings):
     notification = make_notification()
     before = timezone.now()
