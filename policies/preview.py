@@ -224,9 +224,8 @@ def _candidates_portable(queryset: QuerySet[SecurityEvent]) -> tuple[list[tuple]
 
 
 def _candidates_postgresql(queryset: QuerySet[SecurityEvent]) -> tuple[list[tuple], dict[object, _Finding]]:
-    """:func:`_candidates` on PostgreSQL. A row carries its finding as a key of 16 bytes (the MD5 of the finding's
-    fields as a record: sending the eleven fields of every event cost seconds); the fields come once per key,
-    read by the id of an event that has them."""
+    """:func:`_candidates` on PostgreSQL. A row carries its finding as one text key (sending the eleven fields of
+    every event as columns cost seconds); the fields come once per key, read by the id of an event that has them."""
     quote = connection.ops.quote_name
     record = ", ".join(quote(SecurityEvent._meta.get_field(name).column) for name in FINDING_FIELDS)
     queryset = queryset.annotate(
@@ -234,7 +233,9 @@ def _candidates_postgresql(queryset: QuerySet[SecurityEvent]) -> tuple[list[tupl
         # more than all the rest.
         received=RawSQL("EXTRACT(EPOCH FROM received_at)::float8", ()),
         batch_text=RawSQL("batch_id::text", ()),
-        finding_key=RawSQL(f"decode(md5(ROW({record})::text), 'hex')", ()),
+        # The finding's fields as one record's text: exact (a record's text reads back as that record) and cheaper
+        # for the server than any digest of it (MD5 cost a quarter of the statement).
+        finding_key=RawSQL(f"ROW({record})::text", ()),
     )
     queryset = queryset.order_by("received_at", "id").values_list(
         "received", "batch_text", "fingerprint", "finding_key", "cvss", "id"
@@ -250,7 +251,7 @@ def _candidates_postgresql(queryset: QuerySet[SecurityEvent]) -> tuple[list[tupl
         with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, params, binary=True)
             rows = cursor.fetchall()
-    first: dict[bytes, int] = {}
+    first: dict[str, int] = {}
     for row in rows:
         first.setdefault(row[KEY], row[ID])
     fields = ", ".join(quote(SecurityEvent._meta.get_field(name).column) for name in ["id", *FINDING_FIELDS])
