@@ -57,6 +57,9 @@ def insert_columns(model, columns: Mapping[str, Sequence], constants: Mapping[st
     unknown = set(columns) & set(fixed)
     if unknown:
         raise ValueError(f"both a column and a constant: {sorted(unknown)}")
+    missing = (set(columns) | set(fixed)) - {f.attname for f in model._meta.concrete_fields if not f.primary_key}
+    if missing:
+        raise ValueError(f"{model.__name__} has no fields {sorted(missing)}")
     names, selected, fixed_params, arrays, casts = [], [], [], [], []
     for field in model._meta.concrete_fields:
         if field.primary_key:
@@ -76,9 +79,6 @@ def insert_columns(model, columns: Mapping[str, Sequence], constants: Mapping[st
             value = field.get_default()
         fixed_params.append(field.get_db_prep_save(value, connection))
         selected.append(f"%s::{db_type}")
-    missing = (set(columns) - {f.attname for f in model._meta.concrete_fields if not f.primary_key}) | set(fixed)
-    if missing:
-        raise ValueError(f"{model.__name__} has no fields {sorted(missing)}")
     table = connection.ops.quote_name(model._meta.db_table)
     pk = connection.ops.quote_name(model._meta.pk.column)
     aliases = ", ".join(f"c{n}" for n in range(1, len(casts) + 1))
