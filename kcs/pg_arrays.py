@@ -8,15 +8,23 @@ a single string to send, and the server parses it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 
 def _element(value) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, int) and not isinstance(value, bool):
+    # The common types first, by exact type: this runs for every value of every bulk statement.
+    kind = type(value)
+    if kind is str:
+        text = value
+    elif kind is int:
         return str(value)
-    text = str(value)
+    elif value is None:
+        return "NULL"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return str(int(value))
+    else:
+        text = str(value)
     # Quoted, with backslashes and double quotes escaped: any text is taken literally (commas, braces, "NULL").
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -26,36 +34,58 @@ def array_literal(values: Iterable) -> str:
     return "{" + ",".join(map(_element, values)) + "}"
 
 
-def insert_returning_ids(model, objects: list) -> None:
-    """INSERT ``objects`` (unsaved instances of ``model``, defaults already applied) in one statement and set their
-    primary keys, on PostgreSQL: one array literal per column, unnested by the server.
+def insert_columns(model, columns: Mapping[str, Sequence], constants: Mapping[str, Any] | None = None) -> list:
+    """INSERT rows of ``model`` given column by column, in one statement, on PostgreSQL; their primary keys in order.
 
-    What ``bulk_create`` does, without compiling a placeholder per value (for a few hundred rows of twenty columns,
-    that compilation cost more than the insert). Values are prepared by each field as ``bulk_create`` would.
+    ``columns``: field attribute name → one value per row, as the database takes it (int, str or None: sent as they
+    are, without the field's conversion — that conversion, per value, cost more than the insert itself).
+    ``constants``: field attribute name → the one value of every row (converted by its field). Every other field
+    takes its default; a field whose default is callable must be named (one value for all rows would not be what a
+    per-row default means). One array literal per column, unnested by the server; no model instances.
     """
     from django.db import DEFAULT_DB_ALIAS, connections
 
-    if not objects:
-        return
-    # The connection itself, not the ``django.db.connection`` proxy: a field prepares each value with it, and every
-    # attribute read through the proxy is a thread-local lookup.
+    # The connection itself, not the ``django.db.connection`` proxy (each attribute read through it is a
+    # thread-local lookup).
     connection = connections[DEFAULT_DB_ALIAS]
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    columns, casts, params = [], [], []
-    for field in fields:
-        values = [field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in objects]
-        columns.append(connection.ops.quote_name(field.column))
-        casts.append(f"%s::{field.db_type(connection)}[]")
-        params.append(array_literal(v if v is None or isinstance(v, int) else str(v) for v in values))
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"columns of different lengths (or none): {sorted(lengths)}")
+    if not lengths.pop():
+        return []
+    fixed = dict(constants or {})
+    unknown = set(columns) & set(fixed)
+    if unknown:
+        raise ValueError(f"both a column and a constant: {sorted(unknown)}")
+    missing = (set(columns) | set(fixed)) - {f.attname for f in model._meta.concrete_fields if not f.primary_key}
+    if missing:
+        raise ValueError(f"{model.__name__} has no fields {sorted(missing)}")
+    names, selected, fixed_params, arrays, casts = [], [], [], [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        db_type = field.db_type(connection)
+        names.append(connection.ops.quote_name(field.column))
+        if field.attname in columns:
+            arrays.append(array_literal(columns[field.attname]))
+            casts.append(f"%s::{db_type}[]")
+            selected.append(f"u.c{len(casts)}")
+            continue
+        if field.attname in fixed:
+            value = fixed.pop(field.attname)
+        elif field.has_default() and callable(field.default):
+            raise ValueError(f"{model.__name__}.{field.attname} has a per-row default: give its values")
+        else:
+            value = field.get_default()
+        fixed_params.append(field.get_db_prep_save(value, connection))
+        selected.append(f"%s::{db_type}")
     table = connection.ops.quote_name(model._meta.db_table)
     pk = connection.ops.quote_name(model._meta.pk.column)
+    aliases = ", ".join(f"c{n}" for n in range(1, len(casts) + 1))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)}) RETURNING {pk}",
-            params,
+            f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(selected)} "
+            f"FROM unnest({', '.join(casts)}) AS u({aliases}) RETURNING {pk}",
+            [*fixed_params, *arrays],
         )
-        ids = [row[0] for row in cursor.fetchall()]
-    for obj, pk_value in zip(objects, ids, strict=True):
-        obj.pk = pk_value
-        obj._state.adding = False
-        obj._state.db = connection.alias
+        return [row[0] for row in cursor.fetchall()]

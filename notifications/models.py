@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -80,15 +81,15 @@ class Notification(models.Model):
     integration_name = models.CharField(max_length=100, blank=True, help_text="Kept when the integration is deleted")
     batch = models.ForeignKey("events.EventBatch", null=True, blank=True, on_delete=models.SET_NULL)
     events = models.ManyToManyField("events.SecurityEvent", related_name="notifications")
-    status = models.CharField(
-        max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING, db_index=True
-    )
+    # Indexed by Meta's (status, next_attempt_at), which serves lookups by status alone too. Each index of this table
+    # is written for every row evaluation makes (hundreds per batch), so none is kept that no query needs.
+    status = models.CharField(max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     last_error = models.TextField(blank=True)
     subject = models.CharField(max_length=500, blank=True)
     body = models.TextField(blank=True)
-    idempotency_key = models.CharField(max_length=64, unique=True)
+    idempotency_key = models.CharField(max_length=64)  # unique: Meta.constraints (no LIKE index beside it)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     # The claim's lease: renewed by the sending worker while the send is in flight; once past, a row still in
@@ -100,17 +101,28 @@ class Notification(models.Model):
     # On a muted row: what held it back, as the deciding layer names it ("acceptance:<id>", "silence:<id>").
     # A reference, not a foreign key: notifications deliver without knowing why, and the record outlives the mute.
     # A database default too, so rows inserted by SQL of their own (the benches) need not name it.
-    muted_by = models.CharField(max_length=40, blank=True, db_index=True, default="", db_default="")
+    # Indexed for muted rows only (Meta.indexes): every reader asks for muted rows.
+    muted_by = models.CharField(max_length=40, blank=True, default="", db_default="")
     # db_default too: rows written by SQL of their own (bench/retention.py's bulk load) are policy rows.
     stream = models.CharField(max_length=8, choices=NotificationStream.choices, default="", db_default="", blank=True)
     # The log entry an "audit" row carries. SET_NULL: the log's own retention may remove it (the row then fails).
+    # Indexed where set (Meta.indexes): policy rows never are.
     audit_entry = models.ForeignKey(
-        "kcs.AuditEntry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "kcs.AuditEntry", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(
+                fields=["muted_by"], name="notification_muted_by", condition=Q(status=NotificationStatus.MUTED)
+            ),
+            models.Index(
+                fields=["audit_entry"], name="notification_audit_entry", condition=Q(audit_entry__isnull=False)
+            ),
+        ]
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="notification_idempotency_key")]
 
     def __str__(self) -> str:
         return f"{self.source_label} → {self.integration_name or self.integration_id} [{self.status}]"

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from events.models import EventBatch, SecurityEvent
 from events.services import EVALUATE_TASK
-from kcs.pg_arrays import array_literal, insert_returning_ids
+from kcs.pg_arrays import array_literal, insert_columns
 from kcs.queueing import send_now
 from notifications import delivery
 from notifications.channels import Channel, channel_for
@@ -36,6 +36,7 @@ from notifications.messages import UNUSED_IN_MESSAGES
 from notifications.models import Notification, NotificationIntegration, NotificationStatus, RepeatMark
 from notifications.outbox import link_events
 from policies import alerts, metrics, muting
+from policies.engine import CompiledPolicy
 from policies.index_cache import get_index
 from policies.models import Trigger
 
@@ -119,12 +120,19 @@ def claim_fingerprints(
                 (list(column) for column in zip(*ordered)) if ordered else ([], [], [])
             )
             seconds = [intervals[policy_id] for policy_id in policy_ids]
+            # Keys still quiet are left out before the upsert, by a plain read: the upsert locks every existing row
+            # it meets, even one its WHERE then leaves alone, and a lock is a write (with rescans of the same
+            # images, most keys of a batch are repeats). Leaving them out is safe: a mark quiet at ``now`` stays
+            # so (claims only move a quiet period forward, retention removes only marks no longer quiet).
             cursor.execute(
                 f"INSERT INTO {table} (policy_id, integration_id, fingerprint, notified_at, quiet_until) "
                 "SELECT p, i, f, %s, %s::timestamptz + make_interval(secs => s) "
-                "FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::bigint[]) "
-                f"AS u(p, i, f, s) {upsert}",
-                [now, now, *map(array_literal, (policy_ids, integration_ids, fingerprints, seconds))],
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::bigint[]) WITH ORDINALITY "
+                f"AS u(p, i, f, s, n) WHERE NOT EXISTS (SELECT FROM {table} AS m WHERE m.policy_id = u.p "
+                f"AND m.integration_id = u.i AND m.fingerprint = u.f AND m.quiet_until > %s) "
+                # In the keys' order whatever join the planner picks (the lock order that prevents deadlocks).
+                f"ORDER BY u.n {upsert}",
+                [now, now, *map(array_literal, (policy_ids, integration_ids, fingerprints, seconds)), now],
             )
             claimed.update((int(p), int(i), f) for p, i, f in cursor.fetchall())
             return claimed
@@ -177,27 +185,22 @@ def evaluate_batch(batch_id: str) -> Evaluation:
                 i: index.outputs[i] for policy, _ in matches for i in policy.integration_ids if i in index.outputs
             }
             plans = _plan(matches, integrations, now, muting.load(now))
-            notifications = [plan.notification for plan in plans]
-            if connection.vendor == "postgresql":
-                insert_returning_ids(Notification, notifications)
-            else:
-                Notification.objects.bulk_create(notifications)
-            link_events([(plan.notification.pk, event.id) for plan in plans for event in plan.events])
-            alerts.record_alerts(plans, now)
-            metrics.evaluated(started, [(n.status, integrations[n.integration_id].kind) for n in notifications])
+            _store(plans, events[0].batch_id, integrations, now)
+            alerts.record_alerts([plan for plan in plans if plan.notification is not None], now)
+            metrics.evaluated(started, [(plan.status, integrations[plan.integration_id].kind) for plan in plans])
             result.events = len(events)
             for plan in plans:
-                notification, channel = plan.notification, integrations[plan.notification.integration_id]
-                if notification.status == NotificationStatus.PENDING:
-                    result.pending.append(notification.pk)
+                if plan.status == NotificationStatus.PENDING:
+                    result.pending.append(plan.pk)
+                    channel = integrations[plan.integration_id]
                     if channel.rate_limit is None:
-                        result.unthrottled.add(notification.pk)
-                        notification.integration = channel.integration
-                        result.made[notification.pk] = (notification, [event.id for event in plan.events])
-                elif notification.status == NotificationStatus.MUTED:
-                    result.muted.append(notification.pk)
+                        result.unthrottled.add(plan.pk)
+                        plan.notification.integration = channel.integration
+                        result.made[plan.pk] = (plan.notification, [event.id for event in plan.events])
+                elif plan.status == NotificationStatus.MUTED:
+                    result.muted.append(plan.pk)
                 else:
-                    result.suppressed.append(notification.pk)
+                    result.suppressed.append(plan.pk)
         else:
             _never_attempted(batch_id, result)
         if result.pending:
@@ -272,10 +275,20 @@ def sweep(now: datetime | None = None) -> int:
     return len(batch_ids)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Plan:
-    notification: Notification
+    """One Notification row to make: a (policy, integration) pair, the events it covers and what became of them."""
+
+    policy: CompiledPolicy
+    integration_id: int
+    status: str
+    muted_by: str
     events: list[EventRow]
+    pk: int | None = None
+    # The saved row as a model instance: made for pending rows only (delivery's fast path and the alerts log read
+    # it). A batch makes hundreds of suppressed and muted rows that nothing reads back, and building an instance
+    # for each cost more than inserting them.
+    notification: Notification | None = None
 
 
 def _plan(matches, integrations: dict[int, Channel], now: datetime, mutes: muting.Mutes) -> list[_Plan]:
@@ -287,11 +300,16 @@ def _plan(matches, integrations: dict[int, Channel], now: datetime, mutes: mutin
     """
     # An integration deleted (or disabled) since the index was compiled is skipped.
     targets = []
+    # What mutes an event does not depend on the policy: looked up once per event, however many policies matched.
+    found: dict[int, muting.Found] = {}
     for policy, matched in matches:
         integration_ids = [i for i in policy.integration_ids if i in integrations]
         heard, held = [], {}
         for event in matched:
-            mute = mutes.reason(event, policy.id, now)
+            holds = found.get(event.id)
+            if holds is None:
+                holds = found[event.id] = mutes.lookup(event, now)
+            mute = mutes.reason_for(holds, policy.id)
             if mute is None:
                 heard.append(event)
             else:
@@ -307,35 +325,77 @@ def _plan(matches, integrations: dict[int, Channel], now: datetime, mutes: mutin
     due = claim_fingerprints(keys, intervals, now) if keys else set()
     plans: list[_Plan] = []
     for policy, heard, held, integration_ids in targets:
-        trigger_label = Trigger(policy.trigger).label
         for integration_id in integration_ids:
             fresh = [e for e in heard if (policy.id, integration_id, e.fingerprint) in due]
             repeats = [e for e in heard if (policy.id, integration_id, e.fingerprint) not in due]
             groups = [(NotificationStatus.PENDING, "", fresh), (NotificationStatus.SUPPRESSED, "", repeats)]
             groups += [(NotificationStatus.MUTED, reference, events) for reference, events in held.items()]
-            for status, muted_by, chosen in groups:
-                if chosen:
-                    notification = Notification(
-                        policy_id=policy.id,
-                        policy_name=policy.name,
-                        trigger=policy.trigger,
-                        trigger_label=trigger_label,
-                        integration_id=integration_id,
-                        integration_name=integrations[integration_id].integration.name,
-                        batch_id=chosen[0].batch_id,
-                        status=status,
-                        muted_by=muted_by,
-                        next_attempt_at=now,
-                        created_at=now,
-                        idempotency_key=delivery_key(
-                            chosen[0].batch_id,
-                            policy.id,
-                            integration_id,
-                            f"{status}:{muted_by}" if muted_by else status,
-                        ),
-                    )
-                    plans.append(_Plan(notification, chosen))
+            plans += [
+                _Plan(policy, integration_id, status, muted_by, chosen) for status, muted_by, chosen in groups if chosen
+            ]
     return plans
+
+
+def _store(plans: list[_Plan], batch_id: uuid.UUID, integrations: dict[int, Channel], now: datetime) -> None:
+    """Save the plans' Notification rows (setting each plan's ``pk``, and its ``notification`` when pending) and
+    link them to their events."""
+    labels = {trigger: Trigger(trigger).label for trigger in {plan.policy.trigger for plan in plans}}
+    names = {i: channel.integration.name for i, channel in integrations.items()}
+    keys = [
+        delivery_key(
+            batch_id,
+            plan.policy.id,
+            plan.integration_id,
+            f"{plan.status}:{plan.muted_by}" if plan.muted_by else plan.status,
+        )
+        for plan in plans
+    ]
+
+    def notification(plan: _Plan, key: str) -> Notification:
+        return Notification(
+            policy_id=plan.policy.id,
+            policy_name=plan.policy.name,
+            trigger=plan.policy.trigger,
+            trigger_label=labels[plan.policy.trigger],
+            integration_id=plan.integration_id,
+            integration_name=names[plan.integration_id],
+            batch_id=batch_id,
+            status=plan.status,
+            muted_by=plan.muted_by,
+            next_attempt_at=now,
+            created_at=now,
+            idempotency_key=key,
+        )
+
+    if connection.vendor == "postgresql":
+        ids = insert_columns(
+            Notification,
+            {
+                "policy_id": [plan.policy.id for plan in plans],
+                "policy_name": [plan.policy.name for plan in plans],
+                "trigger": [plan.policy.trigger for plan in plans],
+                "trigger_label": [labels[plan.policy.trigger] for plan in plans],
+                "integration_id": [plan.integration_id for plan in plans],
+                "integration_name": [names[plan.integration_id] for plan in plans],
+                "status": [str(plan.status) for plan in plans],
+                "muted_by": [plan.muted_by for plan in plans],
+                "idempotency_key": keys,
+            },
+            constants={"batch_id": batch_id, "next_attempt_at": now, "created_at": now},
+        )
+        for plan, key, pk in zip(plans, keys, ids, strict=True):
+            plan.pk = pk
+            if plan.status == NotificationStatus.PENDING:
+                plan.notification = made = notification(plan, key)
+                made.pk, made._state.adding, made._state.db = pk, False, connection.alias
+    else:
+        made = [notification(plan, key) for plan, key in zip(plans, keys, strict=True)]
+        Notification.objects.bulk_create(made)
+        for plan, row in zip(plans, made, strict=True):
+            plan.pk = row.pk
+            if plan.status == NotificationStatus.PENDING:
+                plan.notification = row
+    link_events([(plan.pk, event.id) for plan in plans for event in plan.events])
 
 
 def delivery_key(batch_id: uuid.UUID, policy_id: int, integration_id: int, status: str) -> str:

@@ -37,6 +37,9 @@ MUTE_FIELDS = (
     "source",
     "title",
 )
+# What holds for an event whatever the policy: the covering acceptance (or None) and the matching silences.
+Found = tuple[Any, list]
+NOTHING: Found = (None, [])
 ACCEPTANCE = "acceptance"
 SILENCE = "silence"
 KIND_VERDICTS = {ACCEPTANCE: Verdict.ACCEPTED, SILENCE: Verdict.SILENCED}
@@ -83,7 +86,7 @@ class Mutes:
     def __init__(self, acceptances: Any = None, silences: Any = None):
         self.acceptances = acceptances
         self.silences = silences
-        self._seen: dict[Any, tuple[Any, list]] = {}
+        self._seen: dict[Any, Found] = {}
 
     def __bool__(self) -> bool:
         return bool(self.acceptances) or bool(self.silences)
@@ -93,14 +96,24 @@ class Mutes:
 
         An accepted risk comes first: it holds for every policy, a silence only for its own.
         """
+        return self.reason_for(self.lookup(event, now), policy_id)
+
+    def lookup(self, event: Any, now: datetime) -> Found:
+        """What holds for ``event`` at ``now`` whatever the policy: give it to :meth:`reason_for` for each policy
+        that matched the event (a caller with several policies per event saves repeating the lookup)."""
         if not self:
-            return None
+            return NOTHING
         key = (now, *(getattr(event, name) for name in MUTE_FIELDS))
         found = self._seen.get(key)
         if found is None:
             acceptance = self.acceptances.covering(event, now) if self.acceptances else None
             silences = self.silences.matching(event, now) if self.silences and acceptance is None else []
             found = self._seen[key] = (acceptance, silences)
+        return found
+
+    @staticmethod
+    def reason_for(found: Found, policy_id: int) -> Mute | None:
+        """:meth:`reason` for a :meth:`lookup` result."""
         acceptance, silences = found
         if acceptance is not None:
             return Mute(Verdict.ACCEPTED, acceptance)

@@ -153,6 +153,24 @@ def test_claim_fingerprints_lets_one_of_two_claims_through():
     assert evaluation.claim_fingerprints([key], {policy.pk: 60}, now + timedelta(seconds=61)) == {key}
 
 
+def test_claim_leaves_marks_still_quiet_untouched_and_claims_the_rest():
+    """Keys still quiet are read, not locked or rewritten; expired and new ones are claimed, in one call."""
+    hook = make_integration("webhook")
+    policy = make_policy("P", [hook])
+    now = timezone.now()
+    quiet, expired, new = ((policy.pk, hook.pk, name * 64) for name in "qen")
+    assert evaluation.claim_fingerprints([quiet, expired], {policy.pk: 60}, now) == {quiet, expired}
+    RepeatMark.objects.filter(fingerprint=expired[2]).update(quiet_until=now)  # its quiet period ends at once
+    before = RepeatMark.objects.values_list("fingerprint", "notified_at", "quiet_until", "pk")
+    later = now + timedelta(seconds=1)
+    assert evaluation.claim_fingerprints([new, expired, quiet], {policy.pk: 600}, later) == {expired, new}
+    marks = {m.fingerprint: m for m in RepeatMark.objects.all()}
+    assert (marks[quiet[2]].notified_at, marks[quiet[2]].quiet_until) == (now, now + timedelta(seconds=60))
+    assert (marks[expired[2]].notified_at, marks[expired[2]].quiet_until) == (later, later + timedelta(seconds=600))
+    assert marks[new[2]].quiet_until == later + timedelta(seconds=600)
+    assert {pk for *_, pk in before} <= {m.pk for m in marks.values()}
+
+
 def test_first_attempt_is_made_by_the_evaluating_worker_unless_the_output_is_rate_limited(
     handed_over, django_capture_on_commit_callbacks
 ):

@@ -112,6 +112,47 @@ def test_acceptance_wins_over_silence(mutes, no_delivery):
     assert Notification.objects.get().muted_by == "acceptance:5"
 
 
+def test_rows_of_a_mixed_batch_keep_every_event_and_field(mutes, no_delivery):
+    """Several policies and outputs over one batch, part muted by a silence, part by an acceptance, part repeats:
+    each row names its policy, trigger, output and batch, and the trace of every event tells its own fate."""
+    hook, chat = make_integration("webhook"), make_integration("telegram")
+    wide = make_policy("Wide", [hook, chat], repeat_interval=3600)
+    make_policy("Narrow", [hook], repeat_interval=3600)
+    evaluate(make_batch(1))  # finding 0 notified: a repeat in the next batch
+    batch = make_batch(4)
+    repeat, silenced, accepted, fresh = batch.events.order_by("id")
+    mutes.silences = FindingIndex(FakeMute(3, silenced.finding_id, frozenset({wide.pk})))
+    mutes.acceptances = FindingIndex(FakeMute(9, accepted.finding_id))
+    result = evaluate(batch)
+    rows = Notification.objects.filter(batch=batch)
+    assert len(result.pending) + len(result.suppressed) + len(result.muted) == rows.count()
+    seen = {
+        (n.policy_name, n.integration_name, n.status, n.muted_by): sorted(e.pk for e in n.events.all()) for n in rows
+    }
+    assert seen == {
+        ("Wide", hook.name, "pending", ""): [fresh.pk],
+        ("Wide", chat.name, "pending", ""): [fresh.pk],
+        ("Narrow", hook.name, "pending", ""): sorted([silenced.pk, fresh.pk]),
+        ("Wide", hook.name, "suppressed", ""): [repeat.pk],
+        ("Wide", chat.name, "suppressed", ""): [repeat.pk],
+        ("Narrow", hook.name, "suppressed", ""): [repeat.pk],
+        ("Wide", hook.name, "muted", "silence:3"): [silenced.pk],
+        ("Wide", chat.name, "muted", "silence:3"): [silenced.pk],
+        ("Wide", hook.name, "muted", "acceptance:9"): [accepted.pk],
+        ("Wide", chat.name, "muted", "acceptance:9"): [accepted.pk],
+        ("Narrow", hook.name, "muted", "acceptance:9"): [accepted.pk],
+    }
+    assert {(n.trigger, n.trigger_label, n.batch_id) for n in rows} == {
+        ("critical_vulnerabilities", "Critical vulnerabilities", batch.id)
+    }
+    assert len({n.idempotency_key for n in rows}) == rows.count()
+    fates = {e.pk: {d.policy_name: (d.verdict, d.silence, d.acceptance) for d in trace(e)} for e in batch.events.all()}
+    assert fates[silenced.pk] == {"Wide": (Verdict.SILENCED, 3, None), "Narrow": (Verdict.MATCHED, None, None)}
+    assert fates[accepted.pk] == {"Wide": (Verdict.ACCEPTED, None, 9), "Narrow": (Verdict.ACCEPTED, None, 9)}
+    assert fates[repeat.pk] == {"Wide": (Verdict.SUPPRESSED, None, None), "Narrow": (Verdict.SUPPRESSED, None, None)}
+    assert fates[fresh.pk] == {"Wide": (Verdict.MATCHED, None, None), "Narrow": (Verdict.MATCHED, None, None)}
+
+
 def test_stored_references_parse_back():
     assert muting.parse_reference("silence:12") == ("silence", 12)
     assert muting.parse_reference("acceptance:3") == ("acceptance", 3)
