@@ -104,7 +104,8 @@ def url_routes() -> dict[str, Route]:
 def answered_methods(callback) -> set[str]:
     """The methods a route's view has a handler for (OPTIONS and HEAD aside); empty for a function view."""
     if actions := getattr(callback, "actions", None):  # a viewset's route: the router's method → action map
-        return {method.upper() for method in actions}
+        # DRF adds "head" to this very map on the first request the view serves: left aside, as for other views.
+        return {method.upper() for method in actions if method not in ("options", "head")}
     view = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
     if view is None:
         return set()

@@ -23,7 +23,7 @@ from tests.factories import (
     make_integration,
     make_policy,
 )
-from tests.notifications.test_overview import figures_of, rows_behind
+from tests.overview_pages import figures_of, rows_behind
 
 pytestmark = pytest.mark.django_db
 
