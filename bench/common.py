@@ -170,3 +170,24 @@ class SqlMeter:
         finally:
             self.count += 1
             self.seconds += time.perf_counter() - started
+
+
+def critical_finding(key: str, registry: str, repository: str, tag: str = "1.0") -> dict:
+    """One critical vulnerability as a scanner posts it to ``/api/v1/events/``, its ``key`` as uid and finding."""
+    return {
+        "type": "vulnerability",
+        "severity": "critical",
+        "title": f"libfoo: heap overflow ({key})",
+        "source": "trivy",
+        "registry": registry,
+        "repository": repository,
+        "tag": tag,
+        "finding_id": key,
+        "package": "libfoo",
+        "installed_version": "1.0.0",
+        "fixed_version": "1.0.1",
+        "cvss": 9.8,
+        "uid": key,
+        "cluster": "prod-1",
+        "namespace": "shop",
+    }

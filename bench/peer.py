@@ -56,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (  # noqa: E402
     bench_env,
     celery_worker,
+    critical_finding,
     gunicorn,
     make_token,
     percentile,
@@ -218,23 +219,7 @@ def kcs(receiver: Receiver) -> Iterator[tuple[System, float]]:
 
         def post(session: requests.Session, key: str, i: int) -> None:
             registry, repository, tag = image(i, key)
-            finding = {
-                "type": "vulnerability",
-                "severity": "critical",
-                "title": f"libfoo: heap overflow ({key})",
-                "source": "trivy",
-                "registry": registry,
-                "repository": repository,
-                "tag": tag,
-                "finding_id": key,
-                "package": "libfoo",
-                "installed_version": "1.0.0",
-                "fixed_version": "1.0.1",
-                "cvss": 9.8,
-                "uid": key,
-                "cluster": "prod-1",
-                "namespace": "shop",
-            }
+            finding = critical_finding(key, registry, repository, tag)
             answer = session.post(f"{base}/api/v1/events/", json=finding, headers=headers, timeout=POST_TIMEOUT)
             if answer.status_code not in (200, 201):
                 raise RuntimeError(f"KCS POST answered {answer.status_code}: {answer.text[:200]}")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_env, fresh_django  # noqa: E402
+from bench.common import bench_env, critical_finding, fresh_django  # noqa: E402
 
 WARM = 20  # findings posted and evaluated before measuring
 
@@ -136,23 +136,7 @@ def main() -> None:
     run = uuid.uuid4().hex[:8]
 
     def post(key: str) -> None:
-        body = {
-            "type": "vulnerability",
-            "severity": "critical",
-            "title": f"libfoo: heap overflow ({key})",
-            "source": "trivy",
-            "registry": "registry.example.com",
-            "repository": f"peer/app-{key}",
-            "tag": "1.0",
-            "finding_id": key,
-            "package": "libfoo",
-            "installed_version": "1.0.0",
-            "fixed_version": "1.0.1",
-            "cvss": 9.8,
-            "uid": key,
-            "cluster": "prod-1",
-            "namespace": "shop",
-        }
+        body = critical_finding(key, "registry.example.com", f"peer/app-{key}")
         request = factory.post(
             "/api/v1/events/", data=json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=authorization
         )
@@ -193,7 +177,7 @@ def main() -> None:
         (evaluation, "get_index", "policy index (revision check)"),
         (evaluation, "take_unevaluated", "take the batch's events"),
         (evaluation, "_plan", "plan (mutes, repeat marks)"),
-        (evaluation, "insert_returning_ids", "insert notifications"),
+        (evaluation, "insert_columns", "insert notifications"),
         (evaluation, "link_events", "link events"),
         (evaluation.alerts, "record_alerts", "alerts log entries"),
         (evaluation, "first_deliveries", "first delivery attempts (after commit)"),

@@ -18,6 +18,7 @@ from events import acceptances
 from events.acceptance_filters import SORTS, AcceptanceFilter, sort_acceptances, visible_acceptances
 from events.acceptance_forms import AcceptForm, PeriodForm
 from events.acceptance_rules import AcceptanceRefused, event_problem
+from events.filters import visible_events
 from events.models import AcceptanceState, RiskAcceptance, SecurityEvent
 from events.permissions import MANAGE_RISKS, VIEW_EVENTS, VIEW_RISKS
 from kcs.bounds import id_in_range
@@ -141,7 +142,7 @@ def _selected_events(request, values: list[str]) -> list[SecurityEvent]:
         for value in values
         if value.isascii() and value.isdigit() and len(value) <= 19 and id_in_range(int(value))
     }
-    events = SecurityEvent.objects.filter(visibility_of(request).resource_q(), pk__in=ids)
+    events = visible_events(request).filter(pk__in=ids)
     return list(events.order_by("-id")[:MAX_SELECTED])
 
 

@@ -8,6 +8,7 @@ from django.db import connection
 from events.models import EventType, SecurityEvent, Severity
 from kcs.filters import IsoDateTimeFilter
 from kcs.globs import GLOB_CHARS, glob_to_regex
+from kcs.visibility import visibility_of
 
 SEVERITY_CHOICES = [(s.label.lower(), s.label) for s in reversed(Severity)]
 
@@ -57,3 +58,9 @@ def by_repository(queryset, value: str):
         regex = glob_to_regex(value, connection.vendor)
         return queryset.filter(repository__regex=regex) if regex is not None else queryset.none()
     return queryset.filter(repository=value)
+
+
+def visible_events(request):
+    """The events ``request``'s person may see now: those in their active scopes (:mod:`kcs.visibility`). Every
+    screen and API call that shows or names an event starts from here, so one outside is a 404."""
+    return SecurityEvent.objects.filter(visibility_of(request).resource_q())

@@ -15,11 +15,10 @@ from django.views.generic import TemplateView
 from events.acceptance_forms import AcceptForm
 from events.acceptance_index import covering_each
 from events.acceptance_rules import event_problem
-from events.filters import EventFilter
+from events.filters import EventFilter, visible_events
 from events.models import Extent, SecurityEvent
 from events.panels import panels_for
 from events.permissions import MANAGE_RISKS
-from kcs.visibility import visibility_of
 
 PAGE_SIZE = 50
 
@@ -31,11 +30,6 @@ def as_text(value) -> str:
 
 class EventAccessMixin(LoginRequiredMixin, PermissionRequiredMixin):
     permission_required = "events.view_securityevent"
-
-
-def visible_events(request):
-    """The events ``request``'s person may see now: those in their active scopes."""
-    return SecurityEvent.objects.filter(visibility_of(request).resource_q())
 
 
 class EventListView(EventAccessMixin, TemplateView):

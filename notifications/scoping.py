@@ -9,12 +9,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from kcs.visibility import Visibility, policy_q
+from kcs.visibility import Visibility, policy_model, policy_q
 from notifications.models import Notification
-
-
-def policy_model():
-    return Notification._meta.get_field("policy").related_model
 
 
 def visible_policies(visibility: Visibility) -> QuerySet:

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
-from events.models import SecurityEvent
+from events.filters import visible_events
 from kcs.rights import MANAGE_INTEGRATIONS, VIEW_INTEGRATIONS
 from kcs.visibility import visibility_of
 from notifications import services
@@ -158,7 +158,7 @@ class IntegrationFormView(PermissionRequiredMixin, View):
             if not request.user.has_perm(VIEW_EVENTS):
                 raise PermissionDenied
             # Only an event the person sees: one outside their scopes is "no event", as if it did not exist.
-            visible = SecurityEvent.objects.filter(visibility_of(request).resource_q())
+            visible = visible_events(request)
             if not wanted.isascii() or not wanted.isdigit() or not (event := visible.filter(pk=int(wanted)).first()):
                 form.add_error(None, f"No event #{wanted} to preview with.")
                 return self._render(request, kind, form, integration, status=400)

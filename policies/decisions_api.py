@@ -11,7 +11,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from events.models import SecurityEvent
+from events.filters import visible_events
 from events.serializers import SecurityEventSerializer
 from kcs.visibility import visibility_of
 from policies import decisions, preview, services
@@ -56,7 +56,7 @@ class EventDecisionsView(APIView):
     def get(self, request, pk: int):
         visibility = visibility_of(request)
         # An event outside the caller's scopes does not exist for them; of the policies, only those they see.
-        events = SecurityEvent.objects.select_related("batch").filter(visibility.resource_q())
+        events = visible_events(request).select_related("batch")
         event = get_object_or_404(events, pk=pk)
         return Response([decision.as_dict() for decision in decisions.trace(event, visibility)])
 

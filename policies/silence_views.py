@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
 
-from events.models import SecurityEvent
+from events.filters import visible_events
 from kcs.rights import VIEW_INTEGRATIONS
 from kcs.visibility import policy_q, visibility_of
 from policies import silences
@@ -128,7 +128,7 @@ class SilenceCreateView(PermissionRequiredMixin, SilenceFormMixin, View):
         event_id = request.GET.get(PREFILL_PARAMETER, "")
         if event_id.isascii() and event_id.isdigit() and request.user.has_perm(VIEW_EVENTS):
             # Only an event the person sees: one outside their scopes prefills nothing, as if it did not exist.
-            visible = SecurityEvent.objects.filter(visibility_of(request).resource_q())
+            visible = visible_events(request)
             event = visible.filter(pk=int(event_id)).first()
         if event is not None:
             initial = SilenceForm.initial_from_event(event)
