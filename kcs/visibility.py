@@ -107,10 +107,6 @@ class Visibility:
         """The active selection covers everything (it includes the Global scope)."""
         return any(scope.is_global for scope in self.active)
 
-    @property
-    def selected_scope(self) -> HeldScope | None:
-        return self.active[0] if self.selected is not None and self.active else None
-
     def resource_q(self, fields: Mapping[str, str] = EVENT_FIELDS) -> Q:
         """Rows in any active scope. ``fields`` maps an event attribute (cluster, namespace, registry,
         repository) to the row's field path; a scope's patterns on an attribute the row does not have are not
