@@ -173,7 +173,11 @@ class IntegrationViewSet(viewsets.ModelViewSet):
         try:
             services.delete_integration(request, integration)
         except services.IntegrationInUse as exc:
-            return Response({"detail": str(exc), "policies": exc.policies}, status=status.HTTP_409_CONFLICT)
+            refusal = exc.seen_by(visibility_of(request))
+            return Response(
+                {"detail": str(refusal), "policies": refusal.policies, "hidden_policies": refusal.hidden},
+                status=status.HTTP_409_CONFLICT,
+            )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={200: _test_result})

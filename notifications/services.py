@@ -23,12 +23,14 @@ from kcs import audit, bounds
 from kcs.models import AuditAction
 from kcs.queueing import enqueue_on_commit
 from kcs.revisions import configuration_change
+from kcs.visibility import Visibility
 from notifications.channels import CHANNELS, Delivery, TransportError, channel_for
 from notifications.delivery import DELIVER_TASK
 from notifications.forms import IntegrationForm
 from notifications.integration_users import policies_using
 from notifications.messages import MessageContext
 from notifications.models import Notification, NotificationIntegration, NotificationStatus
+from notifications.scoping import visible_policy_names
 from notifications.secrets import MASK, UNREADABLE, SecretsUnreadable, decrypt, encrypt, readable, rotate
 
 logger = logging.getLogger(__name__)
@@ -70,16 +72,38 @@ class InvalidIntegration(Exception):
 
 
 class IntegrationInUse(Exception):
-    """Deleting an integration that response policies still use; ``policies`` names them."""
+    """Deleting an integration that response policies still use. ``policies`` names those the person sees;
+    ``hidden`` counts the others (outside their scopes: named, they would leak, but they still hold the deletion)."""
 
-    def __init__(self, integration: NotificationIntegration, policies: list[str]):
-        self.policies = policies
-        shown = ", ".join(f"“{name}”" for name in policies[:NAMES_SHOWN])
-        more = f" and {len(policies) - NAMES_SHOWN} more" if len(policies) > NAMES_SHOWN else ""
-        super().__init__(
-            f"“{integration.name}” is used by the response polic{'y' if len(policies) == 1 else 'ies'} "
-            f"{shown}{more}. Remove it from {'that policy' if len(policies) == 1 else 'those policies'} first."
+    def __init__(self, integration: NotificationIntegration, policies: list[str], hidden: int = 0):
+        self.integration, self.policies, self.hidden = integration, policies, hidden
+        super().__init__(_in_use_message(integration.name, policies, hidden))
+
+    def seen_by(self, visibility: Visibility) -> IntegrationInUse:
+        """The same refusal told to a person: only the policies they see are named."""
+        seen = visible_policy_names(visibility, self.policies)
+        return IntegrationInUse(self.integration, seen, self.hidden + len(self.policies) - len(seen))
+
+
+def _in_use_message(name: str, policies: list[str], hidden: int) -> str:
+    total = len(policies) + hidden
+    policy_word = "policy" if total == 1 else "policies"
+    if not policies:
+        return (
+            f"“{name}” is used by {hidden} response {policy_word} outside your scopes. Someone who holds "
+            f"{'its' if total == 1 else 'their'} scopes must take the integration out of {'it' if total == 1 else 'them'} "
+            "first."
         )
+    named = [f"“{policy}”" for policy in policies[:NAMES_SHOWN]]
+    if len(policies) > NAMES_SHOWN:
+        named.append(f"{len(policies) - NAMES_SHOWN} more")
+    if hidden:
+        named.append(f"{hidden} outside your scopes")
+    listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    return (
+        f"“{name}” is used by the response {policy_word} {listed}. "
+        f"Remove it from {'that policy' if total == 1 else 'those policies'} first."
+    )
 
 
 def stored_secrets(integration: NotificationIntegration | None) -> dict[str, str]:

@@ -245,7 +245,7 @@ class IntegrationDeleteView(PermissionRequiredMixin, View):
     def get(self, request, kind: str, pk: int):
         integration = _integration(kind, pk)
         users = services.policies_using(integration)
-        blocked = str(services.IntegrationInUse(integration, users)) if users else ""
+        blocked = str(services.IntegrationInUse(integration, users).seen_by(visibility_of(request))) if users else ""
         return self._render(request, integration, blocked)
 
     def post(self, request, kind: str, pk: int):
@@ -254,8 +254,9 @@ class IntegrationDeleteView(PermissionRequiredMixin, View):
         try:
             services.delete_integration(request, integration)
         except services.IntegrationInUse as exc:
-            messages.error(request, str(exc))
-            return self._render(request, integration, str(exc), status=409)
+            refusal = str(exc.seen_by(visibility_of(request)))
+            messages.error(request, refusal)
+            return self._render(request, integration, refusal, status=409)
         messages.success(request, f"Integration “{name}” deleted.")
         return redirect("notifications:integration-list", kind=kind)
 

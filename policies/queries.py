@@ -19,13 +19,21 @@ POLICY_SORTS = {
 }
 
 
+# What the policy screens and API read of a policy's notification methods and their integrations.
+METHOD_FIELDS = ("policy", "position", "integration__name", "integration__kind", "integration__enabled")
+
+
 def policies_with_relations() -> QuerySet[ResponsePolicy]:
     """Policies with their creator, scopes and integrations loaded in three queries, whatever their number."""
     return ResponsePolicy.objects.select_related("created_by").prefetch_related(
         Prefetch("scopes", queryset=Scope.objects.only("id", "name", "is_global")),
         Prefetch(
             "notification_methods",
-            queryset=NotificationMethod.objects.select_related("integration").order_by("position", "id"),
+            # Only what the screens show of an integration: its config (message templates) and secrets can weigh
+            # kilobytes each, decoded for nothing on every page.
+            queryset=NotificationMethod.objects.select_related("integration")
+            .only(*METHOD_FIELDS)
+            .order_by("position", "id"),
         ),
     )
 

@@ -106,6 +106,7 @@ class PolicyListView(PermissionRequiredMixin, View):
             "sort_columns": {key: ("-" + key if sort == key else key) for key in POLICY_SORTS},
             "can_manage": request.user.has_perm(MANAGE_POLICIES),
             "results_target": RESULTS_TARGET,
+            "return_to": request.get_full_path(),  # where a row's toggle comes back to, without JavaScript
         }
         if request.htmx and request.htmx.target == RESULTS_TARGET:
             return render(request, "policies/_policy_results.html", context)

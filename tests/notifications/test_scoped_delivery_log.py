@@ -124,3 +124,36 @@ def test_the_integration_page_names_only_the_policies_i_see(prod_client, world):
     world.in_staging.notification_methods.update(integration=integration)
     page = prod_client.get(f"/integrations/{integration.kind}/{integration.pk}/").content.decode()
     assert world.in_prod.name in page and world.in_staging.name not in page
+
+
+def test_deleting_an_integration_in_use_names_only_the_policies_i_see(client, retrier, world):
+    """The refusal counts the policies outside the person's scopes without naming them: they still hold the
+    deletion, and their names would leak."""
+    integration = world.in_prod.notification_methods.get().integration
+    world.in_staging.notification_methods.update(integration=integration)
+    world.everywhere.notification_methods.update(integration=integration)
+    answer = token_client(retrier).delete(f"/api/v1/integrations/{integration.pk}/")
+    assert answer.status_code == 409
+    body = answer.json()
+    assert body["policies"] == [world.in_prod.name] and body["hidden_policies"] == 2
+    assert body["detail"] == (
+        f"“{integration.name}” is used by the response policies “Prod criticals” and 2 outside your scopes. "
+        "Remove it from those policies first."
+    )
+    client.force_login(retrier)
+    url = f"/integrations/{integration.kind}/{integration.pk}/delete/"
+    for page in (client.get(url), client.post(url)):
+        html = page.content.decode()
+        assert "“Prod criticals” and 2 outside your scopes" in html
+        assert world.in_staging.name not in html and world.everywhere.name not in html
+    assert type(integration).objects.filter(pk=integration.pk).exists()
+
+
+def test_an_integration_used_only_outside_my_scopes_is_refused_without_names(retrier, world):
+    integration = world.in_staging.notification_methods.get().integration
+    body = token_client(retrier).delete(f"/api/v1/integrations/{integration.pk}/").json()
+    assert body["policies"] == [] and body["hidden_policies"] == 1
+    assert body["detail"] == (
+        f"“{integration.name}” is used by 1 response policy outside your scopes. Someone who holds its scopes must "
+        "take the integration out of it first."
+    )
