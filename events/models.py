@@ -143,6 +143,8 @@ class SecurityEvent(models.Model):
             # A person limited to a cluster scope: scopes compare case-insensitively (cluster__iexact is
             # UPPER(cluster) = UPPER(%s) on PostgreSQL), and the lists read newest first, so their first page is
             # a walk down this index however rare the cluster is among the stored events (bench/scoped_lists.py).
+            # On PostgreSQL it is built with text_pattern_ops (migration 0009), so that it also answers the literal
+            # prefix of a glob (UPPER(cluster) LIKE 'LEGAC%'); SQLite has no operator classes.
             models.Index(Upper("cluster"), F("id"), name="event_cluster_ci_id"),
         ]
 

@@ -24,10 +24,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, Subquery
-from django.db.models.lookups import Exact
+from django.db.models.functions import Upper
+from django.db.models.lookups import Exact, StartsWith
 from rest_framework.exceptions import ValidationError
 
-from kcs.globs import GLOB_CHARS, compile_globs, glob_to_regex
+from kcs.globs import GLOB_CHARS, compile_globs, glob_to_regex, literal_prefix
 from kcs.models import Role, UserProfile
 from kcs.rights import VIEW_GLOBAL_SCOPE
 
@@ -141,11 +142,27 @@ def scope_q(scope: HeldScope, fields: Mapping[str, str] = EVENT_FIELDS) -> Q:
             if GLOB_CHARS & set(pattern):
                 regex = glob_to_regex(pattern, connection.vendor)
                 if regex is not None:
-                    any_pattern |= Q(**{f"{path}__iregex": regex})
+                    any_pattern |= Q(**{f"{path}__iregex": regex}) & _prefix_q(path, pattern)
             else:
                 any_pattern |= Q(**{f"{path}__iexact": pattern})
         condition &= any_pattern
     return condition
+
+
+# Columns with an index on UPPER(column) that answers LIKE prefixes (events' event_cluster_ci_id, text_pattern_ops on
+# PostgreSQL): a regex reads every row, so a glob's literal prefix is also given as a LIKE the index can answer.
+PREFIX_INDEXED = frozenset({"cluster"})
+
+
+def _prefix_q(path: str, pattern: str) -> Q:
+    """``UPPER(path) LIKE 'PREFIX%'`` for a glob with a literal prefix on an indexed column; an empty Q otherwise.
+    It only narrows what the regex then decides, so it is exact: for an ASCII prefix, every value the regex
+    matches (case-insensitively) has that prefix in upper case; other prefixes are left to the regex alone, as
+    Python's and PostgreSQL's upper case may differ beyond ASCII."""
+    prefix = literal_prefix(pattern)
+    if path not in PREFIX_INDEXED or not prefix or not prefix.isascii() or connection.vendor != "postgresql":
+        return Q()
+    return Q(StartsWith(Upper(path), prefix.upper()))
 
 
 def scope_contains(scope: HeldScope, row: Any, fields: Mapping[str, str] = EVENT_FIELDS) -> bool:

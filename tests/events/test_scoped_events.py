@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from events.models import Extent, Image, RiskAcceptance, SecurityEvent
+from kcs.globs import compile_globs
 from tests.factories import (
     RiskAcceptanceFactory,
     ScopeFactory,
@@ -109,6 +110,27 @@ def test_cluster_scopes_compare_case_insensitively_and_by_glob(scopes):
     exact = UserFactory(rights=RIGHTS, scopes=[scopes["prod"]])
     assert {e["uid"] for e in token_client(exact).get("/api/v1/events/").json()["results"]} == {"upper"}
     assert {e["uid"] for e in token_client(globbed).get("/api/v1/events/").json()["results"]} == {"glob"}
+
+
+@pytest.mark.parametrize(
+    ("glob", "seen"),
+    [
+        ("Legac*", {"legacy", "LEGACY-2"}),  # the literal prefix compares case-insensitively, as the regex does
+        ("legacy-?", {"LEGACY-2"}),
+        ("team_a*", {"team_a-1"}),  # _ and % are literal in a glob, not LIKE's wildcards
+        ("50%*", {"50%-off"}),
+        ("*gacy", {"legacy"}),  # no literal prefix: the regex alone
+        ("ümlaut*", {"Ümlaut-eu"}),  # a prefix beyond ASCII: the regex alone decides
+    ],
+)
+def test_a_glob_with_a_literal_prefix_matches_what_the_engine_matches(glob, seen):
+    clusters = ["legacy", "LEGACY-2", "legal", "team_a-1", "teamXa-2", "50%-off", "500-off", "Ümlaut-eu", "umlaut"]
+    for cluster in clusters:
+        ingest_at(timezone.now(), [finding(cluster=cluster, uid=cluster)])
+    person = UserFactory(rights=RIGHTS, scopes=[ScopeFactory(name=glob, clusters=[glob])])
+    listed = {e["uid"] for e in token_client(person).get("/api/v1/events/").json()["results"]}
+    matcher = compile_globs([glob])
+    assert listed == seen == {cluster for cluster in clusters if matcher.fullmatch(cluster)}
 
 
 def test_the_api_scope_parameter_selects_one_of_my_scopes_and_refuses_another(both_person, scopes, world):
