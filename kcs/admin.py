@@ -1,9 +1,20 @@
-"""Admin for API tokens and the security event log (read-only)."""
+"""Admin for API tokens and the security event log (read-only), and who may open the Django admin at all."""
 
 from django.contrib import admin
 
 from kcs import tokens
 from kcs.models import ApiToken, AuditEntry
+from kcs.visibility import visibility_for
+
+
+def _staff_who_see_everything(request) -> bool:
+    """The Django admin's lists are not narrowed to scopes (the screens and the API are): only active staff who hold
+    the Global scope may open it. Anyone else gets the admin's own "not authorized" sign-in page."""
+    user = request.user
+    return user.is_active and user.is_staff and visibility_for(user).holds_global
+
+
+admin.site.has_permission = _staff_who_see_everything
 
 
 @admin.register(ApiToken)

@@ -9,7 +9,8 @@ from django.test import Client
 
 from kcs.models import AuditEntry
 from policies.models import ResponsePolicy, Scope
-from tests.factories import UserFactory
+from tests.factories import ScopeFactory, UserFactory
+from tests.scoping import limit_to
 
 ADMIN = "/admin/policies/responsepolicy/"
 
@@ -272,3 +273,18 @@ def test_admin_row_switch_needs_a_post_with_csrf_and_the_change_right(client, ad
     assert client.post(url, {"enabled": "0"}).status_code == 403
     policy.refresh_from_db()
     assert policy.enabled is True and not AuditEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_staff_limited_to_some_scopes_cannot_open_the_admin(client, make_policy):
+    """The admin's lists are not narrowed to scopes: a person who does not hold Global is kept out of it all."""
+    make_policy("Nightly CVEs")
+    limited = UserFactory(username="limited", is_staff=True, groups=["IS auditor"])
+    limit_to(limited, [ScopeFactory(name="prod", clusters=["prod-*"])])
+    client.force_login(limited)
+    for url in ("/admin/", ADMIN, "/admin/events/securityevent/"):
+        answer = client.get(url)
+        assert answer.status_code == 302 and answer["Location"].startswith("/admin/login/"), url
+    assert "Nightly CVEs" not in client.get(ADMIN, follow=True).content.decode()
+    limit_to(limited, [])  # no limit: the IS auditor role covers Global
+    assert client.get(ADMIN).status_code == 200
